@@ -1,0 +1,39 @@
+using Distributed.ServiceDefaults;
+using Orleans.Configuration;
+
+namespace Distributed.Gateway.Cluster;
+
+/// <summary>Connects the gateway to the Orleans cluster as a client.</summary>
+internal static class OrleansClientExtensions
+{
+    /// <summary>Adds the Orleans client with the clustering chosen by the <c>Orleans</c> section.</summary>
+    public static WebApplicationBuilder AddClusterClient(this WebApplicationBuilder builder)
+    {
+        var cluster = ClusterHostingOptions.Load(builder.Configuration);
+        builder.UseOrleansClient(client =>
+        {
+            client.Configure<ClusterOptions>(o =>
+            {
+                o.ClusterId = cluster.ClusterId;
+                o.ServiceId = cluster.ServiceId;
+            });
+
+            if (cluster.Clustering == ClusteringMode.Redis)
+            {
+                client.UseRedisClustering(cluster.Redis!);
+            }
+            else
+            {
+                client.UseLocalhostClustering(cluster.GatewayPort);
+            }
+
+            // Wait for the cluster at start-up instead of failing: gateways and silos start in any order.
+            client.UseConnectionRetryFilter(async (_, cancellationToken) =>
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+                return true;
+            });
+        });
+        return builder;
+    }
+}

@@ -1,0 +1,109 @@
+namespace Distributed.Gateway.Configuration;
+
+/// <summary>The <c>Balancer</c> configuration section: pools, routes and the gateway's own behaviour.</summary>
+public sealed class BalancerOptions
+{
+    /// <summary>Configuration section name.</summary>
+    public const string SectionName = "Balancer";
+
+    /// <summary>
+    /// Identifies this gateway in load reports; must be unique per running process.
+    /// <value>Default: machine name, process id and a random suffix.</value>
+    /// </summary>
+    public string? GatewayId { get; set; }
+
+    /// <summary>How often the gateway reports its in-flight counts and refreshes its snapshot. <value>Default: 200 ms.</value></summary>
+    public TimeSpan ReportInterval { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>
+    /// How long one report counts at the tracker; a gateway that stops reporting drops out after it.
+    /// <value>Default: 5 × <see cref="ReportInterval"/>, at least 1 s.</value>
+    /// </summary>
+    public TimeSpan? ReportLease { get; set; }
+
+    /// <summary>Longest session key accepted, in characters. <value>Default: 128.</value></summary>
+    public int MaxSessionKeyLength { get; set; } = 128;
+
+    /// <summary>Session cookie settings.</summary>
+    public SessionCookieOptions Cookies { get; set; } = new();
+
+    /// <summary>Gateway-local pin cache.</summary>
+    public PinCacheOptions PinCache { get; set; } = new();
+
+    /// <summary>Pools by name.</summary>
+    public Dictionary<string, PoolOptions> Pools { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Routes by name. <value>Default: with exactly one pool and no routes, every path goes to that pool.</value></summary>
+    public Dictionary<string, RouteOptions> Routes { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>The effective lease of a load report.</summary>
+    public TimeSpan EffectiveReportLease => ReportLease ?? TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(1).Ticks, ReportInterval.Ticks * 5));
+}
+
+/// <summary>A pool of interchangeable backends with one session policy.</summary>
+public sealed class PoolOptions
+{
+    /// <summary>
+    /// Where the session key comes from: <c>Header:&lt;name&gt;</c>, <c>Cookie:&lt;name&gt;</c> (issued when absent),
+    /// <c>Claim:&lt;type&gt;</c>, <c>ClientIp</c>, or empty for no stickiness. <value>Default: empty.</value>
+    /// </summary>
+    public string? SessionKey { get; set; }
+
+    /// <summary>A pin lapses after this long without requests. <value>Default: 30 minutes.</value></summary>
+    public TimeSpan SessionTtl { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>Backends by id; seeds the pool's registry the first time the cluster sees the pool.</summary>
+    public Dictionary<string, BackendOptions> Backends { get; set; } = new(StringComparer.Ordinal);
+}
+
+/// <summary>One backend of a pool.</summary>
+public sealed class BackendOptions
+{
+    /// <summary>Absolute http(s) base address, e.g. <c>http://10.0.0.5:8080/</c>.</summary>
+    public string Address { get; set; } = "";
+
+    /// <summary>Relative capacity, 1–1000. <value>Default: 1.</value></summary>
+    public int Weight { get; set; } = 1;
+}
+
+/// <summary>Which requests go to which pool.</summary>
+public sealed class RouteOptions
+{
+    /// <summary>Target pool name.</summary>
+    public string Pool { get; set; } = "";
+
+    /// <summary>ASP.NET Core route template. <value>Default: <c>/{**catch-all}</c>.</value></summary>
+    public string? Path { get; set; }
+
+    /// <summary>Host names to match; empty matches any host.</summary>
+    public List<string> Hosts { get; set; } = [];
+
+    /// <summary>Lower values are matched first. <value>Default: 0.</value></summary>
+    public int Order { get; set; }
+}
+
+/// <summary>Session cookie issuing and signing.</summary>
+public sealed class SessionCookieOptions
+{
+    /// <summary>
+    /// Base64 HMAC key (at least 32 bytes) shared by every gateway, so a cookie issued by one validates on all.
+    /// <value>Default: a random key per process, with a warning (cookies then do not survive a restart or cross gateways).</value>
+    /// </summary>
+    public string? SigningKey { get; set; }
+
+    /// <summary>SameSite mode of issued cookies. <value>Default: Lax.</value></summary>
+    public SameSiteMode SameSite { get; set; } = SameSiteMode.Lax;
+}
+
+/// <summary>The gateway's bounded cache of pins, so steady-state requests need no grain call.</summary>
+public sealed class PinCacheOptions
+{
+    /// <summary>Most pins cached per pool. <value>Default: 100,000.</value></summary>
+    public int MaxEntries { get; set; } = 100_000;
+
+    /// <summary>
+    /// How long a pin is used from the cache before it is confirmed with its session grain again, which also extends
+    /// the session's idle expiry cluster-wide. Must be well below the pools' SessionTtl. <value>Default: 1 minute.</value>
+    /// </summary>
+    public TimeSpan EntryLifetime { get; set; } = TimeSpan.FromMinutes(1);
+}

@@ -1,0 +1,132 @@
+using Distributed.Gateway.SessionKeys;
+using Microsoft.Extensions.Options;
+
+namespace Distributed.Gateway.Configuration;
+
+/// <summary>Checks <see cref="BalancerOptions"/> at start-up; every message names the offending key.</summary>
+internal sealed class BalancerOptionsValidator : IValidateOptions<BalancerOptions>
+{
+    private const string Section = BalancerOptions.SectionName;
+
+    public ValidateOptionsResult Validate(string? name, BalancerOptions options)
+    {
+        var errors = new List<string>();
+        if (options.ReportInterval < TimeSpan.FromMilliseconds(10) || options.ReportInterval > TimeSpan.FromSeconds(10))
+        {
+            errors.Add($"{Section}:ReportInterval must be between 00:00:00.010 and 00:00:10 (was {options.ReportInterval}).");
+        }
+
+        if (options.EffectiveReportLease <= options.ReportInterval)
+        {
+            errors.Add($"{Section}:ReportLease must be longer than {Section}:ReportInterval (was {options.EffectiveReportLease}).");
+        }
+
+        if (options.MaxSessionKeyLength is < 1 or > 1024)
+        {
+            errors.Add($"{Section}:MaxSessionKeyLength must be between 1 and 1024 (was {options.MaxSessionKeyLength}).");
+        }
+
+        if (options.Cookies.SigningKey is { } key && !SessionCookieProtector.TryDecodeKey(key, out _))
+        {
+            errors.Add($"{Section}:Cookies:SigningKey must be base64 of at least 32 bytes.");
+        }
+
+        if (options.PinCache.MaxEntries < 1)
+        {
+            errors.Add($"{Section}:PinCache:MaxEntries must be at least 1 (was {options.PinCache.MaxEntries}).");
+        }
+
+        if (options.PinCache.EntryLifetime <= TimeSpan.Zero)
+        {
+            errors.Add($"{Section}:PinCache:EntryLifetime must be positive (was {options.PinCache.EntryLifetime}).");
+        }
+
+        if (options.Pools.Count == 0)
+        {
+            errors.Add($"{Section}:Pools must define at least one pool, e.g. {Section}:Pools:web:Backends:b1:Address=http://127.0.0.1:5001.");
+        }
+
+        foreach (var (poolName, pool) in options.Pools)
+        {
+            ValidatePool(poolName, pool, options, errors);
+        }
+
+        foreach (var (routeName, route) in options.Routes)
+        {
+            if (!options.Pools.ContainsKey(route.Pool))
+            {
+                errors.Add($"{Section}:Routes:{routeName}:Pool names an unknown pool '{route.Pool}'.");
+            }
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private static void ValidatePool(string poolName, PoolOptions pool, BalancerOptions options, List<string> errors)
+    {
+        var prefix = $"{Section}:Pools:{poolName}";
+        if (!Identifiers.IsValid(poolName))
+        {
+            errors.Add($"{prefix}: pool names use letters, digits, '.', '_' and '-' only (1–64 characters).");
+        }
+
+        if (!SessionKeySourceFactory.TryParse(pool.SessionKey, out _, out var specError))
+        {
+            errors.Add($"{prefix}:SessionKey {specError}");
+        }
+
+        if (pool.SessionTtl <= TimeSpan.Zero)
+        {
+            errors.Add($"{prefix}:SessionTtl must be positive (was {pool.SessionTtl}).");
+        }
+        else if (pool.SessionKey is { Length: > 0 } && options.PinCache.EntryLifetime >= pool.SessionTtl)
+        {
+            errors.Add($"{Section}:PinCache:EntryLifetime ({options.PinCache.EntryLifetime}) must be shorter than {prefix}:SessionTtl ({pool.SessionTtl}).");
+        }
+
+        if (pool.Backends.Count == 0)
+        {
+            errors.Add($"{prefix}:Backends must list at least one backend ({prefix}:Backends:<id>:Address).");
+        }
+
+        foreach (var (id, backend) in pool.Backends)
+        {
+            if (!Identifiers.IsValid(id))
+            {
+                errors.Add($"{prefix}:Backends:{id}: backend ids use letters, digits, '.', '_' and '-' only (1–64 characters).");
+            }
+
+            if (!Uri.TryCreate(backend.Address, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+            {
+                errors.Add($"{prefix}:Backends:{id}:Address must be an absolute http or https URL (was '{backend.Address}').");
+            }
+
+            if (backend.Weight is < 1 or > 1000)
+            {
+                errors.Add($"{prefix}:Backends:{id}:Weight must be between 1 and 1000 (was {backend.Weight}).");
+            }
+        }
+    }
+}
+
+/// <summary>The charset of pool and backend ids, which become grain keys, YARP ids and metric tags.</summary>
+internal static class Identifiers
+{
+    public static bool IsValid(string? id)
+    {
+        if (string.IsNullOrEmpty(id) || id.Length > 64)
+        {
+            return false;
+        }
+
+        foreach (var c in id)
+        {
+            if (!(char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-'))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}

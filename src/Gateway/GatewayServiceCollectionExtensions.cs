@@ -1,0 +1,42 @@
+using Distributed.Gateway.Configuration;
+using Distributed.Gateway.Pinning;
+using Distributed.Gateway.Pools;
+using Distributed.Gateway.Routing;
+using Microsoft.Extensions.Options;
+using Yarp.ReverseProxy.Configuration;
+
+namespace Distributed.Gateway;
+
+/// <summary>Registration of the gateway's features.</summary>
+internal static class GatewayServiceCollectionExtensions
+{
+    /// <summary>Pools, session pinning and cluster-wide least-loaded routing, feeding YARP.</summary>
+    public static IServiceCollection AddSessionBalancing(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<BalancerOptions>()
+            .Bind(configuration.GetSection(BalancerOptions.SectionName))
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<BalancerOptions>, BalancerOptionsValidator>();
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(Random.Shared);
+        services.AddSingleton<PoolRegistry>();
+        services.AddSingleton<SessionPinResolver>();
+        services.AddHostedService<ClusterLoadReporter>();
+        services.AddSingleton<BalancerProxyConfigProvider>();
+        services.AddSingleton<IProxyConfigProvider>(sp => sp.GetRequiredService<BalancerProxyConfigProvider>());
+        services.AddReverseProxy();
+        return services;
+    }
+
+    /// <summary>The proxy pipeline: our routing decision, then YARP's own forwarding.</summary>
+    public static IEndpointRouteBuilder MapBalancedProxy(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapReverseProxy(proxy =>
+        {
+            proxy.UseMiddleware<SessionRoutingMiddleware>();
+            proxy.UseLoadBalancing();
+            proxy.UsePassiveHealthChecks();
+        });
+        return endpoints;
+    }
+}

@@ -1,0 +1,82 @@
+using Distributed.Gateway.Configuration;
+using Distributed.Grains.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace Distributed.Gateway.Pools;
+
+/// <summary>
+/// The gateway's only regular traffic to the cluster: every <see cref="BalancerOptions.ReportInterval"/> it reports
+/// each pool's in-flight counts to the pool grain and adopts the snapshot it gets back. Calls per second are
+/// pools / interval, whatever the request rate.
+/// </summary>
+internal sealed partial class ClusterLoadReporter(
+    PoolRegistry pools,
+    IGrainFactory grains,
+    IOptions<BalancerOptions> options,
+    TimeProvider time,
+    ILogger<ClusterLoadReporter> logger) : BackgroundService
+{
+    private readonly BalancerOptions _options = options.Value;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await SeedAsync(stoppingToken);
+        using var timer = new PeriodicTimer(_options.ReportInterval, time);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            foreach (var pool in pools.All)
+            {
+                await ReportAsync(pool);
+            }
+        }
+    }
+
+    // The registry is seeded from this gateway's configuration unless the cluster already has one for the pool.
+    private async Task SeedAsync(CancellationToken stoppingToken)
+    {
+        foreach (var pool in pools.All)
+        {
+            var delay = TimeSpan.FromMilliseconds(200);
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                try
+                {
+                    var snapshot = await grains.GetGrain<IPoolGrain>(pool.Name).InitializeAsync(pool.Seed);
+                    pool.Apply(snapshot, [], time.GetUtcNow());
+                    LogSeeded(logger, pool.Name, snapshot.Backends.Length, snapshot.RegistryVersion);
+                    break;
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    LogSeedFailed(logger, pool.Name, delay, ex);
+                    await Task.Delay(delay, time, stoppingToken);
+                    delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+                }
+            }
+        }
+    }
+
+    private async Task ReportAsync(PoolRuntime pool)
+    {
+        var load = pool.CaptureLoad();
+        try
+        {
+            var snapshot = await grains.GetGrain<IPoolGrain>(pool.Name).ReportAsync(new LoadReport(pools.GatewayId, load, _options.EffectiveReportLease));
+            pool.Apply(snapshot, load, time.GetUtcNow());
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Keep routing from the last snapshot; the next tick tries again.
+            LogReportFailed(logger, pool.Name, ex);
+        }
+    }
+
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Pool {Pool}: registry has {Backends} backends (version {Version}).")]
+    private static partial void LogSeeded(ILogger logger, string pool, int backends, long version);
+
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "Pool {Pool}: cluster not reachable to seed the registry; routing from configuration, retrying in {Delay}.")]
+    private static partial void LogSeedFailed(ILogger logger, string pool, TimeSpan delay, Exception exception);
+
+    [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "Pool {Pool}: load report failed; routing from the last snapshot.")]
+    private static partial void LogReportFailed(ILogger logger, string pool, Exception exception);
+}

@@ -1,0 +1,86 @@
+using System.Collections.Concurrent;
+using System.Collections.Immutable;
+using Distributed.Gateway.Configuration;
+using Distributed.Gateway.SessionKeys;
+using Distributed.Grains.Abstractions;
+using Microsoft.Extensions.Caching.Memory;
+
+namespace Distributed.Gateway.Pools;
+
+/// <summary>A cached pin: the backend and the epoch it was confirmed at.</summary>
+internal sealed record CachedPin(string BackendId, long Epoch);
+
+/// <summary>Everything one gateway holds for one pool: its settings, current view, counters and pin cache.</summary>
+internal sealed class PoolRuntime : IDisposable
+{
+    private readonly ConcurrentDictionary<string, BackendCounter> _counters = new(StringComparer.Ordinal);
+    private PoolView _view;
+
+    public PoolRuntime(string name, PoolOptions options, SessionKeySource? keySource, PinCacheOptions cacheOptions, TimeProvider time)
+    {
+        Name = name;
+        Options = options;
+        KeySource = keySource;
+        Seed = [.. options.Backends.Select(b => new BackendSpec(b.Key, b.Value.Address, b.Value.Weight))];
+        PinCache = new MemoryCache(new MemoryCacheOptions { SizeLimit = cacheOptions.MaxEntries });
+        PinCacheEntryLifetime = cacheOptions.EntryLifetime;
+        var seedSnapshot = new PoolSnapshot(
+            name,
+            RegistryVersion: 0,
+            [.. Seed.OrderBy(b => b.Id, StringComparer.Ordinal).Select(b => new BackendSnapshot(b.Id, b.Address, b.Weight, BackendState.Active, 0))],
+            LiveGateways: 0,
+            time.GetUtcNow());
+        _view = new PoolView(seedSnapshot, time.GetUtcNow(), fromCluster: false, CounterFor);
+    }
+
+    public string Name { get; }
+
+    public PoolOptions Options { get; }
+
+    /// <summary>Where this pool's session keys come from; <c>null</c> for a pool without stickiness.</summary>
+    public SessionKeySource? KeySource { get; }
+
+    /// <summary>The backends from configuration, used to seed the cluster's registry.</summary>
+    public ImmutableArray<BackendSpec> Seed { get; }
+
+    public MemoryCache PinCache { get; }
+
+    public TimeSpan PinCacheEntryLifetime { get; }
+
+    public PoolView View => Volatile.Read(ref _view);
+
+    /// <summary>Raised after a snapshot with a different registry version replaced the view.</summary>
+    public event Action<PoolRuntime>? RegistryChanged;
+
+    public BackendCounter CounterFor(string backendId) => _counters.GetOrAdd(backendId, static _ => new BackendCounter());
+
+    /// <summary>This gateway's current in-flight counts, to report.</summary>
+    public ImmutableArray<BackendLoad> CaptureLoad()
+    {
+        var builder = ImmutableArray.CreateBuilder<BackendLoad>(_counters.Count);
+        foreach (var (id, counter) in _counters)
+        {
+            builder.Add(new BackendLoad(id, counter.InFlight));
+        }
+
+        return builder.DrainToImmutable();
+    }
+
+    /// <summary>Adopts the tracker's answer to <paramref name="reported"/>.</summary>
+    public void Apply(PoolSnapshot snapshot, ImmutableArray<BackendLoad> reported, DateTimeOffset receivedAt)
+    {
+        foreach (var load in reported)
+        {
+            CounterFor(load.BackendId).Reported = load.InFlight;
+        }
+
+        var previous = View;
+        Volatile.Write(ref _view, new PoolView(snapshot, receivedAt, fromCluster: true, CounterFor));
+        if (!previous.FromCluster || previous.Snapshot.RegistryVersion != snapshot.RegistryVersion)
+        {
+            RegistryChanged?.Invoke(this);
+        }
+    }
+
+    public void Dispose() => PinCache.Dispose();
+}

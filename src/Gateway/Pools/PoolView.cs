@@ -1,0 +1,81 @@
+using System.Collections.Frozen;
+using Distributed.Grains.Abstractions;
+using Distributed.Grains.LoadBalancing;
+
+namespace Distributed.Gateway.Pools;
+
+/// <summary>This gateway's live counters for one backend; they outlive snapshots.</summary>
+internal sealed class BackendCounter
+{
+    private int _inFlight;
+
+    /// <summary>Requests this gateway has in flight to the backend right now.</summary>
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    /// <summary>The in-flight figure this gateway included in its last report (part of the snapshot's cluster figure).</summary>
+    public int Reported { get; set; }
+
+    public void Begin() => Interlocked.Increment(ref _inFlight);
+
+    public void End() => Interlocked.Decrement(ref _inFlight);
+}
+
+/// <summary>One backend in a view: the cluster's figures plus this gateway's counter.</summary>
+internal sealed class BackendEntry(BackendSnapshot backend, BackendCounter counter)
+{
+    public BackendSnapshot Backend { get; } = backend;
+
+    public BackendCounter Counter { get; } = counter;
+
+    public string Id => Backend.Id;
+
+    /// <summary>Whether the backend takes new sessions and keyless requests.</summary>
+    public bool Usable => Backend.State == BackendState.Active;
+
+    /// <summary>
+    /// Cluster-wide in flight, corrected for what happened here since the snapshot: this gateway's reported share is
+    /// replaced by its live count, so its own recent choices count at once rather than one report later.
+    /// </summary>
+    public int EstimatedInFlight => Math.Max(0, Backend.ClusterInFlight - Counter.Reported) + Counter.InFlight;
+}
+
+/// <summary>An immutable view of a pool built from one snapshot; swapped atomically when a new one arrives.</summary>
+internal sealed class PoolView
+{
+    private readonly FrozenDictionary<string, BackendEntry> _byId;
+
+    public PoolView(PoolSnapshot snapshot, DateTimeOffset receivedAt, bool fromCluster, Func<string, BackendCounter> counterFor)
+    {
+        Snapshot = snapshot;
+        ReceivedAt = receivedAt;
+        FromCluster = fromCluster;
+        Backends = [.. snapshot.Backends.Select(b => new BackendEntry(b, counterFor(b.Id)))];
+        _byId = Backends.ToFrozenDictionary(b => b.Id, StringComparer.Ordinal);
+    }
+
+    public PoolSnapshot Snapshot { get; }
+
+    public DateTimeOffset ReceivedAt { get; }
+
+    /// <summary>False while the view is still the configuration seed (the cluster has not answered yet).</summary>
+    public bool FromCluster { get; }
+
+    public BackendEntry[] Backends { get; }
+
+    public BackendEntry? Find(string backendId) => _byId.GetValueOrDefault(backendId);
+
+    /// <summary>Weighted least-loaded choice (power of two choices) among usable backends; <c>null</c> when none is usable.</summary>
+    public BackendEntry? ChooseLeastLoaded(Random random)
+    {
+        var backends = Backends;
+        Span<BackendCandidate> candidates = backends.Length <= 64 ? stackalloc BackendCandidate[backends.Length] : new BackendCandidate[backends.Length];
+        for (var i = 0; i < backends.Length; i++)
+        {
+            var b = backends[i];
+            candidates[i] = new BackendCandidate(b.EstimatedInFlight, b.Backend.Weight, b.Usable);
+        }
+
+        var index = LeastLoadedBackendSelector.Select(candidates, random);
+        return index < 0 ? null : backends[index];
+    }
+}

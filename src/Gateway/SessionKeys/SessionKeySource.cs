@@ -1,0 +1,137 @@
+namespace Distributed.Gateway.SessionKeys;
+
+/// <summary>What a request says about its session.</summary>
+public readonly record struct SessionKeyResult
+{
+    /// <summary>The session key, or <c>null</c> for a keyless request (plain least-loaded).</summary>
+    public string? Key { get; private init; }
+
+    /// <summary>The key was minted for this request (a new session); no pin can exist for it yet.</summary>
+    public bool IsNew { get; private init; }
+
+    /// <summary>Why the request's key was refused (answered with 400), or <c>null</c>.</summary>
+    public string? Error { get; private init; }
+
+    /// <summary>A keyless request.</summary>
+    public static SessionKeyResult None => default;
+
+    /// <summary>An existing session's key.</summary>
+    public static SessionKeyResult Existing(string key) => new() { Key = key };
+
+    /// <summary>A freshly minted key.</summary>
+    public static SessionKeyResult Minted(string key) => new() { Key = key, IsNew = true };
+
+    /// <summary>A key the gateway refuses.</summary>
+    public static SessionKeyResult Invalid(string error) => new() { Error = error };
+}
+
+/// <summary>Extracts a pool's session key from a request.</summary>
+public abstract class SessionKeySource
+{
+    /// <summary>The session key of <paramref name="context"/>, minting (and issuing) one where the source can.</summary>
+    public abstract SessionKeyResult GetKey(HttpContext context);
+
+    /// <summary>
+    /// Checks a client-supplied key before it becomes part of a grain key: 1..<paramref name="maxLength"/> visible
+    /// ASCII characters. Anything else is refused rather than silently rewritten, so two clients can never collide.
+    /// </summary>
+    protected static SessionKeyResult Checked(string? key, string origin, int maxLength)
+    {
+        if (string.IsNullOrEmpty(key))
+        {
+            return SessionKeyResult.None;
+        }
+
+        if (key.Length > maxLength)
+        {
+            return SessionKeyResult.Invalid($"The session key in {origin} is longer than {maxLength} characters.");
+        }
+
+        foreach (var c in key)
+        {
+            if (c is < '!' or > '~')
+            {
+                return SessionKeyResult.Invalid($"The session key in {origin} may contain only visible ASCII characters.");
+            }
+        }
+
+        return SessionKeyResult.Existing(key);
+    }
+}
+
+/// <summary><c>Header:&lt;name&gt;</c>: the key is the value of a request header.</summary>
+public sealed class HeaderSessionKeySource(string headerName, int maxLength) : SessionKeySource
+{
+    private readonly string _origin = $"header '{headerName}'";
+
+    /// <inheritdoc />
+    public override SessionKeyResult GetKey(HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var values = context.Request.Headers[headerName];
+        return values.Count > 1
+            ? SessionKeyResult.Invalid($"The request has {values.Count} '{headerName}' headers; send one.")
+            : Checked(values.ToString(), _origin, maxLength);
+    }
+}
+
+/// <summary><c>Claim:&lt;type&gt;</c>: the key is a claim of the authenticated user; anonymous requests are keyless.</summary>
+public sealed class ClaimSessionKeySource(string claimType, int maxLength) : SessionKeySource
+{
+    private readonly string _origin = $"claim '{claimType}'";
+
+    /// <inheritdoc />
+    public override SessionKeyResult GetKey(HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return Checked(context.User.FindFirst(claimType)?.Value, _origin, maxLength);
+    }
+}
+
+/// <summary><c>ClientIp</c>: the key is the client's IP address (after forwarded-header processing).</summary>
+public sealed class ClientIpSessionKeySource : SessionKeySource
+{
+    /// <inheritdoc />
+    public override SessionKeyResult GetKey(HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var address = context.Connection.RemoteIpAddress;
+        if (address is null)
+        {
+            return SessionKeyResult.None;
+        }
+
+        return SessionKeyResult.Existing((address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address).ToString());
+    }
+}
+
+/// <summary>
+/// <c>Cookie:&lt;name&gt;</c>: the key is a random id in a signed cookie. A request without a valid cookie (absent,
+/// malformed or tampered with) gets a new session and a fresh cookie; it is never refused.
+/// </summary>
+public sealed class CookieSessionKeySource(string cookieName, string pool, SessionCookieProtector protector, SameSiteMode sameSite) : SessionKeySource
+{
+    /// <summary>The cookie's name.</summary>
+    public string CookieName => cookieName;
+
+    /// <inheritdoc />
+    public override SessionKeyResult GetKey(HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (context.Request.Cookies.TryGetValue(cookieName, out var value) && protector.TryUnprotect(pool, value, out var id))
+        {
+            return SessionKeyResult.Existing(id);
+        }
+
+        var (newId, cookie) = protector.Mint(pool);
+        context.Response.Cookies.Append(cookieName, cookie, new CookieOptions
+        {
+            HttpOnly = true,
+            Secure = context.Request.IsHttps,
+            SameSite = sameSite,
+            Path = "/",
+            IsEssential = true,
+        });
+        return SessionKeyResult.Minted(newId);
+    }
+}

@@ -1,0 +1,41 @@
+using Distributed.Grains.Abstractions;
+
+namespace Distributed.Grains.Pools;
+
+/// <summary>Persisted registry of one pool. Load is not persisted: it is rebuilt from the next round of reports.</summary>
+[GenerateSerializer, Alias("Distributed.PoolState")]
+public sealed class PoolState
+{
+    /// <summary>Whether the registry was seeded; after that, configuration no longer overwrites it.</summary>
+    [Id(0)]
+    public bool Initialized { get; set; }
+
+    /// <summary>Increases with every registry change.</summary>
+    [Id(1)]
+    public long RegistryVersion { get; set; }
+
+    /// <summary>Registered backends.</summary>
+    [Id(2)]
+    public List<BackendRecord> Backends { get; set; } = [];
+}
+
+/// <summary>A registered backend.</summary>
+[GenerateSerializer, Alias("Distributed.BackendRecord")]
+public sealed class BackendRecord
+{
+    /// <summary>Backend id.</summary>
+    [Id(0)]
+    public string Id { get; set; } = "";
+
+    /// <summary>Base address.</summary>
+    [Id(1)]
+    public string Address { get; set; } = "";
+
+    /// <summary>Relative capacity.</summary>
+    [Id(2)]
+    public int Weight { get; set; } = 1;
+
+    /// <summary>Administrative state.</summary>
+    [Id(3)]
+    public BackendState State { get; set; }
+}

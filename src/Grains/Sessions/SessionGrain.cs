@@ -1,0 +1,130 @@
+using Distributed.Grains.Abstractions;
+using Orleans.Storage;
+
+namespace Distributed.Grains.Sessions;
+
+/// <summary>
+/// The pin of one session. Orleans runs one activation at a time per key and this grain is not reentrant,
+/// so each call is an atomic read-decide-write; the storage ETag guards the rare duplicate activation during
+/// a membership change (the loser's write fails, it reloads, and the caller retries).
+/// </summary>
+public sealed class SessionGrain(
+    [PersistentState("session", StorageNames.Sessions)] IPersistentState<SessionState> state,
+    [FromKeyedServices(BalancerTime.ServiceKey)] TimeProvider time) : Grain, ISessionGrain
+{
+    // Idle expiry granted to callers but not yet persisted (see ExtendAsync).
+    private DateTimeOffset _extendedUntil;
+
+    /// <inheritdoc />
+    public async Task<PinResult> GetOrPinAsync(string proposedBackendId, TimeSpan ttl)
+    {
+        Validate(proposedBackendId, ttl);
+        var now = time.GetUtcNow();
+        if (IsLive(now))
+        {
+            await ExtendAsync(now, ttl);
+            return new PinResult(ToPin(), PinOutcome.Existing);
+        }
+
+        await ChangeAsync(proposedBackendId, now + ttl);
+        return new PinResult(ToPin(), PinOutcome.Created);
+    }
+
+    /// <inheritdoc />
+    public async Task<PinResult> RepinAsync(long expectedEpoch, string proposedBackendId, TimeSpan ttl)
+    {
+        Validate(proposedBackendId, ttl);
+        var now = time.GetUtcNow();
+        var session = state.State;
+        if (session.Epoch != expectedEpoch && IsLive(now))
+        {
+            await ExtendAsync(now, ttl);
+            return new PinResult(ToPin(), PinOutcome.Conflict);
+        }
+
+        var outcome = session.Epoch == expectedEpoch && session.BackendId is not null ? PinOutcome.Repinned : PinOutcome.Created;
+        await ChangeAsync(proposedBackendId, now + ttl);
+        return new PinResult(ToPin(), outcome);
+    }
+
+    /// <inheritdoc />
+    public Task<Pin?> GetAsync() => Task.FromResult(IsLive(time.GetUtcNow()) ? ToPin() : null);
+
+    /// <inheritdoc />
+    public async Task UnpinAsync()
+    {
+        if (state.State.BackendId is null)
+        {
+            return;
+        }
+
+        await ChangeAsync(backendId: null, expiresAt: default);
+    }
+
+    /// <inheritdoc />
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (state.State.BackendId is not null && _extendedUntil > state.State.ExpiresAt)
+        {
+            state.State.ExpiresAt = _extendedUntil;
+            await state.WriteStateAsync(cancellationToken);
+        }
+    }
+
+    private bool IsLive(DateTimeOffset now) => state.State.BackendId is not null && now < Expiry;
+
+    private DateTimeOffset Expiry => _extendedUntil > state.State.ExpiresAt ? _extendedUntil : state.State.ExpiresAt;
+
+    // Persisting the expiry on every call would turn each cache miss into a storage write. The extension is kept
+    // in memory and persisted only once less than half a TTL of the persisted expiry is left (and on graceful
+    // deactivation), so a pin is written about twice per TTL at most, and a silo crash costs it half a TTL at most.
+    private async Task ExtendAsync(DateTimeOffset now, TimeSpan ttl)
+    {
+        var wanted = now + ttl;
+        if (wanted > _extendedUntil)
+        {
+            _extendedUntil = wanted;
+        }
+
+        if (state.State.ExpiresAt - now >= ttl / 2)
+        {
+            return;
+        }
+
+        state.State.ExpiresAt = _extendedUntil;
+        await WriteAsync();
+    }
+
+    private async Task ChangeAsync(string? backendId, DateTimeOffset expiresAt)
+    {
+        var session = state.State;
+        session.BackendId = backendId;
+        session.ExpiresAt = expiresAt;
+        session.Epoch++;
+        _extendedUntil = default;
+        await WriteAsync();
+    }
+
+    private async Task WriteAsync()
+    {
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch (InconsistentStateException)
+        {
+            // Another activation wrote first: adopt its state so this activation never answers with a pin that
+            // was not stored, and let the caller retry against the truth.
+            await state.ReadStateAsync();
+            throw;
+        }
+    }
+
+    private Pin ToPin() => new(state.State.BackendId!, state.State.Epoch, Expiry);
+
+    private static void Validate(string proposedBackendId, TimeSpan ttl)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(proposedBackendId);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(ttl, TimeSpan.Zero);
+    }
+}

@@ -1,0 +1,75 @@
+using System.Net;
+using Distributed.Grains;
+using Distributed.ServiceDefaults;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Orleans.Configuration;
+using StackExchange.Redis;
+
+namespace Distributed.Silo;
+
+/// <summary>Registers the Orleans silo with the clustering and storage chosen by the <c>Orleans</c> section.</summary>
+public static class SiloHostingExtensions
+{
+    /// <summary>Adds the silo; invalid <c>Orleans:*</c> settings stop start-up with a message naming the key.</summary>
+    public static WebApplicationBuilder AddDistributedSilo(this WebApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var cluster = ClusterHostingOptions.Load(builder.Configuration);
+
+        builder.Services.AddBalancerTime();
+        builder.Services.AddHealthChecks().AddCheck<SiloActiveHealthCheck>("orleans-silo", tags: ["ready"]);
+        builder.UseOrleans(silo =>
+        {
+            silo.Configure<ClusterOptions>(o =>
+            {
+                o.ClusterId = cluster.ClusterId;
+                o.ServiceId = cluster.ServiceId;
+            });
+
+            switch (cluster.Clustering)
+            {
+                case ClusteringMode.Localhost:
+                    silo.UseLocalhostClustering(cluster.SiloPort, cluster.GatewayPort);
+                    break;
+                case ClusteringMode.Redis:
+                    silo.UseRedisClustering(cluster.Redis!);
+                    if (cluster.AdvertisedIp is { } ip)
+                    {
+                        silo.ConfigureEndpoints(IPAddress.Parse(ip), cluster.SiloPort, cluster.GatewayPort);
+                    }
+                    else
+                    {
+                        silo.ConfigureEndpoints(cluster.SiloPort, cluster.GatewayPort);
+                    }
+
+                    break;
+            }
+
+            foreach (var name in (string[])[StorageNames.Sessions, StorageNames.Pools])
+            {
+                if (cluster.EffectiveStorage == GrainStorageMode.Redis)
+                {
+                    silo.AddRedisGrainStorage(name, o => o.ConfigurationOptions = ConfigurationOptions.Parse(cluster.Redis!));
+                }
+                else
+                {
+                    silo.AddMemoryGrainStorage(name);
+                }
+            }
+        });
+
+        return builder;
+    }
+
+    /// <summary>Ready once this silo is an active member of the cluster (it can host grains).</summary>
+    private sealed class SiloActiveHealthCheck(IClusterMembershipService membership, ILocalSiloDetails local) : IHealthCheck
+    {
+        public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+        {
+            var status = membership.CurrentSnapshot.GetSiloStatus(local.SiloAddress);
+            return Task.FromResult(status == SiloStatus.Active
+                ? HealthCheckResult.Healthy()
+                : HealthCheckResult.Unhealthy($"Silo status is {status}."));
+        }
+    }
+}
