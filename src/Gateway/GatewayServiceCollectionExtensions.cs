@@ -1,4 +1,5 @@
 using Distributed.Gateway.Configuration;
+using Distributed.Gateway.Management;
 using Distributed.Gateway.Pinning;
 using Distributed.Gateway.Pools;
 using Distributed.Gateway.Routing;
@@ -22,6 +23,7 @@ internal static class GatewayServiceCollectionExtensions
         services.AddSingleton<PoolRegistry>();
         services.AddSingleton<SessionPinResolver>();
         services.AddHostedService<ClusterLoadReporter>();
+        services.AddHealthChecks().AddCheck<ClusterSnapshotHealthCheck>("cluster-snapshot", tags: ["ready"]);
         services.AddSingleton<BalancerProxyConfigProvider>();
         services.AddSingleton<IProxyConfigProvider>(sp => sp.GetRequiredService<BalancerProxyConfigProvider>());
         services.AddReverseProxy();
@@ -31,8 +33,13 @@ internal static class GatewayServiceCollectionExtensions
     /// <summary>The proxy pipeline: our routing decision, then YARP's own forwarding.</summary>
     public static IEndpointRouteBuilder MapBalancedProxy(this IEndpointRouteBuilder endpoints)
     {
+        var managementPort = endpoints.ServiceProvider.GetRequiredService<ManagementOptions>().Port;
         endpoints.MapReverseProxy(proxy =>
         {
+            // The management listener serves no client traffic.
+            proxy.Use((context, next) => context.Connection.LocalPort == managementPort
+                ? Results.NotFound().ExecuteAsync(context)
+                : next(context));
             proxy.UseMiddleware<SessionRoutingMiddleware>();
             proxy.UseLoadBalancing();
             proxy.UsePassiveHealthChecks();

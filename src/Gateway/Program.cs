@@ -1,13 +1,15 @@
 using Distributed.Gateway;
 using Distributed.Gateway.Cluster;
+using Distributed.Gateway.Management;
 using Distributed.ServiceDefaults;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddDistributedDefaults();
+builder.AddManagementListener();
 builder.AddClusterClient();
 builder.Services.AddSessionBalancing(builder.Configuration);
 
 var app = builder.Build();
-app.MapDefaultEndpoints();
+app.MapManagementEndpoints();
 app.MapBalancedProxy();
 app.Run();

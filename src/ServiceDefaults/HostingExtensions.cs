@@ -19,12 +19,14 @@ public static class HostingExtensions
 
     /// <summary>
     /// <c>/healthz</c> answers 200 while the process runs; <c>/readyz</c> runs the checks tagged <c>ready</c>.
+    /// Returns the group so a host can confine them to a listener (<c>RequireHost("*:port")</c>).
     /// </summary>
-    public static IEndpointRouteBuilder MapDefaultEndpoints(this IEndpointRouteBuilder endpoints)
+    public static RouteGroupBuilder MapDefaultEndpoints(this IEndpointRouteBuilder endpoints)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
-        endpoints.MapHealthChecks("/healthz", new() { Predicate = _ => false });
-        endpoints.MapHealthChecks("/readyz", new() { Predicate = check => check.Tags.Contains("ready") });
-        return endpoints;
+        var group = endpoints.MapGroup("");
+        group.MapHealthChecks("/healthz", new() { Predicate = _ => false });
+        group.MapHealthChecks("/readyz", new() { Predicate = check => check.Tags.Contains("ready") });
+        return group;
     }
 }
