@@ -21,6 +21,7 @@ internal static class GatewayServiceCollectionExtensions
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(Random.Shared);
         services.AddSingleton<PoolRegistry>();
+        services.AddSingleton<ClusterConnectivity>();
         services.AddSingleton<SessionPinResolver>();
         services.AddHostedService<ClusterLoadReporter>();
         services.AddHealthChecks().AddCheck<ClusterSnapshotHealthCheck>("cluster-snapshot", tags: ["ready"]);

@@ -21,6 +21,13 @@ public sealed class BalancerOptions
     /// </summary>
     public TimeSpan? ReportLease { get; set; }
 
+    /// <summary>
+    /// Longest wait for a session grain on the request path. When it passes, the gateway serves the request from
+    /// what it knows (a cached pin, else a provisional least-loaded pin reconciled later) instead of waiting for the
+    /// cluster to recover. <value>Default: 2 s.</value>
+    /// </summary>
+    public TimeSpan ClusterCallTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
     /// <summary>Longest session key accepted, in characters. <value>Default: 128.</value></summary>
     public int MaxSessionKeyLength { get; set; } = 128;
 
@@ -102,8 +109,9 @@ public sealed class PinCacheOptions
     public int MaxEntries { get; set; } = 100_000;
 
     /// <summary>
-    /// How long a pin is used from the cache before it is confirmed with its session grain again, which also extends
-    /// the session's idle expiry cluster-wide. Must be well below the pools' SessionTtl. <value>Default: 1 minute.</value>
+    /// How long a cached pin is used before it is confirmed with its session grain again (in the background; the
+    /// request does not wait), which also extends the session's idle expiry cluster-wide and picks up a pin moved by
+    /// another gateway. Must be well below the pools' SessionTtl. <value>Default: 1 minute.</value>
     /// </summary>
-    public TimeSpan EntryLifetime { get; set; } = TimeSpan.FromMinutes(1);
+    public TimeSpan ConfirmInterval { get; set; } = TimeSpan.FromMinutes(1);
 }

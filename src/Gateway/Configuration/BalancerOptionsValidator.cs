@@ -21,6 +21,11 @@ internal sealed class BalancerOptionsValidator : IValidateOptions<BalancerOption
             errors.Add($"{Section}:ReportLease must be longer than {Section}:ReportInterval (was {options.EffectiveReportLease}).");
         }
 
+        if (options.ClusterCallTimeout < TimeSpan.FromMilliseconds(50) || options.ClusterCallTimeout > TimeSpan.FromSeconds(30))
+        {
+            errors.Add($"{Section}:ClusterCallTimeout must be between 00:00:00.050 and 00:00:30 (was {options.ClusterCallTimeout}).");
+        }
+
         if (options.MaxSessionKeyLength is < 1 or > 1024)
         {
             errors.Add($"{Section}:MaxSessionKeyLength must be between 1 and 1024 (was {options.MaxSessionKeyLength}).");
@@ -36,9 +41,9 @@ internal sealed class BalancerOptionsValidator : IValidateOptions<BalancerOption
             errors.Add($"{Section}:PinCache:MaxEntries must be at least 1 (was {options.PinCache.MaxEntries}).");
         }
 
-        if (options.PinCache.EntryLifetime <= TimeSpan.Zero)
+        if (options.PinCache.ConfirmInterval <= TimeSpan.Zero)
         {
-            errors.Add($"{Section}:PinCache:EntryLifetime must be positive (was {options.PinCache.EntryLifetime}).");
+            errors.Add($"{Section}:PinCache:ConfirmInterval must be positive (was {options.PinCache.ConfirmInterval}).");
         }
 
         if (options.Pools.Count == 0)
@@ -79,9 +84,9 @@ internal sealed class BalancerOptionsValidator : IValidateOptions<BalancerOption
         {
             errors.Add($"{prefix}:SessionTtl must be positive (was {pool.SessionTtl}).");
         }
-        else if (pool.SessionKey is { Length: > 0 } && options.PinCache.EntryLifetime >= pool.SessionTtl)
+        else if (pool.SessionKey is { Length: > 0 } && options.PinCache.ConfirmInterval >= pool.SessionTtl)
         {
-            errors.Add($"{Section}:PinCache:EntryLifetime ({options.PinCache.EntryLifetime}) must be shorter than {prefix}:SessionTtl ({pool.SessionTtl}).");
+            errors.Add($"{Section}:PinCache:ConfirmInterval ({options.PinCache.ConfirmInterval}) must be shorter than {prefix}:SessionTtl ({pool.SessionTtl}).");
         }
 
         if (pool.Backends.Count == 0)

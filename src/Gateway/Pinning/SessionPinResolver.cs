@@ -1,6 +1,7 @@
+using Distributed.Gateway.Configuration;
 using Distributed.Gateway.Pools;
 using Distributed.Grains.Abstractions;
-using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Options;
 
 namespace Distributed.Gateway.Pinning;
 
@@ -21,20 +22,31 @@ public enum RoutingOutcome
 
     /// <summary>The session's pin was unusable and moved.</summary>
     Repinned,
+
+    /// <summary>The cluster did not answer in time: a local least-loaded choice, reconciled with the grain later.</summary>
+    Provisional,
 }
 
 /// <summary>The routing decision for one request.</summary>
 internal readonly record struct RoutingDecision(BackendEntry? Backend, RoutingOutcome Outcome);
 
 /// <summary>
-/// Resolves a session's backend: the gateway's pin cache first, then the session grain (get-or-pin, and a
-/// compare-and-set re-pin when the pinned backend is no longer usable here). Grain calls happen for new sessions,
-/// invalid pins and once per cache entry lifetime per session only.
+/// Resolves a session's backend. A cached, usable pin answers at once (and is re-confirmed with its grain in the
+/// background when due). Otherwise the session grain decides: get-or-pin with this gateway's least-loaded proposal,
+/// and a compare-and-set re-pin when the pinned backend is no longer usable. If the grain does not answer within
+/// <see cref="BalancerOptions.ClusterCallTimeout"/>, the request is served from a provisional local choice (fail-static).
 /// </summary>
-internal sealed class SessionPinResolver(IGrainFactory grains, Random random)
+internal sealed partial class SessionPinResolver(
+    IGrainFactory grains,
+    Random random,
+    TimeProvider time,
+    ClusterConnectivity connectivity,
+    IOptions<BalancerOptions> options,
+    ILogger<SessionPinResolver> logger)
 {
     // Re-pin attempts before giving up; each lost attempt means another gateway moved the pin in between.
     private const int MaxRepinAttempts = 3;
+    private readonly TimeSpan _callTimeout = options.Value.ClusterCallTimeout;
 
     public ValueTask<RoutingDecision> ResolveAsync(PoolRuntime pool, string? sessionKey, bool isNewKey)
     {
@@ -45,8 +57,13 @@ internal sealed class SessionPinResolver(IGrainFactory grains, Random random)
             return ValueTask.FromResult(new RoutingDecision(backend, backend is null ? RoutingOutcome.NoBackend : RoutingOutcome.Keyless));
         }
 
-        if (!isNewKey && pool.PinCache.TryGetValue(sessionKey, out CachedPin? cached) && view.Find(cached!.BackendId) is { Usable: true } hit)
+        if (!isNewKey && pool.Pins.Get(sessionKey) is { } cached && view.Find(cached.BackendId) is { Usable: true } hit)
         {
+            if (cached.IsProvisional || pool.Pins.IsDue(cached, time.GetUtcNow()))
+            {
+                ConfirmInBackground(pool, sessionKey, cached);
+            }
+
             return ValueTask.FromResult(new RoutingDecision(hit, RoutingOutcome.Pinned));
         }
 
@@ -61,19 +78,32 @@ internal sealed class SessionPinResolver(IGrainFactory grains, Random random)
             return new RoutingDecision(null, RoutingOutcome.NoBackend);
         }
 
+        try
+        {
+            return await PinWithGrainAsync(pool, view, sessionKey, proposal);
+        }
+        catch (Exception ex) when (ex is not ArgumentException)
+        {
+            // Fail-static: serve the request now; the provisional pin is reconciled with the grain on a later request.
+            connectivity.CallFailed();
+            LogProvisional(logger, pool.Name, proposal.Id, ex);
+            pool.Pins.Set(sessionKey, new CachedPin(proposal.Id, Epoch: -1, DateTimeOffset.MinValue));
+            return new RoutingDecision(proposal, RoutingOutcome.Provisional);
+        }
+    }
+
+    private async Task<RoutingDecision> PinWithGrainAsync(PoolRuntime pool, PoolView view, string sessionKey, BackendEntry proposal)
+    {
+        using var timeout = new CancellationTokenSource(_callTimeout, time);
         var grain = grains.GetGrain<ISessionGrain>(SessionGrainKey.For(pool.Name, sessionKey));
         var ttl = pool.Options.SessionTtl;
-        var result = await grain.GetOrPinAsync(proposal.Id, ttl);
+        var result = await grain.GetOrPinAsync(proposal.Id, ttl, timeout.Token).WaitAsync(timeout.Token);
         var repinned = false;
         for (var attempt = 0; ; attempt++)
         {
             if (view.Find(result.Pin.BackendId) is { Usable: true } pinned)
             {
-                pool.PinCache.Set(sessionKey, new CachedPin(pinned.Id, result.Pin.Epoch), new MemoryCacheEntryOptions
-                {
-                    Size = 1,
-                    AbsoluteExpirationRelativeToNow = pool.PinCacheEntryLifetime,
-                });
+                pool.Pins.Set(sessionKey, new CachedPin(pinned.Id, result.Pin.Epoch, time.GetUtcNow()));
                 var outcome = repinned ? RoutingOutcome.Repinned : result.Outcome == PinOutcome.Created ? RoutingOutcome.New : RoutingOutcome.Pinned;
                 return new RoutingDecision(pinned, outcome);
             }
@@ -87,8 +117,53 @@ internal sealed class SessionPinResolver(IGrainFactory grains, Random random)
                     : new RoutingDecision(null, RoutingOutcome.NoBackend);
             }
 
-            result = await grain.RepinAsync(result.Pin.Epoch, proposal.Id, ttl);
+            result = await grain.RepinAsync(result.Pin.Epoch, proposal.Id, ttl, timeout.Token).WaitAsync(timeout.Token);
             repinned = true;
         }
     }
+
+    // Confirms a cached pin with its grain without holding up the request: extends the session's expiry cluster-wide,
+    // turns a provisional pin into a real one (or adopts the pin another gateway made meanwhile), and picks up a pin
+    // that moved elsewhere. At most one confirmation per key runs at a time.
+    private void ConfirmInBackground(PoolRuntime pool, string sessionKey, CachedPin cached)
+    {
+        if (pool.Pins.TryBeginConfirm(sessionKey))
+        {
+            _ = ConfirmAsync(pool, sessionKey, cached);
+        }
+    }
+
+    private async Task ConfirmAsync(PoolRuntime pool, string sessionKey, CachedPin cached)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(_callTimeout, time);
+            var grain = grains.GetGrain<ISessionGrain>(SessionGrainKey.For(pool.Name, sessionKey));
+            var result = await grain.GetOrPinAsync(cached.BackendId, pool.Options.SessionTtl, timeout.Token).WaitAsync(timeout.Token);
+            if (pool.View.Find(result.Pin.BackendId) is { Usable: true })
+            {
+                pool.Pins.Set(sessionKey, new CachedPin(result.Pin.BackendId, result.Pin.Epoch, time.GetUtcNow()));
+            }
+            else
+            {
+                // The cluster's pin points at a backend this gateway cannot use: resolve afresh on the next request.
+                pool.Pins.Remove(sessionKey);
+            }
+        }
+        catch (Exception ex)
+        {
+            connectivity.CallFailed();
+            LogConfirmFailed(logger, pool.Name, ex);
+        }
+        finally
+        {
+            pool.Pins.EndConfirm(sessionKey);
+        }
+    }
+
+    [LoggerMessage(EventId = 4001, Level = LogLevel.Warning, Message = "Pool {Pool}: session grain did not answer; serving a provisional pin to {Backend}.")]
+    private static partial void LogProvisional(ILogger logger, string pool, string backend, Exception exception);
+
+    [LoggerMessage(EventId = 4002, Level = LogLevel.Debug, Message = "Pool {Pool}: background confirmation of a cached pin failed; it stays in use.")]
+    private static partial void LogConfirmFailed(ILogger logger, string pool, Exception exception);
 }

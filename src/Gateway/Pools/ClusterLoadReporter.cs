@@ -12,6 +12,7 @@ namespace Distributed.Gateway.Pools;
 internal sealed partial class ClusterLoadReporter(
     PoolRegistry pools,
     IGrainFactory grains,
+    ClusterConnectivity connectivity,
     IOptions<BalancerOptions> options,
     TimeProvider time,
     ILogger<ClusterLoadReporter> logger) : BackgroundService
@@ -26,7 +27,7 @@ internal sealed partial class ClusterLoadReporter(
         {
             foreach (var pool in pools.All)
             {
-                await ReportAsync(pool);
+                await ReportAsync(pool, stoppingToken);
             }
         }
     }
@@ -41,12 +42,14 @@ internal sealed partial class ClusterLoadReporter(
             {
                 try
                 {
-                    var snapshot = await grains.GetGrain<IPoolGrain>(pool.Name).InitializeAsync(pool.Seed);
+                    using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+                    timeout.CancelAfter(_options.ClusterCallTimeout);
+                    var snapshot = await grains.GetGrain<IPoolGrain>(pool.Name).InitializeAsync(pool.Seed, timeout.Token).WaitAsync(timeout.Token);
                     pool.Apply(snapshot, [], time.GetUtcNow());
                     LogSeeded(logger, pool.Name, snapshot.Backends.Length, snapshot.RegistryVersion);
                     break;
                 }
-                catch (Exception ex) when (ex is not OperationCanceledException)
+                catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
                 {
                     LogSeedFailed(logger, pool.Name, delay, ex);
                     await Task.Delay(delay, time, stoppingToken);
@@ -56,17 +59,24 @@ internal sealed partial class ClusterLoadReporter(
         }
     }
 
-    private async Task ReportAsync(PoolRuntime pool)
+    private async Task ReportAsync(PoolRuntime pool, CancellationToken stoppingToken)
     {
         var load = pool.CaptureLoad();
         try
         {
-            var snapshot = await grains.GetGrain<IPoolGrain>(pool.Name).ReportAsync(new LoadReport(pools.GatewayId, load, _options.EffectiveReportLease));
+            // An unanswered report must not hold up the next ones: an Orleans client otherwise waits its whole
+            // ResponseTimeout (30 s) for a call to a silo that died.
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+            timeout.CancelAfter(_options.ClusterCallTimeout);
+            var report = new LoadReport(pools.GatewayId, load, _options.EffectiveReportLease);
+            var snapshot = await grains.GetGrain<IPoolGrain>(pool.Name).ReportAsync(report, timeout.Token).WaitAsync(timeout.Token);
             pool.Apply(snapshot, load, time.GetUtcNow());
+            connectivity.ReportSucceeded();
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
         {
-            // Keep routing from the last snapshot; the next tick tries again.
+            // Keep routing from the last snapshot (fail-static); the next tick tries again.
+            connectivity.ReportFailed();
             LogReportFailed(logger, pool.Name, ex);
         }
     }

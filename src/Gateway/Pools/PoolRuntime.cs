@@ -1,14 +1,11 @@
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using Distributed.Gateway.Configuration;
+using Distributed.Gateway.Pinning;
 using Distributed.Gateway.SessionKeys;
 using Distributed.Grains.Abstractions;
-using Microsoft.Extensions.Caching.Memory;
 
 namespace Distributed.Gateway.Pools;
-
-/// <summary>A cached pin: the backend and the epoch it was confirmed at.</summary>
-internal sealed record CachedPin(string BackendId, long Epoch);
 
 /// <summary>Everything one gateway holds for one pool: its settings, current view, counters and pin cache.</summary>
 internal sealed class PoolRuntime : IDisposable
@@ -22,8 +19,7 @@ internal sealed class PoolRuntime : IDisposable
         Options = options;
         KeySource = keySource;
         Seed = [.. options.Backends.Select(b => new BackendSpec(b.Key, b.Value.Address, b.Value.Weight))];
-        PinCache = new MemoryCache(new MemoryCacheOptions { SizeLimit = cacheOptions.MaxEntries });
-        PinCacheEntryLifetime = cacheOptions.EntryLifetime;
+        Pins = new PinCache(cacheOptions.MaxEntries, cacheOptions.ConfirmInterval);
         var seedSnapshot = new PoolSnapshot(
             name,
             RegistryVersion: 0,
@@ -43,9 +39,8 @@ internal sealed class PoolRuntime : IDisposable
     /// <summary>The backends from configuration, used to seed the cluster's registry.</summary>
     public ImmutableArray<BackendSpec> Seed { get; }
 
-    public MemoryCache PinCache { get; }
-
-    public TimeSpan PinCacheEntryLifetime { get; }
+    /// <summary>This gateway's cache of the pool's pins.</summary>
+    public PinCache Pins { get; }
 
     public PoolView View => Volatile.Read(ref _view);
 
@@ -82,5 +77,5 @@ internal sealed class PoolRuntime : IDisposable
         }
     }
 
-    public void Dispose() => PinCache.Dispose();
+    public void Dispose() => Pins.Dispose();
 }

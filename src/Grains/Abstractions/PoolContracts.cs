@@ -78,10 +78,10 @@ public interface IPoolGrain : IGrainWithStringKey
     /// Seeds the registry from configuration the first time a pool is used; a registry that already exists
     /// (persisted, or seeded by another gateway) is kept. Returns the current snapshot.
     /// </summary>
-    Task<PoolSnapshot> InitializeAsync(ImmutableArray<BackendSpec> seed);
+    Task<PoolSnapshot> InitializeAsync(ImmutableArray<BackendSpec> seed, CancellationToken cancellationToken = default);
 
     /// <summary>Records a gateway's load under a lease and returns the new snapshot.</summary>
-    Task<PoolSnapshot> ReportAsync(LoadReport report);
+    Task<PoolSnapshot> ReportAsync(LoadReport report, CancellationToken cancellationToken = default);
 
     /// <summary>The current snapshot, without reporting.</summary>
     Task<PoolSnapshot> GetSnapshotAsync();

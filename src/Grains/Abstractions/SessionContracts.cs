@@ -42,13 +42,13 @@ public interface ISessionGrain : IGrainWithStringKey
     /// Returns the live pin, extending its idle expiry by <paramref name="ttl"/>; if there is none,
     /// atomically pins <paramref name="proposedBackendId"/>. Concurrent callers with different proposals get one answer.
     /// </summary>
-    Task<PinResult> GetOrPinAsync(string proposedBackendId, TimeSpan ttl);
+    Task<PinResult> GetOrPinAsync(string proposedBackendId, TimeSpan ttl, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Compare-and-set: moves the pin to <paramref name="proposedBackendId"/> only if its epoch is still
     /// <paramref name="expectedEpoch"/>; otherwise returns the pin that won (<see cref="PinOutcome.Conflict"/>).
     /// </summary>
-    Task<PinResult> RepinAsync(long expectedEpoch, string proposedBackendId, TimeSpan ttl);
+    Task<PinResult> RepinAsync(long expectedEpoch, string proposedBackendId, TimeSpan ttl, CancellationToken cancellationToken = default);
 
     /// <summary>The live pin, or <c>null</c> when the session is not pinned (never pinned, unpinned or expired).</summary>
     Task<Pin?> GetAsync();

@@ -15,8 +15,9 @@ public sealed class PoolGrain(
     private readonly Dictionary<string, GatewayLease> _leases = new(StringComparer.Ordinal);
 
     /// <inheritdoc />
-    public async Task<PoolSnapshot> InitializeAsync(ImmutableArray<BackendSpec> seed)
+    public async Task<PoolSnapshot> InitializeAsync(ImmutableArray<BackendSpec> seed, CancellationToken cancellationToken = default)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         if (!state.State.Initialized)
         {
             state.State.Backends = [.. seed
@@ -24,15 +25,16 @@ public sealed class PoolGrain(
                 .Select(b => new BackendRecord { Id = b.Id, Address = b.Address, Weight = b.Weight, State = BackendState.Active })];
             state.State.Initialized = true;
             state.State.RegistryVersion++;
-            await state.WriteStateAsync();
+            await state.WriteStateAsync(CancellationToken.None);
         }
 
         return BuildSnapshot();
     }
 
     /// <inheritdoc />
-    public Task<PoolSnapshot> ReportAsync(LoadReport report)
+    public Task<PoolSnapshot> ReportAsync(LoadReport report, CancellationToken cancellationToken = default)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         ArgumentNullException.ThrowIfNull(report);
         ArgumentException.ThrowIfNullOrWhiteSpace(report.GatewayId);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(report.Lease, TimeSpan.Zero);

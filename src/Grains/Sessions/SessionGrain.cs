@@ -16,8 +16,11 @@ public sealed class SessionGrain(
     private DateTimeOffset _extendedUntil;
 
     /// <inheritdoc />
-    public async Task<PinResult> GetOrPinAsync(string proposedBackendId, TimeSpan ttl)
+    public async Task<PinResult> GetOrPinAsync(string proposedBackendId, TimeSpan ttl, CancellationToken cancellationToken = default)
     {
+        // A caller that gave up while this call was queued gets no pin made on its behalf; once started, a call
+        // runs to completion so state and storage never disagree.
+        cancellationToken.ThrowIfCancellationRequested();
         Validate(proposedBackendId, ttl);
         var now = time.GetUtcNow();
         if (IsLive(now))
@@ -31,8 +34,9 @@ public sealed class SessionGrain(
     }
 
     /// <inheritdoc />
-    public async Task<PinResult> RepinAsync(long expectedEpoch, string proposedBackendId, TimeSpan ttl)
+    public async Task<PinResult> RepinAsync(long expectedEpoch, string proposedBackendId, TimeSpan ttl, CancellationToken cancellationToken = default)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         Validate(proposedBackendId, ttl);
         var now = time.GetUtcNow();
         var session = state.State;

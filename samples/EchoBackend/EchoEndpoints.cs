@@ -1,0 +1,144 @@
+using System.Globalization;
+using Microsoft.Extensions.Options;
+
+namespace Distributed.EchoBackend;
+
+/// <summary>The <c>Echo</c> configuration section.</summary>
+public sealed class EchoOptions
+{
+    /// <summary>Configuration section name.</summary>
+    public const string SectionName = "Echo";
+
+    /// <summary>The backend id returned in every answer. <value>Default: <c>echo</c>.</value></summary>
+    public string Id { get; set; } = "echo";
+}
+
+/// <summary>Counters and failure switches, shared by all requests.</summary>
+public sealed class EchoState(IOptions<EchoOptions> options)
+{
+    private long _requests;
+    private long _healthChecks;
+    private int _inFlight;
+
+    /// <summary>This backend's id.</summary>
+    public string Id { get; } = options.Value.Id;
+
+    /// <summary>When set, <c>/healthz</c> answers 503.</summary>
+    public bool FailHealth { get; set; }
+
+    /// <summary>When set, every echo request answers 500.</summary>
+    public bool FailRequests { get; set; }
+
+    public long Requests => Interlocked.Read(ref _requests);
+
+    public long HealthChecks => Interlocked.Read(ref _healthChecks);
+
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    public void CountHealthCheck() => Interlocked.Increment(ref _healthChecks);
+
+    public void Begin()
+    {
+        Interlocked.Increment(ref _requests);
+        Interlocked.Increment(ref _inFlight);
+    }
+
+    public void End() => Interlocked.Decrement(ref _inFlight);
+
+    public void Reset()
+    {
+        FailHealth = false;
+        FailRequests = false;
+        Interlocked.Exchange(ref _requests, 0);
+        Interlocked.Exchange(ref _healthChecks, 0);
+    }
+}
+
+/// <summary>The demo backend's endpoints.</summary>
+public static class EchoEndpoints
+{
+    private const int MaxDelayMs = 60_000;
+
+    /// <summary>Health and the <c>/_echo/</c> control endpoints used by tests.</summary>
+    public static void MapEchoControl(this WebApplication app)
+    {
+        app.MapGet("/healthz", (EchoState state) =>
+        {
+            state.CountHealthCheck();
+            return state.FailHealth ? Results.Text("unhealthy", statusCode: 503) : Results.Text("healthy");
+        });
+
+        var control = app.MapGroup("/_echo");
+        control.MapPost("/fail", (EchoState state, bool? health, bool? requests) =>
+        {
+            state.FailHealth = health ?? state.FailHealth;
+            state.FailRequests = requests ?? state.FailRequests;
+            return Results.Ok(new { state.FailHealth, state.FailRequests });
+        });
+        control.MapPost("/reset", (EchoState state) =>
+        {
+            state.Reset();
+            return Results.Ok();
+        });
+        control.MapGet("/stats", (EchoState state) => Results.Ok(new
+        {
+            id = state.Id,
+            requests = state.Requests,
+            healthChecks = state.HealthChecks,
+            inFlight = state.InFlight,
+        }));
+    }
+
+    /// <summary>
+    /// Every other path and method: waits <c>X-Delay-Ms</c> / <c>?delayMs=</c> if asked, then answers with the backend
+    /// id in the body and in <c>X-Backend-Id</c>; echoes the received <c>traceparent</c> in <c>X-Received-Traceparent</c>.
+    /// </summary>
+    public static void MapEcho(this WebApplication app) => app.MapFallback(async (HttpContext context, EchoState state) =>
+    {
+        state.Begin();
+        try
+        {
+            context.Response.Headers["X-Backend-Id"] = state.Id;
+            if (context.Request.Headers.TryGetValue("traceparent", out var traceparent))
+            {
+                context.Response.Headers["X-Received-Traceparent"] = traceparent;
+            }
+
+            await context.Request.Body.CopyToAsync(Stream.Null, context.RequestAborted);
+            var delay = DelayOf(context.Request);
+            if (delay is < 0 or > MaxDelayMs)
+            {
+                return Results.Text($"delay must be 0..{MaxDelayMs} ms\n", statusCode: 400);
+            }
+
+            if (delay > 0)
+            {
+                await Task.Delay(delay.Value, context.RequestAborted);
+            }
+
+            return state.FailRequests
+                ? Results.Text($"{state.Id} failing on purpose\n", statusCode: 500)
+                : Results.Text($"{state.Id}\n");
+        }
+        finally
+        {
+            state.End();
+        }
+    });
+
+    private static int? DelayOf(HttpRequest request)
+    {
+        var raw = request.Headers["X-Delay-Ms"].ToString();
+        if (raw.Length == 0)
+        {
+            raw = request.Query["delayMs"].ToString();
+        }
+
+        if (raw.Length == 0)
+        {
+            return 0;
+        }
+
+        return int.TryParse(raw, NumberStyles.None, CultureInfo.InvariantCulture, out var ms) ? ms : -1;
+    }
+}

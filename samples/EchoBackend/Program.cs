@@ -1,0 +1,10 @@
+using Distributed.EchoBackend;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.Services.Configure<EchoOptions>(builder.Configuration.GetSection(EchoOptions.SectionName));
+builder.Services.AddSingleton<EchoState>();
+
+var app = builder.Build();
+app.MapEchoControl();
+app.MapEcho();
+app.Run();

@@ -1,0 +1,53 @@
+using Distributed.TestCommon;
+
+namespace Distributed.Integration.Tests;
+
+/// <summary>
+/// Redis, 2 silos clustered through Redis, 2 gateways and 3 echo backends, all real processes on loopback.
+/// Pool <c>web</c> (header <c>X-Session-Id</c>) serves every path; pool <c>cookie</c> (signed cookie) serves <c>/c/...</c>.
+/// </summary>
+public sealed class TwoGatewayTopologyFixture : IAsyncLifetime
+{
+    public const string CookieName = "dist_session";
+
+    private LocalTopology? _topology;
+
+    public LocalTopology Topology => _topology ?? throw new InvalidOperationException("Topology not started.");
+
+    public TimeSpan ReportInterval { get; } = TimeSpan.FromMilliseconds(200);
+
+    public async Task InitializeAsync()
+    {
+        _topology = await LocalTopology.StartAsync(new TopologyOptions
+        {
+            Silos = 2,
+            Gateways = 2,
+            Backends = 3,
+            ReportInterval = ReportInterval,
+            Balancer = backends =>
+            {
+                var settings = TopologyOptions.PoolSettings("web", "Header:X-Session-Id", backends);
+                foreach (var (key, value) in TopologyOptions.PoolSettings("cookie", $"Cookie:{CookieName}", backends))
+                {
+                    settings[key] = value;
+                }
+
+                settings["Balancer:Routes:cookie:Pool"] = "cookie";
+                settings["Balancer:Routes:cookie:Path"] = "/c/{**rest}";
+                settings["Balancer:Routes:cookie:Order"] = "0";
+                settings["Balancer:Routes:web:Pool"] = "web";
+                settings["Balancer:Routes:web:Path"] = "/{**rest}";
+                settings["Balancer:Routes:web:Order"] = "1";
+                return settings;
+            },
+        });
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_topology is not null)
+        {
+            await _topology.DisposeAsync();
+        }
+    }
+}

@@ -1,0 +1,17 @@
+namespace Distributed.TestCommon;
+
+/// <summary>Starts the demo echo backend (<c>samples/EchoBackend</c>).</summary>
+public static class EchoBackendProcess
+{
+    /// <summary>Starts backend <paramref name="id"/> on <paramref name="port"/> and waits for its <c>/healthz</c>.</summary>
+    public static async Task<ManagedProcess> StartEchoAsync(string id, int port)
+    {
+        var process = ManagedProcess.Start(
+            $"echo-{id}",
+            RepoPaths.AppDll("samples/EchoBackend", "Distributed.EchoBackend"),
+            ["--urls", $"http://127.0.0.1:{port}", "--Echo:Id", id]);
+        using var http = new HttpClient();
+        await Wait.ForHttpOkAsync(http, new Uri($"http://127.0.0.1:{port}/healthz"), TimeSpan.FromSeconds(60), process);
+        return process;
+    }
+}

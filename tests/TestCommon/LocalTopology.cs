@@ -1,0 +1,222 @@
+namespace Distributed.TestCommon;
+
+/// <summary>What <see cref="LocalTopology"/> starts.</summary>
+public sealed class TopologyOptions
+{
+    /// <summary>Silos, clustered through Redis.</summary>
+    public int Silos { get; init; } = 2;
+
+    /// <summary>Gateway processes.</summary>
+    public int Gateways { get; init; } = 2;
+
+    /// <summary>Echo backends, ids <c>b1</c>..<c>bN</c>.</summary>
+    public int Backends { get; init; } = 3;
+
+    /// <summary>Gateway load report interval.</summary>
+    public TimeSpan ReportInterval { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Pools as configuration under <c>Balancer:</c>: builds the gateway's pool/route settings from the backends.</summary>
+    public Func<IReadOnlyList<BackendNode>, IDictionary<string, string>> Balancer { get; init; } = DefaultBalancer;
+
+    /// <summary>Redis append-only persistence (for tests that restart Redis).</summary>
+    public bool RedisAppendOnly { get; init; }
+
+    /// <summary>One pool <c>web</c> keyed by header <c>X-Session-Id</c> over every backend.</summary>
+    public static IDictionary<string, string> DefaultBalancer(IReadOnlyList<BackendNode> backends) =>
+        PoolSettings("web", "Header:X-Session-Id", backends);
+
+    /// <summary>The settings of one pool over <paramref name="backends"/>.</summary>
+    public static Dictionary<string, string> PoolSettings(string pool, string sessionKey, IReadOnlyList<BackendNode> backends)
+    {
+        var settings = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            [$"Balancer:Pools:{pool}:SessionKey"] = sessionKey,
+        };
+        foreach (var backend in backends)
+        {
+            settings[$"Balancer:Pools:{pool}:Backends:{backend.Id}:Address"] = backend.Address.ToString();
+        }
+
+        return settings;
+    }
+}
+
+/// <summary>An echo backend process.</summary>
+public sealed record BackendNode(string Id, int Port, ManagedProcess Process)
+{
+    /// <summary>Base address.</summary>
+    public Uri Address => new($"http://127.0.0.1:{Port}/");
+}
+
+/// <summary>A silo process.</summary>
+public sealed record SiloNode(string Name, int SiloPort, int GatewayPort, int HttpPort)
+{
+    /// <summary>The running process; replaced by a restart.</summary>
+    public ManagedProcess? Process { get; set; }
+}
+
+/// <summary>A gateway process: public listener on <see cref="Port"/>, management listener on <see cref="AdminPort"/>.</summary>
+public sealed record GatewayNode(string Name, int Port, int AdminPort)
+{
+    /// <summary>The running process; replaced by a restart.</summary>
+    public ManagedProcess? Process { get; set; }
+
+    /// <summary>Base address of client traffic.</summary>
+    public Uri Address => new($"http://127.0.0.1:{Port}/");
+
+    /// <summary>Base address of the management listener (health, admin API).</summary>
+    public Uri AdminAddress => new($"http://127.0.0.1:{AdminPort}/");
+}
+
+/// <summary>
+/// A whole local deployment of real processes on loopback: Redis (membership and grain storage), silos clustered
+/// through it, gateways and echo backends. Members can be killed (SIGKILL) and restarted by name.
+/// </summary>
+public sealed class LocalTopology : IAsyncDisposable
+{
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
+    private readonly TopologyOptions _options;
+    private readonly string _clusterId = $"test-{Guid.NewGuid():N}";
+    private readonly List<BackendNode> _backends = [];
+    private readonly List<SiloNode> _silos = [];
+    private readonly List<GatewayNode> _gateways = [];
+    private IDictionary<string, string> _balancer = new Dictionary<string, string>();
+
+    private LocalTopology(TopologyOptions options, RedisServer redis)
+    {
+        _options = options;
+        Redis = redis;
+    }
+
+    /// <summary>Redis holding membership and grain state.</summary>
+    public RedisServer Redis { get; }
+
+    /// <summary>Echo backends.</summary>
+    public IReadOnlyList<BackendNode> Backends => _backends;
+
+    /// <summary>Silos.</summary>
+    public IReadOnlyList<SiloNode> Silos => _silos;
+
+    /// <summary>Gateways.</summary>
+    public IReadOnlyList<GatewayNode> Gateways => _gateways;
+
+    /// <summary>A shared HMAC key so cookies issued by one gateway validate on every other.</summary>
+    public string CookieSigningKey { get; } = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+
+    /// <summary>Starts everything and waits until each member answers its health endpoint.</summary>
+    public static async Task<LocalTopology> StartAsync(TopologyOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var redis = await RedisServer.StartAsync(options.RedisAppendOnly);
+        var topology = new LocalTopology(options, redis);
+        try
+        {
+            await topology.StartAllAsync();
+            return topology;
+        }
+        catch
+        {
+            await topology.DisposeAsync();
+            throw;
+        }
+    }
+
+    private async Task StartAllAsync()
+    {
+        var backendPorts = FreePorts.Next(_options.Backends);
+        var backendTasks = backendPorts.Select((port, i) => EchoBackendProcess.StartEchoAsync($"b{i + 1}", port)).ToArray();
+        var backends = await Task.WhenAll(backendTasks);
+        for (var i = 0; i < backends.Length; i++)
+        {
+            _backends.Add(new BackendNode($"b{i + 1}", backendPorts[i], backends[i]));
+        }
+
+        _balancer = _options.Balancer(_backends);
+
+        for (var i = 0; i < _options.Silos; i++)
+        {
+            var ports = FreePorts.Next(3);
+            _silos.Add(new SiloNode($"silo{i + 1}", ports[0], ports[1], ports[2]));
+        }
+
+        // The first silo alone first: later ones join an existing membership table, which is quicker and avoids
+        // every silo racing to create it on a 2-core machine.
+        await StartSiloAsync(_silos[0]);
+        await Task.WhenAll(_silos.Skip(1).Select(StartSiloAsync));
+
+        for (var i = 0; i < _options.Gateways; i++)
+        {
+            var ports = FreePorts.Next(2);
+            _gateways.Add(new GatewayNode($"gateway{i + 1}", ports[0], ports[1]));
+        }
+
+        await Task.WhenAll(_gateways.Select(StartGatewayAsync));
+    }
+
+    /// <summary>Starts (or restarts) a silo and waits until it is an active cluster member.</summary>
+    public async Task StartSiloAsync(SiloNode silo)
+    {
+        ArgumentNullException.ThrowIfNull(silo);
+        silo.Process = ManagedProcess.Start(
+            silo.Name,
+            RepoPaths.AppDll("src/Silo", "Distributed.Silo"),
+            [
+                "--urls", $"http://127.0.0.1:{silo.HttpPort}",
+                .. ClusterArgs(),
+                "--Orleans:SiloPort", silo.SiloPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                "--Orleans:GatewayPort", silo.GatewayPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                "--Orleans:AdvertisedIp", "127.0.0.1",
+            ]);
+        using var http = new HttpClient();
+        await Wait.ForHttpOkAsync(http, new Uri($"http://127.0.0.1:{silo.HttpPort}/readyz"), StartTimeout, silo.Process);
+    }
+
+    /// <summary>Starts (or restarts) a gateway and waits until it answers.</summary>
+    public async Task StartGatewayAsync(GatewayNode gateway)
+    {
+        ArgumentNullException.ThrowIfNull(gateway);
+        List<string> args =
+        [
+            "--urls", $"http://127.0.0.1:{gateway.Port}",
+            "--Balancer:Admin:Url", $"http://127.0.0.1:{gateway.AdminPort}",
+            .. ClusterArgs(),
+            "--Balancer:GatewayId", gateway.Name,
+            "--Balancer:ReportInterval", _options.ReportInterval.ToString("c", System.Globalization.CultureInfo.InvariantCulture),
+            "--Balancer:Cookies:SigningKey", CookieSigningKey,
+        ];
+        foreach (var (key, value) in _balancer)
+        {
+            args.Add($"--{key}");
+            args.Add(value);
+        }
+
+        gateway.Process = ManagedProcess.Start(gateway.Name, RepoPaths.AppDll("src/Gateway", "Distributed.Gateway"), args);
+        using var http = new HttpClient();
+        await Wait.ForHttpOkAsync(http, new Uri(gateway.AdminAddress, "/readyz"), StartTimeout, gateway.Process);
+    }
+
+    private string[] ClusterArgs() =>
+    [
+        "--Orleans:Clustering", "Redis",
+        "--Orleans:Redis", Redis.ConnectionString,
+        "--Orleans:ClusterId", _clusterId,
+        "--Orleans:ServiceId", _clusterId,
+    ];
+
+    /// <summary>The recent output of every process, for failure messages.</summary>
+    public string Diagnostics() => string.Join(
+        "\n",
+        _silos.Select(s => s.Process).Concat(_gateways.Select(g => g.Process)).Concat(_backends.Select(b => b.Process))
+            .OfType<ManagedProcess>()
+            .Select(p => $"--- {p.Name} (exited: {p.HasExited})\n{p.RecentOutput()}"));
+
+    /// <summary>Stops gateways, silos, backends and Redis, in that order.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        var grace = TimeSpan.FromSeconds(5);
+        await Task.WhenAll(_gateways.Select(g => g.Process).OfType<ManagedProcess>().Select(p => p.StopAsync(grace)));
+        await Task.WhenAll(_silos.Select(s => s.Process).OfType<ManagedProcess>().Select(p => p.StopAsync(grace)));
+        await Task.WhenAll(_backends.Select(b => b.Process.StopAsync(grace)));
+        await Redis.DisposeAsync();
+    }
+}
