@@ -22,13 +22,16 @@ mkdir -p "$log_dir"
 pids=()
 cleanup() {
   trap - EXIT INT TERM
+  [[ ${#pids[@]} -gt 0 ]] || return 0
   echo
   echo "Stopping..."
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   echo "Stopped."
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT
+trap 'cleanup; exit 143' TERM
 
 # start NAME PROJECT_DIR ASSEMBLY ARGS...: runs from the build output so each host finds its appsettings.json.
 start() {
