@@ -43,7 +43,6 @@ internal static class GatewayServiceCollectionExtensions
                 : next(context));
             proxy.UseMiddleware<SessionRoutingMiddleware>();
             proxy.UseLoadBalancing();
-            proxy.UsePassiveHealthChecks();
         });
         return endpoints;
     }

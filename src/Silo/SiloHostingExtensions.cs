@@ -26,6 +26,10 @@ public static class SiloHostingExtensions
                 o.ServiceId = cluster.ServiceId;
             });
 
+            // Failure detection: Orleans' defaults (a dead silo is declared in roughly 15–20 s) unless overridden,
+            // e.g. Orleans:Membership:ProbeTimeout=00:00:01 for chaos tests on one machine.
+            silo.Configure<ClusterMembershipOptions>(builder.Configuration.GetSection("Orleans:Membership"));
+
             switch (cluster.Clustering)
             {
                 case ClusteringMode.Localhost:

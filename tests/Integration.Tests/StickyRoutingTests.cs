@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Json;
-using Distributed.TestCommon;
+using Distributed.Topology;
 
 namespace Distributed.Integration.Tests;
 

@@ -1,4 +1,4 @@
-using Distributed.TestCommon;
+using Distributed.Topology;
 
 namespace Distributed.Integration.Tests;
 

@@ -18,6 +18,11 @@ internal static class OrleansClientExtensions
                 o.ServiceId = cluster.ServiceId;
             });
 
+            // How often the client re-reads the list of silos it may connect to. Orleans' default (1 minute) would
+            // keep a gateway away from restarted silos for that long after losing them all.
+            client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(5));
+            client.Configure<GatewayOptions>(builder.Configuration.GetSection("Orleans:Gateway"));
+
             if (cluster.Clustering == ClusteringMode.Redis)
             {
                 client.UseRedisClustering(cluster.Redis!);

@@ -22,9 +22,10 @@ public sealed class BalancerOptions
     public TimeSpan? ReportLease { get; set; }
 
     /// <summary>
-    /// Longest wait for a session grain on the request path. When it passes, the gateway serves the request from
-    /// what it knows (a cached pin, else a provisional least-loaded pin reconciled later) instead of waiting for the
-    /// cluster to recover. <value>Default: 2 s.</value>
+    /// Longest wait for one cluster call (a load report, or a session grain on the request path). A request whose
+    /// session is not cached tries twice while the cluster otherwise answers, once while the gateway is degraded; then
+    /// it is served from a provisional pin (a rendezvous hash of the key, the same on every gateway) that is reconciled
+    /// with the grain later, instead of waiting for the cluster to recover. <value>Default: 2 s.</value>
     /// </summary>
     public TimeSpan ClusterCallTimeout { get; set; } = TimeSpan.FromSeconds(2);
 

@@ -48,6 +48,9 @@ internal sealed partial class SessionPinResolver(
     private const int MaxRepinAttempts = 3;
     private readonly TimeSpan _callTimeout = options.Value.ClusterCallTimeout;
 
+    /// <summary>The randomness behind least-loaded choices (injected, so tests can seed it).</summary>
+    public Random Random => random;
+
     public ValueTask<RoutingDecision> ResolveAsync(PoolRuntime pool, string? sessionKey, bool isNewKey)
     {
         var view = pool.View;
@@ -80,15 +83,27 @@ internal sealed partial class SessionPinResolver(
 
         try
         {
-            return await PinWithGrainAsync(pool, view, sessionKey, proposal);
+            try
+            {
+                return await PinWithGrainAsync(pool, view, sessionKey, proposal);
+            }
+            catch (Exception ex) when (ex is not ArgumentException && !connectivity.IsDegraded)
+            {
+                // The cluster answers reports, so this call was merely slow (a grain activating after a membership
+                // change, a cold process). A guess could move an existing session: ask once more before guessing.
+                LogSlowCall(logger, pool.Name, ex);
+                return await PinWithGrainAsync(pool, view, sessionKey, proposal);
+            }
         }
         catch (Exception ex) when (ex is not ArgumentException)
         {
-            // Fail-static: serve the request now; the provisional pin is reconciled with the grain on a later request.
+            // Fail-static: serve the request now. The provisional backend is a rendezvous hash of the key, so every
+            // gateway cut off from the cluster picks the same one; it is reconciled with the grain on a later request.
             connectivity.CallFailed();
-            LogProvisional(logger, pool.Name, proposal.Id, ex);
-            pool.Pins.Set(sessionKey, new CachedPin(proposal.Id, Epoch: -1, DateTimeOffset.MinValue));
-            return new RoutingDecision(proposal, RoutingOutcome.Provisional);
+            var fallback = view.ChooseByHash(sessionKey) ?? proposal;
+            LogProvisional(logger, pool.Name, fallback.Id, ex);
+            pool.Pins.Set(sessionKey, new CachedPin(fallback.Id, Epoch: -1, DateTimeOffset.MinValue));
+            return new RoutingDecision(fallback, RoutingOutcome.Provisional);
         }
     }
 
@@ -163,6 +178,9 @@ internal sealed partial class SessionPinResolver(
 
     [LoggerMessage(EventId = 4001, Level = LogLevel.Warning, Message = "Pool {Pool}: session grain did not answer; serving a provisional pin to {Backend}.")]
     private static partial void LogProvisional(ILogger logger, string pool, string backend, Exception exception);
+
+    [LoggerMessage(EventId = 4003, Level = LogLevel.Information, Message = "Pool {Pool}: session grain call failed or timed out while the cluster is reachable; retrying once.")]
+    private static partial void LogSlowCall(ILogger logger, string pool, Exception exception);
 
     [LoggerMessage(EventId = 4002, Level = LogLevel.Debug, Message = "Pool {Pool}: background confirmation of a cached pin failed; it stays in use.")]
     private static partial void LogConfirmFailed(ILogger logger, string pool, Exception exception);

@@ -65,17 +65,46 @@ internal sealed class PoolView
     public BackendEntry? Find(string backendId) => _byId.GetValueOrDefault(backendId);
 
     /// <summary>Weighted least-loaded choice (power of two choices) among usable backends; <c>null</c> when none is usable.</summary>
-    public BackendEntry? ChooseLeastLoaded(Random random)
+    public BackendEntry? ChooseLeastLoaded(Random random) => ChooseLeastLoadedExcept(excludedId: null, random);
+
+    /// <summary>As <see cref="ChooseLeastLoaded"/>, never choosing <paramref name="excludedId"/>.</summary>
+    public BackendEntry? ChooseLeastLoadedExcept(string? excludedId, Random random)
     {
         var backends = Backends;
         Span<BackendCandidate> candidates = backends.Length <= 64 ? stackalloc BackendCandidate[backends.Length] : new BackendCandidate[backends.Length];
         for (var i = 0; i < backends.Length; i++)
         {
             var b = backends[i];
-            candidates[i] = new BackendCandidate(b.EstimatedInFlight, b.Backend.Weight, b.Usable);
+            candidates[i] = new BackendCandidate(b.EstimatedInFlight, b.Backend.Weight, b.Usable && !string.Equals(b.Id, excludedId, StringComparison.Ordinal));
         }
 
         var index = LeastLoadedBackendSelector.Select(candidates, random);
         return index < 0 ? null : backends[index];
+    }
+
+    /// <summary>
+    /// Weighted rendezvous hashing of <paramref name="sessionKey"/> over usable backends: every gateway with the same
+    /// view makes the same choice without asking anyone. Used for new sessions while the cluster is unreachable, so
+    /// a new user is still not split across gateways.
+    /// </summary>
+    public BackendEntry? ChooseByHash(string sessionKey)
+    {
+        BackendEntry? best = null;
+        var bestScore = double.NegativeInfinity;
+        foreach (var backend in Backends)
+        {
+            if (!backend.Usable)
+            {
+                continue;
+            }
+
+            var score = RendezvousHash.Score(sessionKey, backend.Id, backend.Backend.Weight);
+            if (score > bestScore)
+            {
+                (best, bestScore) = (backend, score);
+            }
+        }
+
+        return best;
     }
 }

@@ -1,5 +1,6 @@
 using Distributed.Gateway.Pinning;
 using Distributed.Gateway.Pools;
+using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.Model;
 
 namespace Distributed.Gateway.Routing;
@@ -45,17 +46,51 @@ internal sealed partial class SessionRoutingMiddleware(RequestDelegate next, Poo
             return;
         }
 
+        if (await ForwardAsync(context, proxy, destination, decision.Backend!) || !CanRetry(context))
+        {
+            return;
+        }
+
+        // The backend could not be reached and nothing was sent to the client: an idempotent request without a body
+        // is retried once on another backend (the pin is left alone; health decides whether it moves).
+        var alternative = pool.View.ChooseLeastLoadedExcept(decision.Backend!.Id, resolver.Random);
+        var retryDestination = alternative is null ? null : FindDestination(proxy, alternative.Id);
+        if (retryDestination is null)
+        {
+            return;
+        }
+
+        LogRetry(logger, pool.Name, decision.Backend!.Id, alternative!.Id);
+        context.Features.Set<IForwarderErrorFeature>(null);
+        context.Response.StatusCode = StatusCodes.Status200OK; // YARP set 502; headers such as an issued cookie stay
+        await ForwardAsync(context, proxy, retryDestination, alternative);
+    }
+
+    // Forwards through the rest of YARP's pipeline to one destination; true when the backend was reached.
+    private async Task<bool> ForwardAsync(HttpContext context, IReverseProxyFeature proxy, DestinationState destination, BackendEntry backend)
+    {
         proxy.AvailableDestinations = destination;
-        var counter = decision.Backend!.Counter;
-        counter.Begin();
+        backend.Counter.Begin();
         try
         {
             await next(context);
         }
         finally
         {
-            counter.End();
+            backend.Counter.End();
         }
+
+        return context.GetForwarderErrorFeature()?.Error is not (ForwarderError.Request or ForwarderError.RequestTimedOut);
+    }
+
+    private static bool CanRetry(HttpContext context)
+    {
+        var request = context.Request;
+        return !context.Response.HasStarted
+            && context.GetForwarderErrorFeature()?.Error == ForwarderError.Request
+            && (HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method) || HttpMethods.IsOptions(request.Method))
+            && request.ContentLength is null or 0
+            && !request.Headers.ContainsKey("Transfer-Encoding");
     }
 
     private static DestinationState? FindDestination(IReverseProxyFeature proxy, string backendId)
@@ -73,6 +108,9 @@ internal sealed partial class SessionRoutingMiddleware(RequestDelegate next, Poo
 
     private static Task WriteProblemAsync(HttpContext context, int status, string title, string detail) =>
         Results.Problem(statusCode: status, title: title, detail: detail).ExecuteAsync(context);
+
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Pool {Pool}: backend {Backend} unreachable; retrying the idempotent request once on {Alternative}.")]
+    private static partial void LogRetry(ILogger logger, string pool, string backend, string alternative);
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Pool {Pool}: no usable backend (decided {Backend}); answered 503.")]
     private static partial void LogNoBackend(ILogger logger, string pool, string? backend);

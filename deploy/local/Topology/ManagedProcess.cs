@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 
-namespace Distributed.TestCommon;
+namespace Distributed.Topology;
 
 /// <summary>
 /// A real child process (a host dll run with <c>dotnet</c>, or any executable) with its output kept for failure

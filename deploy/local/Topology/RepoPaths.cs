@@ -1,6 +1,6 @@
 using System.Reflection;
 
-namespace Distributed.TestCommon;
+namespace Distributed.Topology;
 
 /// <summary>Where the repository and the built hosts are.</summary>
 public static class RepoPaths

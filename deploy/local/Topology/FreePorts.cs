@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace Distributed.TestCommon;
+namespace Distributed.Topology;
 
 /// <summary>Hands out free TCP ports on 127.0.0.1, never the same one twice in a process.</summary>
 public static class FreePorts

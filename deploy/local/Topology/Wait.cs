@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Distributed.TestCommon;
+namespace Distributed.Topology;
 
 /// <summary>Waiting on conditions with a deadline, never on fixed sleeps.</summary>
 public static class Wait

@@ -1,11 +1,12 @@
 using System.Net.Sockets;
 using System.Text;
 
-namespace Distributed.TestCommon;
+namespace Distributed.Topology;
 
 /// <summary>A private <c>redis-server</c> on a free loopback port, in its own temporary folder.</summary>
 public sealed class RedisServer : IAsyncDisposable
 {
+    private static readonly string[] Candidates = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"];
     private readonly string _dir;
     private readonly bool _appendOnly;
     private ManagedProcess _process;
@@ -61,7 +62,7 @@ public sealed class RedisServer : IAsyncDisposable
 
     private static ManagedProcess Launch(int port, string dir, bool appendOnly)
     {
-        var executable = new[] { "/usr/bin/redis-server", "/usr/local/bin/redis-server" }.FirstOrDefault(File.Exists)
+        var executable = Candidates.FirstOrDefault(File.Exists)
             ?? throw new InvalidOperationException("redis-server is not installed; ./test.sh installs it with apt-get install -y redis-server.");
         return ManagedProcess.Start(
             $"redis:{port}",

@@ -1,4 +1,4 @@
-namespace Distributed.TestCommon;
+namespace Distributed.Topology;
 
 /// <summary>Starts the demo echo backend (<c>samples/EchoBackend</c>).</summary>
 public static class EchoBackendProcess

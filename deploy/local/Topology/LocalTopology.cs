@@ -1,4 +1,4 @@
-namespace Distributed.TestCommon;
+namespace Distributed.Topology;
 
 /// <summary>What <see cref="LocalTopology"/> starts.</summary>
 public sealed class TopologyOptions
@@ -20,6 +20,25 @@ public sealed class TopologyOptions
 
     /// <summary>Redis append-only persistence (for tests that restart Redis).</summary>
     public bool RedisAppendOnly { get; init; }
+
+    /// <summary>Extra configuration for every silo, e.g. <c>Orleans:Membership:*</c> for fast failure detection.</summary>
+    public IDictionary<string, string> SiloSettings { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Extra configuration for every gateway.</summary>
+    public IDictionary<string, string> GatewaySettings { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>
+    /// Membership settings that declare a killed silo dead in a few seconds instead of Orleans' production default
+    /// (about 15–20 s), for chaos tests and local experiments on one machine.
+    /// </summary>
+    public static IDictionary<string, string> FastFailureDetection() => new Dictionary<string, string>
+    {
+        ["Orleans:Membership:ProbeTimeout"] = "00:00:01",
+        ["Orleans:Membership:NumMissedProbesLimit"] = "2",
+        ["Orleans:Membership:NumVotesForDeathDeclaration"] = "1",
+        ["Orleans:Membership:TableRefreshTimeout"] = "00:00:02",
+        ["Orleans:Membership:IAmAliveTablePublishTimeout"] = "00:00:05",
+    };
 
     /// <summary>One pool <c>web</c> keyed by header <c>X-Session-Id</c> over every backend.</summary>
     public static IDictionary<string, string> DefaultBalancer(IReadOnlyList<BackendNode> backends) =>
@@ -166,6 +185,7 @@ public sealed class LocalTopology : IAsyncDisposable
                 "--Orleans:SiloPort", silo.SiloPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 "--Orleans:GatewayPort", silo.GatewayPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 "--Orleans:AdvertisedIp", "127.0.0.1",
+                .. Args(_options.SiloSettings),
             ]);
         using var http = new HttpClient();
         await Wait.ForHttpOkAsync(http, new Uri($"http://127.0.0.1:{silo.HttpPort}/readyz"), StartTimeout, silo.Process);
@@ -184,16 +204,71 @@ public sealed class LocalTopology : IAsyncDisposable
             "--Balancer:ReportInterval", _options.ReportInterval.ToString("c", System.Globalization.CultureInfo.InvariantCulture),
             "--Balancer:Cookies:SigningKey", CookieSigningKey,
         ];
-        foreach (var (key, value) in _balancer)
-        {
-            args.Add($"--{key}");
-            args.Add(value);
-        }
+        args.AddRange(Args(_balancer));
+        args.AddRange(Args(_options.GatewaySettings));
 
         gateway.Process = ManagedProcess.Start(gateway.Name, RepoPaths.AppDll("src/Gateway", "Distributed.Gateway"), args);
         using var http = new HttpClient();
         await Wait.ForHttpOkAsync(http, new Uri(gateway.AdminAddress, "/readyz"), StartTimeout, gateway.Process);
     }
+
+    /// <summary>Kills a member with SIGKILL (<c>kill -9</c>): <c>silo2</c>, <c>gateway1</c>, <c>b3</c> or <c>redis</c>.</summary>
+    public void Kill(string name)
+    {
+        if (name == "redis")
+        {
+            Redis.KillHard();
+            return;
+        }
+
+        ProcessOf(name).KillHard();
+    }
+
+    /// <summary>Restarts a member (after a kill, or gracefully stopping it first) and waits until it is ready.</summary>
+    public async Task RestartAsync(string name)
+    {
+        if (name == "redis")
+        {
+            await Redis.RestartAsync();
+            return;
+        }
+
+        await ProcessOf(name).StopAsync(TimeSpan.FromSeconds(5));
+        if (_silos.Find(s => s.Name == name) is { } silo)
+        {
+            await StartSiloAsync(silo);
+        }
+        else if (_gateways.Find(g => g.Name == name) is { } gateway)
+        {
+            await StartGatewayAsync(gateway);
+        }
+        else
+        {
+            var backend = _backends.Single(b => b.Id == name);
+            _backends[_backends.IndexOf(backend)] = backend with { Process = await EchoBackendProcess.StartEchoAsync(backend.Id, backend.Port) };
+        }
+    }
+
+    /// <summary>Every member's name and whether it runs, one per line.</summary>
+    public string Describe() => string.Join(
+        "\n",
+        [
+            $"redis      127.0.0.1:{Redis.Port}",
+            .. _silos.Select(s => $"{s.Name,-10} silo port {s.SiloPort}, gateway port {s.GatewayPort}, health http://127.0.0.1:{s.HttpPort}/readyz{Exited(s.Process)}"),
+            .. _gateways.Select(g => $"{g.Name,-10} {g.Address} (management {g.AdminAddress}){Exited(g.Process)}"),
+            .. _backends.Select(b => $"{b.Id,-10} {b.Address}{Exited(b.Process)}"),
+        ]);
+
+    private static string Exited(ManagedProcess? process) => process is { HasExited: false } ? "" : "  [stopped]";
+
+    private ManagedProcess ProcessOf(string name) =>
+        _silos.Find(s => s.Name == name)?.Process
+        ?? _gateways.Find(g => g.Name == name)?.Process
+        ?? _backends.Find(b => b.Id == name)?.Process
+        ?? throw new ArgumentException($"No member named '{name}'. Members: redis, {string.Join(", ", _silos.Select(s => s.Name).Concat(_gateways.Select(g => g.Name)).Concat(_backends.Select(b => b.Id)))}.", nameof(name));
+
+    private static IEnumerable<string> Args(IEnumerable<KeyValuePair<string, string>> settings) =>
+        settings.SelectMany(s => new[] { $"--{s.Key}", s.Value });
 
     private string[] ClusterArgs() =>
     [
