@@ -1,7 +1,7 @@
 namespace Distributed.Grains.LoadBalancing;
 
 /// <summary>
-/// Weighted rendezvous (highest random weight) hashing with a fixed hash function (FNV-1a, 64 bit), so every process
+/// Weighted rendezvous (highest random weight) hashing with a fixed hash function (FNV-1a with a Murmur3 finalizer), so every process
 /// ranks the backends for a key identically, and removing one backend moves only the keys that were on it.
 /// </summary>
 public static class RendezvousHash
@@ -14,10 +14,21 @@ public static class RendezvousHash
     {
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(backendId);
-        var hash = Mix(Mix(OffsetBasis, key), backendId);
+        var hash = Finalize(Mix(Mix(OffsetBasis, key), backendId));
         // Uniform in (0, 1) from the top 53 bits; -w / ln(u) is the standard weighted rendezvous score.
         var unit = ((hash >> 11) + 0.5) / (1UL << 53);
         return Math.Max(1, weight) / -Math.Log(unit);
+    }
+
+    // FNV-1a mixes its high bits poorly for short, similar inputs ("user-1", "user-2"); MurmurHash3's 64-bit
+    // finalizer spreads every input bit over the whole word.
+    private static ulong Finalize(ulong hash)
+    {
+        hash ^= hash >> 33;
+        hash *= 0xff51afd7ed558ccd;
+        hash ^= hash >> 33;
+        hash *= 0xc4ceb9fe1a85ec53;
+        return hash ^ (hash >> 33);
     }
 
     private static ulong Mix(ulong hash, string text)

@@ -1,0 +1,61 @@
+using Distributed.Gateway.Configuration;
+
+namespace Distributed.Gateway.Tests.Configuration;
+
+[Trait("Category", "Unit")]
+public sealed class BalancerOptionsValidatorTests
+{
+    private static BalancerOptions Valid() => new()
+    {
+        Pools =
+        {
+            ["web"] = new PoolOptions
+            {
+                SessionKey = "Header:X-Session-Id",
+                Backends =
+                {
+                    ["b1"] = new BackendOptions { Address = "http://127.0.0.1:5001" },
+                    ["b2"] = new BackendOptions { Address = "https://backend-2.internal:8443/app/", Weight = 3 },
+                },
+            },
+        },
+        Routes = { ["all"] = new RouteOptions { Pool = "web" } },
+    };
+
+    private static IEnumerable<string> Errors(BalancerOptions options) =>
+        new BalancerOptionsValidator().Validate(null, options).Failures ?? [];
+
+    [Fact]
+    public void Validate_SensibleConfiguration_Passes() =>
+        Assert.True(new BalancerOptionsValidator().Validate(null, Valid()).Succeeded);
+
+    public static TheoryData<string, Action<BalancerOptions>> Broken => new()
+    {
+        { "Balancer:Pools must define", o => o.Pools.Clear() },
+        { "Balancer:Pools:web:Backends:b1:Address", o => o.Pools["web"].Backends["b1"].Address = "/relative" },
+        { "Balancer:Pools:web:Backends:b1:Address", o => o.Pools["web"].Backends["b1"].Address = "ftp://host/" },
+        { "Balancer:Pools:web:Backends:b2:Weight", o => o.Pools["web"].Backends["b2"].Weight = 0 },
+        { "Balancer:Pools:web:Backends:bad id", o => o.Pools["web"].Backends["bad id"] = new BackendOptions { Address = "http://x/" } },
+        { "Balancer:Pools:web:Backends must list", o => o.Pools["web"].Backends.Clear() },
+        { "Balancer:Routes:all:Pool", o => o.Routes["all"].Pool = "nope" },
+        { "Balancer:Pools:web:SessionKey", o => o.Pools["web"].SessionKey = "Query:id" },
+        { "Balancer:Pools:web:SessionTtl", o => o.Pools["web"].SessionTtl = TimeSpan.Zero },
+        { "Balancer:PinCache:ConfirmInterval", o => o.PinCache.ConfirmInterval = TimeSpan.FromHours(1) },
+        { "Balancer:ReportInterval", o => o.ReportInterval = TimeSpan.Zero },
+        { "Balancer:ClusterCallTimeout", o => o.ClusterCallTimeout = TimeSpan.FromMinutes(5) },
+        { "Balancer:Cookies:SigningKey", o => o.Cookies.SigningKey = "too-short" },
+        { "Balancer:MaxSessionKeyLength", o => o.MaxSessionKeyLength = 0 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Broken))]
+    public void Validate_BrokenSetting_FailsNamingTheKey(string key, Action<BalancerOptions> breakIt)
+    {
+        var options = Valid();
+        breakIt(options);
+
+        var errors = Errors(options).ToList();
+
+        Assert.Contains(errors, e => e.Contains(key, StringComparison.Ordinal));
+    }
+}

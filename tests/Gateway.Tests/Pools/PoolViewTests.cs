@@ -1,0 +1,81 @@
+using Distributed.Gateway.Pools;
+using Distributed.Grains.Abstractions;
+
+namespace Distributed.Gateway.Tests.Pools;
+
+[Trait("Category", "Unit")]
+public sealed class PoolViewTests
+{
+    private readonly Dictionary<string, BackendCounter> _counters = [];
+
+    private PoolView View(params BackendSnapshot[] backends) => new(
+        new PoolSnapshot("web", 1, [.. backends], 1, DateTimeOffset.UnixEpoch),
+        DateTimeOffset.UnixEpoch,
+        fromCluster: true,
+        id => _counters.TryGetValue(id, out var counter) ? counter : _counters[id] = new BackendCounter());
+
+    private static BackendSnapshot Backend(string id, int clusterInFlight = 0, BackendState state = BackendState.Active, int weight = 1) =>
+        new(id, $"http://127.0.0.1/{id}", weight, state, clusterInFlight);
+
+    [Fact]
+    public void ChooseLeastLoaded_DrainingBackends_AreNeverChosen()
+    {
+        var view = View(Backend("b1", state: BackendState.Draining), Backend("b2", clusterInFlight: 50), Backend("b3", state: BackendState.Draining));
+        var random = new Random(1);
+        for (var i = 0; i < 500; i++)
+        {
+            Assert.Equal("b2", view.ChooseLeastLoaded(random)!.Id);
+        }
+    }
+
+    [Fact]
+    public void ChooseLeastLoaded_NothingUsable_IsNull() =>
+        Assert.Null(View(Backend("b1", state: BackendState.Draining)).ChooseLeastLoaded(new Random(1)));
+
+    [Fact]
+    public void ChooseLeastLoaded_BackendBusyAcrossTheCluster_IsAvoided()
+    {
+        var view = View(Backend("b1"), Backend("b2", clusterInFlight: 30), Backend("b3", clusterInFlight: 1));
+        var random = new Random(5);
+        Assert.DoesNotContain("b2", Enumerable.Range(0, 1_000).Select(_ => view.ChooseLeastLoaded(random)!.Id));
+    }
+
+    [Fact]
+    public void EstimatedInFlight_ReplacesThisGatewaysReportedShareWithItsLiveCount()
+    {
+        var view = View(Backend("b1", clusterInFlight: 10));
+        var entry = view.Find("b1")!;
+        entry.Counter.Reported = 4;
+        entry.Counter.Begin();
+        entry.Counter.Begin();
+
+        Assert.Equal(10 - 4 + 2, entry.EstimatedInFlight);
+
+        entry.Counter.Reported = 15; // a snapshot older than this gateway's report: never negative
+        Assert.Equal(2, entry.EstimatedInFlight);
+    }
+
+    [Fact]
+    public void ChooseLeastLoadedExcept_ExcludedBackend_IsNeverChosen()
+    {
+        var view = View(Backend("b1"), Backend("b2", clusterInFlight: 100));
+        var random = new Random(2);
+        for (var i = 0; i < 200; i++)
+        {
+            Assert.Equal("b2", view.ChooseLeastLoadedExcept("b1", random)!.Id);
+        }
+    }
+
+    [Fact]
+    public void ChooseByHash_SameKey_SameBackendOnEveryViewWithTheSameBackends()
+    {
+        var first = View(Backend("b1"), Backend("b2"), Backend("b3", clusterInFlight: 9));
+        var second = View(Backend("b3"), Backend("b1", clusterInFlight: 4), Backend("b2"));
+        for (var i = 0; i < 200; i++)
+        {
+            Assert.Equal(first.ChooseByHash($"user-{i}")!.Id, second.ChooseByHash($"user-{i}")!.Id);
+        }
+
+        Assert.Null(View(Backend("b1", state: BackendState.Draining)).ChooseByHash("user-1"));
+    }
+}

@@ -1,0 +1,40 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using Orleans.TestingHost;
+
+namespace Distributed.Grains.Tests;
+
+/// <summary>
+/// One in-process Orleans cluster for a test class, with memory storage and the balancer's clock replaced by a
+/// <see cref="FakeTimeProvider"/> (Orleans' own clock is left alone).
+/// </summary>
+public sealed class GrainClusterFixture : IAsyncLifetime
+{
+    private InProcessTestCluster? _cluster;
+
+    public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 11, 24, 12, 0, 0, TimeSpan.Zero));
+
+    public IClusterClient Client => _cluster?.Client ?? throw new InvalidOperationException("Cluster not started.");
+
+    public async Task InitializeAsync()
+    {
+        var builder = new InProcessTestClusterBuilder(1);
+        builder.ConfigureSilo((_, silo) =>
+        {
+            silo.AddMemoryGrainStorage(StorageNames.Sessions);
+            silo.AddMemoryGrainStorage(StorageNames.Pools);
+            silo.Services.AddKeyedSingleton<TimeProvider>(BalancerTime.ServiceKey, Time);
+        });
+        _cluster = builder.Build();
+        await _cluster.DeployAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_cluster is not null)
+        {
+            await _cluster.StopAllSilosAsync();
+            await _cluster.DisposeAsync();
+        }
+    }
+}

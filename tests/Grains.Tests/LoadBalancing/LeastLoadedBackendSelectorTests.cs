@@ -1,0 +1,82 @@
+using Distributed.Grains.LoadBalancing;
+
+namespace Distributed.Grains.Tests.LoadBalancing;
+
+[Trait("Category", "Unit")]
+public sealed class LeastLoadedBackendSelectorTests
+{
+    [Fact]
+    public void Select_NoneUsable_ReturnsMinusOne()
+    {
+        BackendCandidate[] candidates = [new(0, 1, false), new(0, 1, false)];
+        Assert.Equal(-1, LeastLoadedBackendSelector.Select(candidates, new Random(1)));
+        Assert.Equal(-1, LeastLoadedBackendSelector.Select([], new Random(1)));
+    }
+
+    [Fact]
+    public void Select_OneUsable_ReturnsItWhateverItsLoad()
+    {
+        BackendCandidate[] candidates = [new(0, 1, false), new(500, 1, true), new(0, 1, false)];
+        for (var seed = 0; seed < 50; seed++)
+        {
+            Assert.Equal(1, LeastLoadedBackendSelector.Select(candidates, new Random(seed)));
+        }
+    }
+
+    [Fact]
+    public void Select_ManyDraws_NeverReturnsAnUnusableCandidate()
+    {
+        BackendCandidate[] candidates = [new(0, 1, false), new(5, 1, true), new(0, 1, false), new(7, 1, true), new(1, 1, false)];
+        var random = new Random(7);
+        for (var i = 0; i < 10_000; i++)
+        {
+            Assert.Contains(LeastLoadedBackendSelector.Select(candidates, random), new[] { 1, 3 });
+        }
+    }
+
+    [Fact]
+    public void Select_OneHeavilyLoadedAmongThree_IsNeverChosen()
+    {
+        // Two distinct candidates are drawn; the most loaded one loses every draw it is part of.
+        BackendCandidate[] candidates = [new(1, 1, true), new(40, 1, true), new(2, 1, true)];
+        var random = new Random(3);
+        var counts = new int[3];
+        for (var i = 0; i < 30_000; i++)
+        {
+            counts[LeastLoadedBackendSelector.Select(candidates, random)]++;
+        }
+
+        Assert.Equal(0, counts[1]);
+        Assert.True(counts[0] > counts[2], $"The least loaded should win most: {string.Join(", ", counts)}");
+    }
+
+    [Fact]
+    public void Select_LoadIsDividedByWeight()
+    {
+        // Load 2 at weight 1 (score 2) against load 3 at weight 3 (score 1): with two candidates both are always drawn.
+        BackendCandidate[] candidates = [new(2, 1, true), new(3, 3, true)];
+        var random = new Random(11);
+        for (var i = 0; i < 1_000; i++)
+        {
+            Assert.Equal(1, LeastLoadedBackendSelector.Select(candidates, random));
+        }
+    }
+
+    [Fact]
+    public void Select_EqualLoad_SpreadsEvenly()
+    {
+        BackendCandidate[] candidates = [new(0, 1, true), new(0, 1, true), new(0, 1, true), new(0, 1, true)];
+        var random = new Random(42);
+        var counts = new int[4];
+        const int Draws = 40_000;
+        for (var i = 0; i < Draws; i++)
+        {
+            counts[LeastLoadedBackendSelector.Select(candidates, random)]++;
+        }
+
+        foreach (var count in counts)
+        {
+            Assert.InRange(count, Draws / 4 * 0.9, Draws / 4 * 1.1);
+        }
+    }
+}

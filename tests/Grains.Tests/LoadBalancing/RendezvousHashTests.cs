@@ -1,0 +1,43 @@
+using Distributed.Grains.LoadBalancing;
+
+namespace Distributed.Grains.Tests.LoadBalancing;
+
+[Trait("Category", "Unit")]
+public sealed class RendezvousHashTests
+{
+    private static readonly string[] Backends = ["b1", "b2", "b3"];
+
+    private static string Winner(string key, IEnumerable<string> backends, Func<string, int>? weight = null) =>
+        backends.MaxBy(b => RendezvousHash.Score(key, b, weight?.Invoke(b) ?? 1))!;
+
+    [Fact]
+    public void Score_SameInputs_SameScoreEveryTime()
+    {
+        Assert.Equal(RendezvousHash.Score("alice", "b1", 1), RendezvousHash.Score("alice", "b1", 1));
+        Assert.NotEqual(RendezvousHash.Score("alice", "b1", 1), RendezvousHash.Score("alice", "b2", 1));
+        Assert.NotEqual(RendezvousHash.Score("ab", "c", 1), RendezvousHash.Score("a", "bc", 1));
+    }
+
+    [Fact]
+    public void Winner_ManyKeys_SpreadsOverBackends()
+    {
+        var counts = Enumerable.Range(0, 9_000).GroupBy(i => Winner($"user-{i}", Backends)).ToDictionary(g => g.Key, g => g.Count());
+        Assert.All(Backends, b => Assert.InRange(counts.GetValueOrDefault(b), 2_600, 3_400));
+    }
+
+    [Fact]
+    public void Winner_BackendRemoved_OnlyItsKeysMove()
+    {
+        var keys = Enumerable.Range(0, 3_000).Select(i => $"user-{i}").ToList();
+        var before = keys.ToDictionary(k => k, k => Winner(k, Backends));
+        var after = keys.ToDictionary(k => k, k => Winner(k, Backends.Where(b => b != "b2")));
+        Assert.All(keys.Where(k => before[k] != "b2"), k => Assert.Equal(before[k], after[k]));
+    }
+
+    [Fact]
+    public void Winner_HeavierBackend_GetsProportionallyMoreKeys()
+    {
+        var counts = Enumerable.Range(0, 8_000).GroupBy(i => Winner($"k{i}", ["light", "heavy"], b => b == "heavy" ? 3 : 1)).ToDictionary(g => g.Key, g => g.Count());
+        Assert.InRange(counts["heavy"], 5_600, 6_400);
+    }
+}
