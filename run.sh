@@ -57,7 +57,7 @@ for i in 0 1 2; do
 done
 start silo src/Silo Distributed.Silo --urls "http://127.0.0.1:$silo_health_port"
 wait_ready silo "http://127.0.0.1:$silo_health_port/readyz"
-start gateway src/Gateway Distributed.Gateway --urls "http://127.0.0.1:$gateway_port"
+start gateway src/Gateway Distributed.Gateway --environment Demo --urls "http://127.0.0.1:$gateway_port"
 for i in 0 1 2; do wait_ready "echo-b$((i + 1))" "http://127.0.0.1:${backend_ports[$i]}/healthz"; done
 wait_ready gateway "http://127.0.0.1:$admin_port/readyz"
 

@@ -25,15 +25,12 @@ for project in tests/*.Tests/*.csproj; do
   dotnet test "$project" -c "$configuration" --no-build -nologo --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log_dir/$name.log"
   rc=${PIPESTATUS[0]}
   set -e
-  # The runner's own summary line: "Passed!  - Failed: 0, Passed: 12, Skipped: 0, Total: 12, ..."
-  summary=$(grep -E '(Passed|Failed)! +- Failed: +[0-9]+, Passed: +[0-9]+, Skipped: +[0-9]+' "$log_dir/$name.log" | tail -n 1 || true)
-  if [[ -n "$summary" ]]; then
-    f=$(sed -E 's/.*Failed: +([0-9]+).*/\1/' <<<"$summary")
-    p=$(sed -E 's/.*Passed: +([0-9]+).*/\1/' <<<"$summary")
-    s=$(sed -E 's/.*Skipped: +([0-9]+).*/\1/' <<<"$summary")
-    passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
-  elif [[ $rc -ne 0 ]]; then
-    failed=$((failed + 1))
+  # The runner's own totals: "Total tests: N" followed by "Passed: N", "Failed: N", "Skipped: N" lines.
+  counts=$(awk '/^Total tests:/ {t=1; next} t && /^ +(Passed|Failed|Skipped): +[0-9]+/ {gsub(":", "", $1); c[$1]+=$2} END {printf "%d %d %d", c["Passed"], c["Failed"], c["Skipped"]}' "$log_dir/$name.log")
+  read -r p f s <<<"$counts"
+  passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+  if [[ $rc -ne 0 && $f -eq 0 ]]; then
+    failed=$((failed + 1)) # the run failed without a failing test (build or host crash): count it
   fi
   [[ $rc -eq 0 ]] || status=1
 done

@@ -3,13 +3,16 @@ using Distributed.Gateway.Cluster;
 using Distributed.Gateway.Management;
 using Distributed.ServiceDefaults;
 
-var builder = WebApplication.CreateBuilder(args);
-builder.AddDistributedDefaults();
-builder.AddManagementListener();
-builder.AddClusterClient();
-builder.Services.AddSessionBalancing(builder.Configuration);
+return ConfigurationErrors.Run(() =>
+{
+    var builder = WebApplication.CreateBuilder(args);
+    builder.AddDistributedDefaults();
+    builder.AddManagementListener();
+    builder.AddClusterClient();
+    builder.Services.AddSessionBalancing(builder.Configuration);
 
-var app = builder.Build();
-app.MapManagementEndpoints();
-app.MapBalancedProxy();
-app.Run();
+    var app = builder.Build();
+    app.MapManagementEndpoints();
+    app.MapBalancedProxy();
+    app.Run();
+});

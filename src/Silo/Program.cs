@@ -1,10 +1,13 @@
 using Distributed.ServiceDefaults;
 using Distributed.Silo;
 
-var builder = WebApplication.CreateBuilder(args);
-builder.AddDistributedDefaults();
-builder.AddDistributedSilo();
+return ConfigurationErrors.Run(() =>
+{
+    var builder = WebApplication.CreateBuilder(args);
+    builder.AddDistributedDefaults();
+    builder.AddDistributedSilo();
 
-var app = builder.Build();
-app.MapDefaultEndpoints();
-app.Run();
+    var app = builder.Build();
+    app.MapDefaultEndpoints();
+    app.Run();
+});
