@@ -68,7 +68,7 @@ public sealed class SessionCookieProtector
 
         var candidate = cookie[..EncodedId];
         Span<byte> presented = stackalloc byte[MacBytes];
-        if (!Base64Url.TryDecodeFromChars(cookie.AsSpan(EncodedId + 1), presented, out var written) || written != MacBytes)
+        if (!TryDecode(cookie.AsSpan(EncodedId + 1), presented))
         {
             return false;
         }
@@ -80,6 +80,20 @@ public sealed class SessionCookieProtector
 
         id = candidate;
         return true;
+    }
+
+    // Base64Url.TryDecodeFromChars throws, rather than returning false, on a final character whose unused bits are
+    // set, which is exactly what a client flipping the last character sends.
+    private static bool TryDecode(ReadOnlySpan<char> encoded, Span<byte> destination)
+    {
+        try
+        {
+            return Base64Url.TryDecodeFromChars(encoded, destination, out var written) && written == destination.Length;
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
     }
 
     private byte[] Mac(string pool, string id)
