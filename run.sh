@@ -57,7 +57,8 @@ for i in 0 1 2; do
 done
 start silo src/Silo Distributed.Silo --urls "http://127.0.0.1:$silo_health_port"
 wait_ready silo "http://127.0.0.1:$silo_health_port/readyz"
-start gateway src/Gateway Distributed.Gateway --environment Demo --urls "http://127.0.0.1:$gateway_port"
+admin_key=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
+start gateway src/Gateway Distributed.Gateway --environment Demo --urls "http://127.0.0.1:$gateway_port" --Balancer:Admin:ApiKey "$admin_key"
 for i in 0 1 2; do wait_ready "echo-b$((i + 1))" "http://127.0.0.1:${backend_ports[$i]}/healthz"; done
 wait_ready gateway "http://127.0.0.1:$admin_port/readyz"
 
@@ -65,7 +66,7 @@ cat <<INFO
 
 Distributed is running (logs in .run/):
   gateway        http://127.0.0.1:$gateway_port        (pool "web", session key: header X-Session-Id)
-  management     http://127.0.0.1:$admin_port/readyz
+  management     http://127.0.0.1:$admin_port/readyz   (admin API key: $admin_key)
   silo health    http://127.0.0.1:$silo_health_port/readyz
   backends       b1 http://127.0.0.1:${backend_ports[0]}  b2 http://127.0.0.1:${backend_ports[1]}  b3 http://127.0.0.1:${backend_ports[2]}
 
@@ -73,6 +74,8 @@ Try it:
   curl -i -H 'X-Session-Id: alice' http://127.0.0.1:$gateway_port/      # same backend every time for alice
   curl -H 'X-Session-Id: bob' http://127.0.0.1:$gateway_port/           # bob is pinned too, maybe elsewhere
   curl http://127.0.0.1:$gateway_port/                                  # no key: least-loaded backend
+  curl -H "Authorization: Bearer $admin_key" http://127.0.0.1:$admin_port/admin/pools          # cluster-wide state
+  curl -X POST -H "Authorization: Bearer $admin_key" http://127.0.0.1:$admin_port/admin/pools/web/backends/b1/drain
 
 Press Ctrl-C to stop everything.
 INFO

@@ -13,6 +13,7 @@ return ConfigurationErrors.Run(() =>
 
     var app = builder.Build();
     app.MapManagementEndpoints();
+    app.MapAdminApi();
     app.MapBalancedProxy();
     app.Run();
 });

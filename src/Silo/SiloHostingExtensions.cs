@@ -16,7 +16,7 @@ public static class SiloHostingExtensions
         ArgumentNullException.ThrowIfNull(builder);
         var cluster = ClusterHostingOptions.Load(builder.Configuration);
 
-        builder.Services.AddBalancerTime();
+        builder.Services.AddDistributedGrains();
         builder.Services.AddHealthChecks().AddCheck<SiloActiveHealthCheck>("orleans-silo", tags: ["ready"]);
         builder.UseOrleans(silo =>
         {

@@ -24,9 +24,26 @@ public sealed class GrainClusterFixture : IAsyncLifetime
             silo.AddMemoryGrainStorage(StorageNames.Sessions);
             silo.AddMemoryGrainStorage(StorageNames.Pools);
             silo.Services.AddKeyedSingleton<TimeProvider>(BalancerTime.ServiceKey, Time);
+            silo.Services.AddDistributedGrains();
         });
         _cluster = builder.Build();
         await _cluster.DeployAsync();
+    }
+
+    /// <summary>Polls <paramref name="get"/> until <paramref name="until"/> holds (one-way calls have no reply to await).</summary>
+    public static async Task<T> EventuallyAsync<T>(Func<Task<T>> get, Func<T, bool> until)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (true)
+        {
+            var value = await get();
+            if (until(value) || DateTime.UtcNow > deadline)
+            {
+                return value;
+            }
+
+            await Task.Delay(20);
+        }
     }
 
     public async Task DisposeAsync()

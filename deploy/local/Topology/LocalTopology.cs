@@ -119,6 +119,9 @@ public sealed class LocalTopology : IAsyncDisposable
     /// <summary>Gateways.</summary>
     public IReadOnlyList<GatewayNode> Gateways => _gateways;
 
+    /// <summary>The admin API key of every gateway.</summary>
+    public string AdminApiKey { get; } = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+
     /// <summary>A shared HMAC key so cookies issued by one gateway validate on every other.</summary>
     public string CookieSigningKey { get; } = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
 
@@ -203,6 +206,7 @@ public sealed class LocalTopology : IAsyncDisposable
             "--Balancer:GatewayId", gateway.Name,
             "--Balancer:ReportInterval", _options.ReportInterval.ToString("c", System.Globalization.CultureInfo.InvariantCulture),
             "--Balancer:Cookies:SigningKey", CookieSigningKey,
+            "--Balancer:Admin:ApiKey", AdminApiKey,
         ];
         args.AddRange(Args(_balancer));
         args.AddRange(Args(_options.GatewaySettings));

@@ -1,3 +1,5 @@
+using Distributed.Grains.Abstractions;
+
 namespace Distributed.Gateway.Configuration;
 
 /// <summary>The <c>Balancer</c> configuration section: pools, routes and the gateway's own behaviour.</summary>
@@ -62,6 +64,82 @@ public sealed class PoolOptions
 
     /// <summary>Backends by id; seeds the pool's registry the first time the cluster sees the pool.</summary>
     public Dictionary<string, BackendOptions> Backends { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Active health checks, run once per backend for the whole cluster.</summary>
+    public HealthCheckOptions HealthCheck { get; set; } = new();
+
+    /// <summary>Passive health: ejection on failures reported by all gateways.</summary>
+    public PassiveHealthOptions PassiveHealth { get; set; } = new();
+
+    /// <summary>
+    /// A backend that is added or becomes healthy again ramps from a tenth of its weight to all of it over this long,
+    /// on the pool grain's clock so every gateway agrees. <value>Default: zero (off).</value>
+    /// </summary>
+    public TimeSpan SlowStart { get; set; } = TimeSpan.Zero;
+
+    /// <summary>How long a drained backend keeps its sessions unless the drain request says otherwise. <value>Default: 5 minutes.</value></summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>The settings the pool grain applies.</summary>
+    public PoolSettings ToSettings() => new(
+        new ActiveHealthSettings(HealthCheck.Enabled ? HealthCheck.Path : "", HealthCheck.Interval, HealthCheck.Timeout, HealthCheck.Rise, HealthCheck.Fall),
+        new PassiveHealthSettings(
+            PassiveHealth.ConsecutiveFailures,
+            PassiveHealth.FailureRate,
+            PassiveHealth.MinimumRequests,
+            PassiveHealth.Window,
+            PassiveHealth.EjectionTime,
+            PassiveHealth.MaxEjectionTime,
+            PassiveHealth.MaxEjectedPercent),
+        SlowStart,
+        DrainTimeout);
+}
+
+/// <summary>Active health checks of a pool (HAProxy-like defaults).</summary>
+public sealed class HealthCheckOptions
+{
+    /// <summary>Whether backends are probed. <value>Default: true.</value></summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Path probed with GET. <value>Default: <c>/healthz</c>.</value></summary>
+    public string Path { get; set; } = "/healthz";
+
+    /// <summary>Time between probes. <value>Default: 2 s.</value></summary>
+    public TimeSpan Interval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>A slower probe fails. <value>Default: 1 s.</value></summary>
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Passes in a row that make a backend healthy. <value>Default: 2.</value></summary>
+    public int Rise { get; set; } = 2;
+
+    /// <summary>Failures in a row that make a backend unhealthy. <value>Default: 3.</value></summary>
+    public int Fall { get; set; } = 3;
+}
+
+/// <summary>Passive health of a pool (Envoy-like outlier detection defaults).</summary>
+public sealed class PassiveHealthOptions
+{
+    /// <summary>Failures in a row, across all gateways, that eject a backend; 0 disables. <value>Default: 5.</value></summary>
+    public int ConsecutiveFailures { get; set; } = 5;
+
+    /// <summary>Failed share of requests in the window that ejects (0–1); 0 disables. <value>Default: 0.5.</value></summary>
+    public double FailureRate { get; set; } = 0.5;
+
+    /// <summary>Requests in the window before the failure rate counts. <value>Default: 20.</value></summary>
+    public int MinimumRequests { get; set; } = 20;
+
+    /// <summary>Failure-rate window. <value>Default: 10 s.</value></summary>
+    public TimeSpan Window { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>First ejection's length, doubling on repeats. <value>Default: 30 s.</value></summary>
+    public TimeSpan EjectionTime { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Longest ejection. <value>Default: 5 minutes.</value></summary>
+    public TimeSpan MaxEjectionTime { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Most of the pool ejected at once, in percent (at least one backend). <value>Default: 50.</value></summary>
+    public int MaxEjectedPercent { get; set; } = 50;
 }
 
 /// <summary>One backend of a pool.</summary>
@@ -72,6 +150,9 @@ public sealed class BackendOptions
 
     /// <summary>Relative capacity, 1–1000. <value>Default: 1.</value></summary>
     public int Weight { get; set; } = 1;
+
+    /// <summary>Most requests in flight to this backend across all gateways; 0 for no limit. <value>Default: 0.</value></summary>
+    public int MaxInFlight { get; set; }
 }
 
 /// <summary>Which requests go to which pool.</summary>

@@ -89,6 +89,41 @@ internal sealed class BalancerOptionsValidator : IValidateOptions<BalancerOption
             errors.Add($"{Section}:PinCache:ConfirmInterval ({options.PinCache.ConfirmInterval}) must be shorter than {prefix}:SessionTtl ({pool.SessionTtl}).");
         }
 
+        var health = pool.HealthCheck;
+        if (health.Enabled)
+        {
+            if (!health.Path.StartsWith('/'))
+            {
+                errors.Add($"{prefix}:HealthCheck:Path must start with '/' (was '{health.Path}').");
+            }
+
+            if (health.Interval < TimeSpan.FromMilliseconds(100) || health.Timeout <= TimeSpan.Zero || health.Timeout > health.Interval)
+            {
+                errors.Add($"{prefix}:HealthCheck: Interval must be at least 100 ms and Timeout positive and no longer than Interval (were {health.Interval} and {health.Timeout}).");
+            }
+
+            if (health.Rise < 1 || health.Fall < 1)
+            {
+                errors.Add($"{prefix}:HealthCheck: Rise and Fall must be at least 1 (were {health.Rise} and {health.Fall}).");
+            }
+        }
+
+        var passive = pool.PassiveHealth;
+        if (passive.ConsecutiveFailures < 0 || passive.FailureRate is < 0 or > 1 || passive.MinimumRequests < 1 || passive.MaxEjectedPercent is < 0 or > 100)
+        {
+            errors.Add($"{prefix}:PassiveHealth: ConsecutiveFailures ≥ 0, FailureRate 0–1, MinimumRequests ≥ 1 and MaxEjectedPercent 0–100 are required.");
+        }
+
+        if (passive.Window <= TimeSpan.Zero || passive.EjectionTime <= TimeSpan.Zero || passive.MaxEjectionTime < passive.EjectionTime)
+        {
+            errors.Add($"{prefix}:PassiveHealth: Window and EjectionTime must be positive and MaxEjectionTime at least EjectionTime.");
+        }
+
+        if (pool.SlowStart < TimeSpan.Zero || pool.DrainTimeout < TimeSpan.Zero)
+        {
+            errors.Add($"{prefix}: SlowStart and DrainTimeout must not be negative.");
+        }
+
         if (pool.Backends.Count == 0)
         {
             errors.Add($"{prefix}:Backends must list at least one backend ({prefix}:Backends:<id>:Address).");
@@ -109,6 +144,11 @@ internal sealed class BalancerOptionsValidator : IValidateOptions<BalancerOption
             if (backend.Weight is < 1 or > 1000)
             {
                 errors.Add($"{prefix}:Backends:{id}:Weight must be between 1 and 1000 (was {backend.Weight}).");
+            }
+
+            if (backend.MaxInFlight < 0)
+            {
+                errors.Add($"{prefix}:Backends:{id}:MaxInFlight must be 0 (no limit) or more (was {backend.MaxInFlight}).");
             }
         }
     }

@@ -60,7 +60,7 @@ internal sealed partial class SessionPinResolver(
             return ValueTask.FromResult(new RoutingDecision(backend, backend is null ? RoutingOutcome.NoBackend : RoutingOutcome.Keyless));
         }
 
-        if (!isNewKey && pool.Pins.Get(sessionKey) is { } cached && view.Find(cached.BackendId) is { Usable: true } hit)
+        if (!isNewKey && pool.Pins.Get(sessionKey) is { } cached && view.Find(cached.BackendId) is { KeepsSessions: true } hit)
         {
             if (cached.IsProvisional || pool.Pins.IsDue(cached, time.GetUtcNow()))
             {
@@ -116,7 +116,7 @@ internal sealed partial class SessionPinResolver(
         var repinned = false;
         for (var attempt = 0; ; attempt++)
         {
-            if (view.Find(result.Pin.BackendId) is { Usable: true } pinned)
+            if (view.Find(result.Pin.BackendId) is { KeepsSessions: true } pinned)
             {
                 pool.Pins.Set(sessionKey, new CachedPin(pinned.Id, result.Pin.Epoch, time.GetUtcNow()));
                 var outcome = repinned ? RoutingOutcome.Repinned : result.Outcome == PinOutcome.Created ? RoutingOutcome.New : RoutingOutcome.Pinned;
@@ -155,7 +155,7 @@ internal sealed partial class SessionPinResolver(
             using var timeout = new CancellationTokenSource(_callTimeout, time);
             var grain = grains.GetGrain<ISessionGrain>(SessionGrainKey.For(pool.Name, sessionKey));
             var result = await grain.GetOrPinAsync(cached.BackendId, pool.Options.SessionTtl, timeout.Token).WaitAsync(timeout.Token);
-            if (pool.View.Find(result.Pin.BackendId) is { Usable: true })
+            if (pool.View.Find(result.Pin.BackendId) is { KeepsSessions: true })
             {
                 pool.Pins.Set(sessionKey, new CachedPin(result.Pin.BackendId, result.Pin.Epoch, time.GetUtcNow()));
             }

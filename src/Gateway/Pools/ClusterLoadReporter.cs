@@ -44,7 +44,7 @@ internal sealed partial class ClusterLoadReporter(
                 {
                     using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
                     timeout.CancelAfter(_options.ClusterCallTimeout);
-                    var snapshot = await grains.GetGrain<IPoolGrain>(pool.Name).InitializeAsync(pool.Seed, timeout.Token).WaitAsync(timeout.Token);
+                    var snapshot = await grains.GetGrain<IPoolGrain>(pool.Name).InitializeAsync(pool.Seed, pool.Settings, timeout.Token).WaitAsync(timeout.Token);
                     pool.Apply(snapshot, [], time.GetUtcNow());
                     LogSeeded(logger, pool.Name, snapshot.Backends.Length, snapshot.RegistryVersion);
                     break;

@@ -18,12 +18,13 @@ internal sealed class PoolRuntime : IDisposable
         Name = name;
         Options = options;
         KeySource = keySource;
-        Seed = [.. options.Backends.Select(b => new BackendSpec(b.Key, b.Value.Address, b.Value.Weight))];
+        Seed = [.. options.Backends.Select(b => new BackendSpec(b.Key, b.Value.Address, b.Value.Weight, b.Value.MaxInFlight))];
+        Settings = options.ToSettings();
         Pins = new PinCache(cacheOptions.MaxEntries, cacheOptions.ConfirmInterval);
         var seedSnapshot = new PoolSnapshot(
             name,
             RegistryVersion: 0,
-            [.. Seed.OrderBy(b => b.Id, StringComparer.Ordinal).Select(b => new BackendSnapshot(b.Id, b.Address, b.Weight, BackendState.Active, 0))],
+            [.. Seed.OrderBy(b => b.Id, StringComparer.Ordinal).Select(b => new BackendSnapshot(b.Id, b.Address, b.Weight, BackendState.Active, 0, EffectiveWeight: b.Weight, MaxInFlight: b.MaxInFlight))],
             LiveGateways: 0,
             time.GetUtcNow());
         _view = new PoolView(seedSnapshot, time.GetUtcNow(), fromCluster: false, CounterFor);
@@ -38,6 +39,9 @@ internal sealed class PoolRuntime : IDisposable
 
     /// <summary>The backends from configuration, used to seed the cluster's registry.</summary>
     public ImmutableArray<BackendSpec> Seed { get; }
+
+    /// <summary>Health and operations settings from configuration, sent to the pool grain.</summary>
+    public PoolSettings Settings { get; }
 
     /// <summary>This gateway's cache of the pool's pins.</summary>
     public PinCache Pins { get; }
@@ -55,7 +59,8 @@ internal sealed class PoolRuntime : IDisposable
         var builder = ImmutableArray.CreateBuilder<BackendLoad>(_counters.Count);
         foreach (var (id, counter) in _counters)
         {
-            builder.Add(new BackendLoad(id, counter.InFlight));
+            var (completed, failed) = counter.TakeOutcomes();
+            builder.Add(new BackendLoad(id, counter.InFlight, completed, failed));
         }
 
         return builder.DrainToImmutable();
@@ -67,6 +72,14 @@ internal sealed class PoolRuntime : IDisposable
         foreach (var load in reported)
         {
             CounterFor(load.BackendId).Reported = load.InFlight;
+        }
+
+        if (!snapshot.RecentlyUnpinned.IsDefaultOrEmpty)
+        {
+            foreach (var key in snapshot.RecentlyUnpinned)
+            {
+                Pins.Remove(key);
+            }
         }
 
         var previous = View;

@@ -15,9 +15,31 @@ internal sealed class BackendCounter
     /// <summary>The in-flight figure this gateway included in its last report (part of the snapshot's cluster figure).</summary>
     public int Reported { get; set; }
 
+    private long _completed;
+    private long _failed;
+
     public void Begin() => Interlocked.Increment(ref _inFlight);
 
-    public void End() => Interlocked.Decrement(ref _inFlight);
+    /// <summary>Ends a request and records its outcome for passive health.</summary>
+    public void End(bool failed)
+    {
+        Interlocked.Decrement(ref _inFlight);
+        Interlocked.Increment(ref _completed);
+        if (failed)
+        {
+            Interlocked.Increment(ref _failed);
+        }
+    }
+
+    /// <summary>Outcomes since the previous call (the next load report carries them).</summary>
+    public (long Completed, long Failed) TakeOutcomes()
+    {
+        // Failed first: a request ending between the two exchanges is then counted as completed-and-succeeded at
+        // worst, never as a failure without a completion.
+        var failed = Interlocked.Exchange(ref _failed, 0);
+        var completed = Interlocked.Exchange(ref _completed, 0);
+        return (Math.Max(completed, failed), failed);
+    }
 }
 
 /// <summary>One backend in a view: the cluster's figures plus this gateway's counter.</summary>
@@ -29,8 +51,14 @@ internal sealed class BackendEntry(BackendSnapshot backend, BackendCounter count
 
     public string Id => Backend.Id;
 
-    /// <summary>Whether the backend takes new sessions and keyless requests.</summary>
-    public bool Usable => Backend.State == BackendState.Active;
+    /// <summary>Whether the backend takes new sessions and keyless requests (active, healthy or panic, not full).</summary>
+    public bool AcceptsNew => Backend.AcceptsNewSessions && !IsFull;
+
+    /// <summary>Whether sessions pinned to the backend stay there (healthy or panic, not past a drain deadline).</summary>
+    public bool KeepsSessions => Backend.KeepsSessions;
+
+    /// <summary>Whether the cluster-wide in-flight limit is reached (as far as this gateway can tell).</summary>
+    public bool IsFull => Backend.MaxInFlight > 0 && EstimatedInFlight >= Backend.MaxInFlight;
 
     /// <summary>
     /// Cluster-wide in flight, corrected for what happened here since the snapshot: this gateway's reported share is
@@ -64,7 +92,7 @@ internal sealed class PoolView
 
     public BackendEntry? Find(string backendId) => _byId.GetValueOrDefault(backendId);
 
-    /// <summary>Weighted least-loaded choice (power of two choices) among usable backends; <c>null</c> when none is usable.</summary>
+    /// <summary>Weighted least-loaded choice (power of two choices) among backends that accept new work; <c>null</c> when none does.</summary>
     public BackendEntry? ChooseLeastLoaded(Random random) => ChooseLeastLoadedExcept(excludedId: null, random);
 
     /// <summary>As <see cref="ChooseLeastLoaded"/>, never choosing <paramref name="excludedId"/>.</summary>
@@ -75,7 +103,7 @@ internal sealed class PoolView
         for (var i = 0; i < backends.Length; i++)
         {
             var b = backends[i];
-            candidates[i] = new BackendCandidate(b.EstimatedInFlight, b.Backend.Weight, b.Usable && !string.Equals(b.Id, excludedId, StringComparison.Ordinal));
+            candidates[i] = new BackendCandidate(b.EstimatedInFlight, b.Backend.EffectiveWeight, b.AcceptsNew && !string.Equals(b.Id, excludedId, StringComparison.Ordinal));
         }
 
         var index = LeastLoadedBackendSelector.Select(candidates, random);
@@ -93,7 +121,7 @@ internal sealed class PoolView
         var bestScore = double.NegativeInfinity;
         foreach (var backend in Backends)
         {
-            if (!backend.Usable)
+            if (!backend.Backend.AcceptsNewSessions)
             {
                 continue;
             }

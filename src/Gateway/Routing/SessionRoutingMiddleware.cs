@@ -37,30 +37,38 @@ internal sealed partial class SessionRoutingMiddleware(RequestDelegate next, Poo
         }
 
         var decision = await resolver.ResolveAsync(pool, key, isNew);
-        var destination = decision.Backend is { } backend ? FindDestination(proxy, backend.Id) : null;
+        var backend = decision.Backend;
+        if (backend is { IsFull: true })
+        {
+            // The pinned backend is at its cluster-wide limit: this request goes to the next best (the pin stays).
+            backend = pool.View.ChooseLeastLoadedExcept(backend.Id, resolver.Random);
+        }
+
+        var destination = backend is null ? null : FindDestination(proxy, backend.Id);
         if (destination is null)
         {
             LogNoBackend(logger, pool.Name, decision.Backend?.Id);
             context.Response.Headers.RetryAfter = "1";
-            await WriteProblemAsync(context, StatusCodes.Status503ServiceUnavailable, "No backend available", $"Pool '{pool.Name}' has no usable backend right now.");
+            var detail = decision.Backend is null ? $"Pool '{pool.Name}' has no usable backend right now." : $"Every backend of pool '{pool.Name}' is at its limit of requests in flight.";
+            await WriteProblemAsync(context, StatusCodes.Status503ServiceUnavailable, "No backend available", detail);
             return;
         }
 
-        if (await ForwardAsync(context, proxy, destination, decision.Backend!) || !CanRetry(context))
+        if (await ForwardAsync(context, proxy, destination, backend!) || !CanRetry(context))
         {
             return;
         }
 
         // The backend could not be reached and nothing was sent to the client: an idempotent request without a body
         // is retried once on another backend (the pin is left alone; health decides whether it moves).
-        var alternative = pool.View.ChooseLeastLoadedExcept(decision.Backend!.Id, resolver.Random);
+        var alternative = pool.View.ChooseLeastLoadedExcept(backend!.Id, resolver.Random);
         var retryDestination = alternative is null ? null : FindDestination(proxy, alternative.Id);
         if (retryDestination is null)
         {
             return;
         }
 
-        LogRetry(logger, pool.Name, decision.Backend!.Id, alternative!.Id);
+        LogRetry(logger, pool.Name, backend.Id, alternative!.Id);
         context.Features.Set<IForwarderErrorFeature>(null);
         context.Response.StatusCode = StatusCodes.Status200OK; // YARP set 502; headers such as an issued cookie stay
         await ForwardAsync(context, proxy, retryDestination, alternative);
@@ -71,13 +79,18 @@ internal sealed partial class SessionRoutingMiddleware(RequestDelegate next, Poo
     {
         proxy.AvailableDestinations = destination;
         backend.Counter.Begin();
+        var failed = true;
         try
         {
             await next(context);
+            // Passive health counts what the backend did: no answer, or a 5xx. A client that went away is not its fault.
+            failed = context.GetForwarderErrorFeature()?.Error is { } error
+                ? error is not (ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled or ForwarderError.ResponseBodyCanceled or ForwarderError.RequestBodyClient or ForwarderError.ResponseBodyClient)
+                : context.Response.StatusCode >= 500;
         }
         finally
         {
-            backend.Counter.End();
+            backend.Counter.End(failed);
         }
 
         return context.GetForwarderErrorFeature()?.Error is not (ForwarderError.Request or ForwarderError.RequestTimedOut);

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Orleans.Concurrency;
 
 namespace Distributed.Grains.Abstractions;
 
@@ -8,33 +9,60 @@ public enum BackendState
     /// <summary>Takes new sessions and keyless requests.</summary>
     Active = 0,
 
-    /// <summary>Takes no new sessions; existing pins stay until they lapse.</summary>
+    /// <summary>Takes no new sessions; existing pins stay until they lapse or the drain deadline passes.</summary>
     Draining = 1,
 }
 
-/// <summary>A backend as configured: identity, address and weight.</summary>
+/// <summary>The cluster's one health verdict on a backend.</summary>
+public enum BackendHealth
+{
+    /// <summary>Probes pass (or no probe is configured) and passive reports show no trouble.</summary>
+    Healthy = 0,
+
+    /// <summary>The active probe failed <c>Fall</c> times in a row and has not passed <c>Rise</c> times since.</summary>
+    Unhealthy = 1,
+
+    /// <summary>Ejected for a while after failures reported by the gateways (passive health).</summary>
+    Ejected = 2,
+}
+
+/// <summary>A backend as configured or added: identity, address, weight and limit.</summary>
 /// <param name="Id">Stable id, unique in its pool (used as YARP destination id and in pins).</param>
 /// <param name="Address">Base address, e.g. <c>http://127.0.0.1:5001/</c>.</param>
 /// <param name="Weight">Relative capacity (1–1000); load is divided by it.</param>
+/// <param name="MaxInFlight">Most requests in flight cluster-wide; 0 for no limit.</param>
 [GenerateSerializer, Immutable, Alias("Distributed.BackendSpec")]
 public sealed record BackendSpec(
     [property: Id(0)] string Id,
     [property: Id(1)] string Address,
-    [property: Id(2)] int Weight);
+    [property: Id(2)] int Weight,
+    [property: Id(3)] int MaxInFlight = 0);
 
 /// <summary>A backend as the whole cluster sees it at one instant.</summary>
 /// <param name="Id">Backend id.</param>
 /// <param name="Address">Base address.</param>
-/// <param name="Weight">Relative capacity.</param>
+/// <param name="Weight">Configured relative capacity.</param>
 /// <param name="State">Administrative state.</param>
 /// <param name="ClusterInFlight">Requests in flight to this backend summed over every gateway with a live lease.</param>
+/// <param name="Health">The cluster's health verdict.</param>
+/// <param name="EffectiveWeight">Weight after slow start: ramps from a tenth to the full weight.</param>
+/// <param name="MaxInFlight">Cluster-wide limit of requests in flight; 0 for none.</param>
+/// <param name="AcceptsNewSessions">May take new sessions and keyless requests (active and healthy, or panic).</param>
+/// <param name="KeepsSessions">Existing pins stay (healthy or panic, and not past a drain deadline).</param>
+/// <param name="DrainDeadline">When a draining backend's remaining sessions are moved.</param>
 [GenerateSerializer, Immutable, Alias("Distributed.BackendSnapshot")]
 public sealed record BackendSnapshot(
     [property: Id(0)] string Id,
     [property: Id(1)] string Address,
     [property: Id(2)] int Weight,
     [property: Id(3)] BackendState State,
-    [property: Id(4)] int ClusterInFlight);
+    [property: Id(4)] int ClusterInFlight,
+    [property: Id(5)] BackendHealth Health = BackendHealth.Healthy,
+    [property: Id(6)] double EffectiveWeight = 1,
+    [property: Id(7)] int MaxInFlight = 0,
+    [property: Id(8)] bool AcceptsNewSessions = true,
+    [property: Id(9)] bool KeepsSessions = true,
+    [property: Id(10)] DateTimeOffset? DrainDeadline = null);
 
 /// <summary>The pool tracker's answer to every report: registry plus aggregated load.</summary>
 /// <param name="Pool">Pool name.</param>
@@ -42,21 +70,31 @@ public sealed record BackendSnapshot(
 /// <param name="Backends">Every registered backend, ordered by id.</param>
 /// <param name="LiveGateways">Gateways whose load lease has not expired.</param>
 /// <param name="GeneratedAt">The tracker's clock when the snapshot was made.</param>
+/// <param name="Panic">No backend is healthy: every active backend takes traffic rather than none.</param>
+/// <param name="RecentlyUnpinned">
+/// Sessions unpinned through the admin API in the last few minutes, so every gateway drops them from its pin cache.
+/// </param>
 [GenerateSerializer, Immutable, Alias("Distributed.PoolSnapshot")]
 public sealed record PoolSnapshot(
     [property: Id(0)] string Pool,
     [property: Id(1)] long RegistryVersion,
     [property: Id(2)] ImmutableArray<BackendSnapshot> Backends,
     [property: Id(3)] int LiveGateways,
-    [property: Id(4)] DateTimeOffset GeneratedAt);
+    [property: Id(4)] DateTimeOffset GeneratedAt,
+    [property: Id(5)] bool Panic = false,
+    [property: Id(6)] ImmutableArray<string> RecentlyUnpinned = default);
 
-/// <summary>One gateway's load on one backend.</summary>
+/// <summary>One gateway's load on one backend, and the outcomes since its previous report.</summary>
 /// <param name="BackendId">Backend id.</param>
 /// <param name="InFlight">Requests in flight from this gateway right now.</param>
+/// <param name="Completed">Requests finished since the previous report.</param>
+/// <param name="Failed">Of those, transport failures and 5xx answers (passive health).</param>
 [GenerateSerializer, Immutable, Alias("Distributed.BackendLoad")]
 public sealed record BackendLoad(
     [property: Id(0)] string BackendId,
-    [property: Id(1)] int InFlight);
+    [property: Id(1)] int InFlight,
+    [property: Id(2)] long Completed = 0,
+    [property: Id(3)] long Failed = 0);
 
 /// <summary>A gateway's periodic load report.</summary>
 /// <param name="GatewayId">Unique per gateway process.</param>
@@ -69,20 +107,41 @@ public sealed record LoadReport(
     [property: Id(2)] TimeSpan Lease);
 
 /// <summary>
-/// The backend tracker of one pool (key = pool name): registry of backends and the cluster-wide
-/// in-flight load aggregated from every gateway's leased reports.
+/// The backend tracker of one pool (key = pool name): registry of backends, the cluster-wide in-flight load
+/// aggregated from every gateway's leased reports, and the one health verdict per backend (active probes plus
+/// passive failure reports pooled from all gateways).
 /// </summary>
 public interface IPoolGrain : IGrainWithStringKey
 {
     /// <summary>
     /// Seeds the registry from configuration the first time a pool is used; a registry that already exists
-    /// (persisted, or seeded by another gateway) is kept. Returns the current snapshot.
+    /// (persisted, or seeded by another gateway) is kept. The settings replace the previous ones. Returns the snapshot.
     /// </summary>
-    Task<PoolSnapshot> InitializeAsync(ImmutableArray<BackendSpec> seed, CancellationToken cancellationToken = default);
+    Task<PoolSnapshot> InitializeAsync(ImmutableArray<BackendSpec> seed, PoolSettings settings, CancellationToken cancellationToken = default);
 
-    /// <summary>Records a gateway's load under a lease and returns the new snapshot.</summary>
+    /// <summary>Records a gateway's load and outcomes under a lease and returns the new snapshot.</summary>
     Task<PoolSnapshot> ReportAsync(LoadReport report, CancellationToken cancellationToken = default);
 
     /// <summary>The current snapshot, without reporting.</summary>
     Task<PoolSnapshot> GetSnapshotAsync();
+
+    /// <summary>Adds a backend, or changes the address, weight or limit of an existing one.</summary>
+    Task<PoolSnapshot> UpsertBackendAsync(BackendSpec backend);
+
+    /// <summary>Removes a backend; its sessions are re-pinned on their next request. False when unknown.</summary>
+    Task<bool> RemoveBackendAsync(string backendId);
+
+    /// <summary>
+    /// Drains a backend: no new sessions; existing ones stay until they lapse or <paramref name="timeout"/> (default: the
+    /// pool's drain timeout) passes, then move. <c>null</c> timeout with <paramref name="cancel"/> set undoes a drain.
+    /// False when unknown.
+    /// </summary>
+    Task<bool> DrainBackendAsync(string backendId, TimeSpan? timeout, bool cancel = false);
+
+    /// <summary>Tells every gateway (through the next snapshots) to forget its cached pin of an unpinned session.</summary>
+    Task NotifyUnpinnedAsync(string sessionKey);
+
+    /// <summary>The active prober's current verdict (Rise passes / Fall failures in a row), sent after every probe.</summary>
+    [OneWay]
+    Task ReportProbeAsync(string backendId, bool healthy);
 }

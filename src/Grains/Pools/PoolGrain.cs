@@ -1,31 +1,61 @@
 using System.Collections.Immutable;
 using Distributed.Grains.Abstractions;
+using Distributed.Grains.Health;
 
 namespace Distributed.Grains.Pools;
 
 /// <summary>
-/// Backend tracker of one pool. Each gateway reports its own in-flight counts every few hundred milliseconds under a
-/// lease; the snapshot sums the live leases, so a gateway that dies stops counting once its lease runs out. Calls per
-/// second are gateways / report interval, independent of the request rate.
+/// Backend tracker of one pool. Each gateway reports its own in-flight counts and outcomes every few hundred
+/// milliseconds under a lease; the snapshot sums the live leases, so a gateway that dies stops counting once its lease
+/// runs out. Calls per second are gateways / report interval, independent of the request rate. The grain also holds
+/// the one health verdict per backend: the active prober's (one per backend, cluster-wide) and passive ejections from
+/// failures pooled across all gateways.
 /// </summary>
 public sealed class PoolGrain(
     [PersistentState("pool", StorageNames.Pools)] IPersistentState<PoolState> state,
     [FromKeyedServices(BalancerTime.ServiceKey)] TimeProvider time) : Grain, IPoolGrain
 {
+    // How often probers are (re)started: a prober lost with a silo is back within this.
+    private static readonly TimeSpan ProberRefresh = TimeSpan.FromSeconds(5);
     private readonly Dictionary<string, GatewayLease> _leases = new(StringComparer.Ordinal);
+    // Unpinned sessions are announced for longer than any gateway's pin confirmation interval (1 minute by default).
+    private static readonly TimeSpan UnpinAnnouncement = TimeSpan.FromMinutes(3);
+    private readonly Dictionary<string, BackendHealthState> _health = new(StringComparer.Ordinal);
+    private readonly Queue<(string Key, DateTimeOffset Until)> _unpinned = new();
+    private readonly HashSet<string> _probing = new(StringComparer.Ordinal);
+    private IGrainTimer? _proberTimer;
+
+    private PoolSettings Settings => state.State.Settings ?? PoolSettings.Default;
 
     /// <inheritdoc />
-    public async Task<PoolSnapshot> InitializeAsync(ImmutableArray<BackendSpec> seed, CancellationToken cancellationToken = default)
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _proberTimer = this.RegisterGrainTimer(EnsureProbersAsync, new GrainTimerCreationOptions(ProberRefresh, ProberRefresh) { KeepAlive = true });
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public async Task<PoolSnapshot> InitializeAsync(ImmutableArray<BackendSpec> seed, PoolSettings settings, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        ArgumentNullException.ThrowIfNull(settings);
+        var changed = state.State.Settings != settings;
+        state.State.Settings = settings;
         if (!state.State.Initialized)
         {
+            var now = time.GetUtcNow();
             state.State.Backends = [.. seed
                 .OrderBy(b => b.Id, StringComparer.Ordinal)
-                .Select(b => new BackendRecord { Id = b.Id, Address = b.Address, Weight = b.Weight, State = BackendState.Active })];
+                .Select(b => new BackendRecord { Id = b.Id, Address = b.Address, Weight = b.Weight, MaxInFlight = b.MaxInFlight, AddedAt = now })];
             state.State.Initialized = true;
             state.State.RegistryVersion++;
+            changed = true;
+        }
+
+        if (changed)
+        {
             await state.WriteStateAsync(CancellationToken.None);
+            await EnsureProbersAsync(CancellationToken.None);
         }
 
         return BuildSnapshot();
@@ -39,13 +69,14 @@ public sealed class PoolGrain(
         ArgumentException.ThrowIfNullOrWhiteSpace(report.GatewayId);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(report.Lease, TimeSpan.Zero);
 
+        var now = time.GetUtcNow();
         if (!_leases.TryGetValue(report.GatewayId, out var lease))
         {
             lease = new GatewayLease();
             _leases.Add(report.GatewayId, lease);
         }
 
-        lease.ExpiresAt = time.GetUtcNow() + report.Lease;
+        lease.ExpiresAt = now + report.Lease;
         lease.InFlight.Clear();
         foreach (var load in report.Backends)
         {
@@ -53,13 +84,168 @@ public sealed class PoolGrain(
             {
                 lease.InFlight[load.BackendId] = load.InFlight;
             }
+
+            if (load.Completed > 0 && Find(load.BackendId) is not null)
+            {
+                HealthOf(load.BackendId).Passive.Record(now, load.Completed, Math.Min(load.Failed, load.Completed), Settings.Passive.Window);
+            }
         }
 
+        EjectFailing(now);
         return Task.FromResult(BuildSnapshot());
     }
 
     /// <inheritdoc />
     public Task<PoolSnapshot> GetSnapshotAsync() => Task.FromResult(BuildSnapshot());
+
+    /// <inheritdoc />
+    public async Task<PoolSnapshot> UpsertBackendAsync(BackendSpec backend)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentException.ThrowIfNullOrWhiteSpace(backend.Id);
+        ArgumentException.ThrowIfNullOrWhiteSpace(backend.Address);
+        ArgumentOutOfRangeException.ThrowIfLessThan(backend.Weight, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(backend.MaxInFlight);
+        if (Find(backend.Id) is { } existing)
+        {
+            existing.Address = backend.Address;
+            existing.Weight = backend.Weight;
+            existing.MaxInFlight = backend.MaxInFlight;
+        }
+        else
+        {
+            state.State.Backends.Add(new BackendRecord { Id = backend.Id, Address = backend.Address, Weight = backend.Weight, MaxInFlight = backend.MaxInFlight, AddedAt = time.GetUtcNow() });
+            state.State.Backends.Sort((a, b) => string.CompareOrdinal(a.Id, b.Id));
+            _health.Remove(backend.Id);
+        }
+
+        state.State.Initialized = true;
+        await SaveRegistryAsync();
+        return BuildSnapshot();
+    }
+
+    /// <inheritdoc />
+    public async Task<bool> RemoveBackendAsync(string backendId)
+    {
+        if (Find(backendId) is not { } backend)
+        {
+            return false;
+        }
+
+        state.State.Backends.Remove(backend);
+        _health.Remove(backendId);
+        await SaveRegistryAsync();
+        if (_probing.Remove(backendId))
+        {
+            await GrainFactory.GetGrain<IBackendProbeGrain>(ProbeKey(backendId)).StopAsync();
+        }
+
+        return true;
+    }
+
+    /// <inheritdoc />
+    public async Task<bool> DrainBackendAsync(string backendId, TimeSpan? timeout, bool cancel = false)
+    {
+        if (Find(backendId) is not { } backend)
+        {
+            return false;
+        }
+
+        if (cancel)
+        {
+            backend.State = BackendState.Active;
+            backend.DrainDeadline = null;
+        }
+        else
+        {
+            var wait = timeout ?? Settings.DrainTimeout;
+            ArgumentOutOfRangeException.ThrowIfLessThan(wait, TimeSpan.Zero);
+            backend.State = BackendState.Draining;
+            backend.DrainDeadline = time.GetUtcNow() + wait;
+        }
+
+        await SaveRegistryAsync();
+        return true;
+    }
+
+    /// <inheritdoc />
+    public Task NotifyUnpinnedAsync(string sessionKey)
+    {
+        _unpinned.Enqueue((sessionKey, time.GetUtcNow() + UnpinAnnouncement));
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task ReportProbeAsync(string backendId, bool healthy)
+    {
+        if (Find(backendId) is not null)
+        {
+            var health = HealthOf(backendId);
+            if (healthy && !health.ProbeHealthy)
+            {
+                health.UsableSince = time.GetUtcNow();
+            }
+
+            health.ProbeHealthy = healthy;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private async Task SaveRegistryAsync()
+    {
+        state.State.RegistryVersion++;
+        await state.WriteStateAsync(CancellationToken.None);
+        await EnsureProbersAsync(CancellationToken.None);
+    }
+
+    // One-way calls: the probers report back to this grain.
+    private async Task EnsureProbersAsync(CancellationToken cancellationToken)
+    {
+        var active = Settings.Active;
+        foreach (var backend in state.State.Backends)
+        {
+            var prober = GrainFactory.GetGrain<IBackendProbeGrain>(ProbeKey(backend.Id));
+            if (active.Enabled)
+            {
+                _probing.Add(backend.Id);
+                await prober.EnsureProbingAsync(backend.Address, active);
+            }
+            else if (_probing.Remove(backend.Id))
+            {
+                await prober.StopAsync();
+                HealthOf(backend.Id).ProbeHealthy = true;
+            }
+        }
+    }
+
+    private void EjectFailing(DateTimeOffset now)
+    {
+        var passive = Settings.Passive;
+        var allowed = PassiveHealthTracker.MaxEjected(state.State.Backends.Count, passive);
+        foreach (var backend in state.State.Backends)
+        {
+            var health = HealthOf(backend.Id);
+            if (health.EjectedUntil is not null || !health.Passive.ShouldEject(now, passive))
+            {
+                continue;
+            }
+
+            if (_health.Values.Count(h => h.EjectedUntil > now) >= allowed)
+            {
+                break;
+            }
+
+            if (now - health.LastEjectionEnded > passive.MaxEjectionTime * 2)
+            {
+                health.Ejections = 0; // a long good spell forgives earlier ejections
+            }
+
+            health.Ejections++;
+            health.EjectedUntil = now + PassiveHealthTracker.EjectionTime(health.Ejections, passive);
+            health.Passive.Reset();
+        }
+    }
 
     private PoolSnapshot BuildSnapshot()
     {
@@ -75,8 +261,30 @@ public sealed class PoolGrain(
 
         expired?.ForEach(id => _leases.Remove(id));
 
-        var backends = ImmutableArray.CreateBuilder<BackendSnapshot>(state.State.Backends.Count);
-        foreach (var backend in state.State.Backends)
+        var verdicts = new (BackendRecord Backend, BackendHealth Health, BackendHealthState State)[state.State.Backends.Count];
+        var healthyActive = 0;
+        for (var i = 0; i < verdicts.Length; i++)
+        {
+            var backend = state.State.Backends[i];
+            var health = HealthOf(backend.Id);
+            if (health.EjectedUntil <= now)
+            {
+                (health.EjectedUntil, health.LastEjectionEnded, health.UsableSince) = (null, now, now);
+            }
+
+            var verdict = !health.ProbeHealthy ? BackendHealth.Unhealthy : health.EjectedUntil is not null ? BackendHealth.Ejected : BackendHealth.Healthy;
+            verdicts[i] = (backend, verdict, health);
+            if (verdict == BackendHealth.Healthy && backend.State == BackendState.Active)
+            {
+                healthyActive++;
+            }
+        }
+
+        // Panic (as YARP's HealthyOrPanic, Envoy's panic threshold): with no healthy backend, all take traffic.
+        var panic = healthyActive == 0 && state.State.Backends.Exists(b => b.State == BackendState.Active);
+        var settings = Settings;
+        var backends = ImmutableArray.CreateBuilder<BackendSnapshot>(verdicts.Length);
+        foreach (var (backend, verdict, health) in verdicts)
         {
             var inFlight = 0;
             foreach (var lease in _leases.Values)
@@ -84,16 +292,67 @@ public sealed class PoolGrain(
                 inFlight += lease.InFlight.GetValueOrDefault(backend.Id);
             }
 
-            backends.Add(new BackendSnapshot(backend.Id, backend.Address, backend.Weight, backend.State, inFlight));
+            var serves = verdict == BackendHealth.Healthy || panic;
+            var drainedOut = backend.State == BackendState.Draining && backend.DrainDeadline <= now;
+            var usableSince = health.UsableSince > backend.AddedAt ? health.UsableSince : backend.AddedAt;
+            backends.Add(new BackendSnapshot(
+                backend.Id,
+                backend.Address,
+                backend.Weight,
+                backend.State,
+                inFlight,
+                verdict,
+                backend.Weight * SlowStart.Factor(usableSince, now, settings.SlowStart),
+                backend.MaxInFlight,
+                AcceptsNewSessions: serves && backend.State == BackendState.Active,
+                KeepsSessions: serves && !drainedOut,
+                backend.DrainDeadline));
         }
 
-        return new PoolSnapshot(this.GetPrimaryKeyString(), state.State.RegistryVersion, backends.MoveToImmutable(), _leases.Count, now);
+        while (_unpinned.TryPeek(out var oldest) && oldest.Until <= now)
+        {
+            _unpinned.Dequeue();
+        }
+
+        return new PoolSnapshot(this.GetPrimaryKeyString(), state.State.RegistryVersion, backends.MoveToImmutable(), _leases.Count, now, panic, [.. _unpinned.Select(u => u.Key)]);
     }
+
+    private BackendRecord? Find(string backendId) => state.State.Backends.Find(b => b.Id == backendId);
+
+    private BackendHealthState HealthOf(string backendId)
+    {
+        if (!_health.TryGetValue(backendId, out var health))
+        {
+            health = new BackendHealthState();
+            _health.Add(backendId, health);
+        }
+
+        return health;
+    }
+
+    private string ProbeKey(string backendId) => $"{this.GetPrimaryKeyString()}/{backendId}";
 
     private sealed class GatewayLease
     {
         public DateTimeOffset ExpiresAt { get; set; }
 
         public Dictionary<string, int> InFlight { get; } = new(StringComparer.Ordinal);
+    }
+
+    // Health is not persisted: after a move to another silo, probes and reports rebuild it within seconds, and a
+    // backend is presumed healthy meanwhile (as every balancer does at start).
+    private sealed class BackendHealthState
+    {
+        public bool ProbeHealthy { get; set; } = true;
+
+        public PassiveHealthTracker Passive { get; } = new();
+
+        public DateTimeOffset? EjectedUntil { get; set; }
+
+        public int Ejections { get; set; }
+
+        public DateTimeOffset LastEjectionEnded { get; set; }
+
+        public DateTimeOffset UsableSince { get; set; }
     }
 }

@@ -17,6 +17,10 @@ public sealed class PoolState
     /// <summary>Registered backends.</summary>
     [Id(2)]
     public List<BackendRecord> Backends { get; set; } = [];
+
+    /// <summary>Health and operations settings, as last sent by a gateway.</summary>
+    [Id(3)]
+    public PoolSettings? Settings { get; set; }
 }
 
 /// <summary>A registered backend.</summary>
@@ -38,4 +42,16 @@ public sealed class BackendRecord
     /// <summary>Administrative state.</summary>
     [Id(3)]
     public BackendState State { get; set; }
+
+    /// <summary>Cluster-wide limit of requests in flight; 0 for none.</summary>
+    [Id(4)]
+    public int MaxInFlight { get; set; }
+
+    /// <summary>When a draining backend's sessions move.</summary>
+    [Id(5)]
+    public DateTimeOffset? DrainDeadline { get; set; }
+
+    /// <summary>When the backend was added (start of its slow start).</summary>
+    [Id(6)]
+    public DateTimeOffset AddedAt { get; set; }
 }

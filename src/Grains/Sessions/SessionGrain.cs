@@ -72,6 +72,7 @@ public sealed class SessionGrain(
         {
             state.State.ExpiresAt = _extendedUntil;
             await state.WriteStateAsync(cancellationToken);
+            await TrackAsync();
         }
     }
 
@@ -97,17 +98,41 @@ public sealed class SessionGrain(
 
         state.State.ExpiresAt = _extendedUntil;
         await WriteAsync();
+        await TrackAsync();
     }
 
     private async Task ChangeAsync(string? backendId, DateTimeOffset expiresAt)
     {
         var session = state.State;
+        var previous = session.BackendId;
         session.BackendId = backendId;
         session.ExpiresAt = expiresAt;
         session.Epoch++;
         _extendedUntil = default;
         await WriteAsync();
+        if (previous is not null && previous != backendId)
+        {
+            await Index(previous).ForgetAsync(SessionKey);
+        }
+
+        await TrackAsync();
     }
+
+    // Keeps the backend's session list (drain progress, admin API) in step with what was persisted. One-way calls.
+    private async Task TrackAsync()
+    {
+        if (state.State.BackendId is { } backend)
+        {
+            await Index(backend).TrackAsync(SessionKey, state.State.ExpiresAt);
+        }
+    }
+
+    private IBackendSessionsGrain Index(string backendId) => GrainFactory.GetGrain<IBackendSessionsGrain>($"{Pool}/{backendId}");
+
+    // The grain key is "{pool}/{sessionKey}"; pool names contain no '/', session keys may.
+    private string Pool => this.GetPrimaryKeyString()[..this.GetPrimaryKeyString().IndexOf('/', StringComparison.Ordinal)];
+
+    private string SessionKey => this.GetPrimaryKeyString()[(this.GetPrimaryKeyString().IndexOf('/', StringComparison.Ordinal) + 1)..];
 
     private async Task WriteAsync()
     {

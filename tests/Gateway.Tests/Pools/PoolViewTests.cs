@@ -14,8 +14,33 @@ public sealed class PoolViewTests
         fromCluster: true,
         id => _counters.TryGetValue(id, out var counter) ? counter : _counters[id] = new BackendCounter());
 
-    private static BackendSnapshot Backend(string id, int clusterInFlight = 0, BackendState state = BackendState.Active, int weight = 1) =>
-        new(id, $"http://127.0.0.1/{id}", weight, state, clusterInFlight);
+    private static BackendSnapshot Backend(string id, int clusterInFlight = 0, BackendState state = BackendState.Active, int weight = 1, int maxInFlight = 0) =>
+        new(id, $"http://127.0.0.1/{id}", weight, state, clusterInFlight, EffectiveWeight: weight, MaxInFlight: maxInFlight, AcceptsNewSessions: state == BackendState.Active);
+
+    [Fact]
+    public void ChooseLeastLoaded_BackendAtItsLimit_IsSkippedAndAllFullIsNull()
+    {
+        var view = View(Backend("b1", clusterInFlight: 3, maxInFlight: 3), Backend("b2", clusterInFlight: 2, maxInFlight: 3));
+        Assert.True(view.Find("b1")!.IsFull);
+        Assert.Equal("b2", view.ChooseLeastLoaded(new Random(1))!.Id);
+
+        view.Find("b2")!.Counter.Begin();
+        Assert.Null(view.ChooseLeastLoaded(new Random(1)));
+    }
+
+    [Fact]
+    public void Counter_EndWithOutcome_IsReportedOnceAsCompletedAndFailed()
+    {
+        var counter = new BackendCounter();
+        counter.Begin();
+        counter.Begin();
+        counter.End(failed: false);
+        counter.End(failed: true);
+
+        Assert.Equal((2L, 1L), counter.TakeOutcomes());
+        Assert.Equal((0L, 0L), counter.TakeOutcomes());
+        Assert.Equal(0, counter.InFlight);
+    }
 
     [Fact]
     public void ChooseLeastLoaded_DrainingBackends_AreNeverChosen()

@@ -63,6 +63,21 @@ public sealed class LeastLoadedBackendSelectorTests
     }
 
     [Fact]
+    public void Select_IdleBackends_ShareInProportionToWeight()
+    {
+        BackendCandidate[] candidates = [new(0, 1, true), new(0, 3, true)];
+        var random = new Random(9);
+        var heavy = 0;
+        const int Draws = 40_000;
+        for (var i = 0; i < Draws; i++)
+        {
+            heavy += LeastLoadedBackendSelector.Select(candidates, random);
+        }
+
+        Assert.InRange(heavy / (double)Draws, 0.72, 0.78);
+    }
+
+    [Fact]
     public void Select_EqualLoad_SpreadsEvenly()
     {
         BackendCandidate[] candidates = [new(0, 1, true), new(0, 1, true), new(0, 1, true), new(0, 1, true)];

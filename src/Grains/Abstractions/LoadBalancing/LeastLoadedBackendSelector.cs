@@ -2,19 +2,20 @@ namespace Distributed.Grains.LoadBalancing;
 
 /// <summary>One backend as the selector sees it.</summary>
 /// <param name="Load">Requests in flight (cluster-wide estimate).</param>
-/// <param name="Weight">Relative capacity, at least 1.</param>
+/// <param name="Weight">Relative capacity (after slow start); positive.</param>
 /// <param name="Usable">Whether the backend may take this request at all.</param>
-public readonly record struct BackendCandidate(double Load, int Weight, bool Usable)
+public readonly record struct BackendCandidate(double Load, double Weight, bool Usable)
 {
     /// <summary>Load per unit of capacity; lower is better.</summary>
-    public double Score => Load / Math.Max(1, Weight);
+    public double Score => Load / Math.Max(Weight, 1e-6);
 }
 
 /// <summary>
-/// Weighted least-loaded choice with power of two choices: two distinct usable backends are drawn at random
-/// and the one with the lower load per weight wins. Many gateways act on slightly stale load figures; drawing two
-/// at random instead of always taking the global minimum keeps them from all herding onto the same backend
-/// during the staleness window, while a heavily loaded backend still loses almost every draw.
+/// Weighted least-loaded choice with power of two choices: two distinct usable backends are drawn at random, each with
+/// a probability proportional to its weight, and the one with the lower load per weight wins (the first drawn on a
+/// tie). Many gateways act on slightly stale load figures; drawing two at random instead of always taking the global
+/// minimum keeps them from herding onto the same backend during the staleness window, while a heavily loaded backend
+/// still loses almost every draw. Weighted draws make idle backends share new work in proportion to their weights.
 /// </summary>
 public static class LeastLoadedBackendSelector
 {
@@ -22,45 +23,51 @@ public static class LeastLoadedBackendSelector
     public static int Select(ReadOnlySpan<BackendCandidate> candidates, Random random)
     {
         ArgumentNullException.ThrowIfNull(random);
+        var total = 0.0;
         var usable = 0;
         foreach (var candidate in candidates)
         {
             if (candidate.Usable)
             {
+                total += Math.Max(candidate.Weight, 1e-6);
                 usable++;
             }
         }
 
-        switch (usable)
+        if (usable == 0)
         {
-            case 0:
-                return -1;
-            case 1:
-                return NthUsable(candidates, 0);
+            return -1;
         }
 
-        var first = random.Next(usable);
-        var second = random.Next(usable - 1);
-        if (second >= first)
+        var first = Draw(candidates, random, total, exclude: -1);
+        if (usable == 1)
         {
-            second++;
+            return first;
         }
 
-        var a = NthUsable(candidates, first);
-        var b = NthUsable(candidates, second);
-        return candidates[b].Score < candidates[a].Score ? b : a;
+        var second = Draw(candidates, random, total - Math.Max(candidates[first].Weight, 1e-6), exclude: first);
+        return candidates[second].Score < candidates[first].Score ? second : first;
     }
 
-    private static int NthUsable(ReadOnlySpan<BackendCandidate> candidates, int n)
+    private static int Draw(ReadOnlySpan<BackendCandidate> candidates, Random random, double total, int exclude)
     {
+        var target = random.NextDouble() * total;
+        var last = -1;
         for (var i = 0; i < candidates.Length; i++)
         {
-            if (candidates[i].Usable && n-- == 0)
+            if (!candidates[i].Usable || i == exclude)
+            {
+                continue;
+            }
+
+            last = i;
+            target -= Math.Max(candidates[i].Weight, 1e-6);
+            if (target < 0)
             {
                 return i;
             }
         }
 
-        throw new InvalidOperationException("Usable candidate count changed during selection.");
+        return last; // rounding left a sliver of the total: the last usable candidate
     }
 }

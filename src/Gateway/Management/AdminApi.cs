@@ -1,0 +1,328 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Distributed.Gateway.Configuration;
+using Distributed.Gateway.Pools;
+using Distributed.Grains.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace Distributed.Gateway.Management;
+
+/// <summary>Body of <c>POST /admin/pools/{pool}/backends</c> and <c>PUT .../backends/{id}</c>.</summary>
+public sealed record BackendRequest(string? Id, string? Address, int? Weight, int? MaxInFlight);
+
+/// <summary>Body of <c>POST .../backends/{id}/drain</c>; the timeout defaults to the pool's <c>DrainTimeout</c>.</summary>
+public sealed record DrainRequest(TimeSpan? Timeout);
+
+/// <summary>A backend as the admin API shows it, with drain progress.</summary>
+public sealed record BackendDescription(
+    string Id,
+    string Address,
+    int Weight,
+    double EffectiveWeight,
+    int MaxInFlight,
+    string State,
+    string Health,
+    bool AcceptsNewSessions,
+    bool KeepsSessions,
+    int ClusterInFlight,
+    int Sessions,
+    DateTimeOffset? DrainDeadline,
+    int? DrainRemainingSessions,
+    bool SafeToRemove);
+
+/// <summary>A pool as the admin API shows it.</summary>
+public sealed record PoolDescription(string Name, string? SessionKey, bool Panic, int LiveGateways, IReadOnlyList<BackendDescription> Backends);
+
+/// <summary>
+/// The admin API on the management listener: pools and backends with their cluster-wide state, add / update / remove /
+/// drain backends, look up and unpin sessions, list a backend's sessions. Every call needs
+/// <c>Authorization: Bearer {Balancer:Admin:ApiKey}</c>. Changes go to the pool grain, so they persist and reach every
+/// gateway within one snapshot interval.
+/// </summary>
+internal static class AdminApi
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { AllowTrailingCommas = false };
+
+    public static WebApplication MapAdminApi(this WebApplication app)
+    {
+        var management = app.Services.GetRequiredService<ManagementOptions>();
+        var admin = app.MapGroup("/admin").RequireHost($"*:{management.Port}").AddEndpointFilter(new ApiKeyFilter(management.ApiKey));
+
+        admin.MapGet("/pools", async (PoolRegistry pools, IGrainFactory grains) =>
+            Results.Ok(await Task.WhenAll(pools.All.Select(p => DescribeAsync(p, grains)))));
+
+        admin.MapGet("/pools/{pool}", async (string pool, PoolRegistry pools, IGrainFactory grains) =>
+            pools.Find(pool) is { } runtime ? Results.Ok(await DescribeAsync(runtime, grains)) : UnknownPool(pool));
+
+        admin.MapGet("/pools/{pool}/backends", async (string pool, PoolRegistry pools, IGrainFactory grains) =>
+            pools.Find(pool) is { } runtime ? Results.Ok((await DescribeAsync(runtime, grains)).Backends) : UnknownPool(pool));
+
+        admin.MapPost("/pools/{pool}/backends", async (string pool, HttpRequest request, PoolRegistry pools, IGrainFactory grains) =>
+        {
+            if (pools.Find(pool) is null)
+            {
+                return UnknownPool(pool);
+            }
+
+            var (body, error) = await ReadAsync<BackendRequest>(request);
+            if (error is not null)
+            {
+                return error;
+            }
+
+            if (Validate(body!.Id, body, requireAll: true) is { } invalid)
+            {
+                return invalid;
+            }
+
+            var snapshot = await grains.GetGrain<IPoolGrain>(pool).GetSnapshotAsync();
+            if (snapshot.Backends.Any(b => b.Id == body.Id))
+            {
+                return Problem(StatusCodes.Status409Conflict, "Backend exists", $"Pool '{pool}' already has a backend '{body.Id}'; use PUT to change it.");
+            }
+
+            await grains.GetGrain<IPoolGrain>(pool).UpsertBackendAsync(new BackendSpec(body.Id!, body.Address!, body.Weight ?? 1, body.MaxInFlight ?? 0));
+            return Results.Created($"/admin/pools/{pool}/backends/{body.Id}", await FindBackendAsync(pools.Find(pool)!, grains, body.Id!));
+        });
+
+        admin.MapPut("/pools/{pool}/backends/{id}", async (string pool, string id, HttpRequest request, PoolRegistry pools, IGrainFactory grains) =>
+        {
+            if (pools.Find(pool) is null)
+            {
+                return UnknownPool(pool);
+            }
+
+            var (body, error) = await ReadAsync<BackendRequest>(request);
+            if (error is not null)
+            {
+                return error;
+            }
+
+            if (body!.Id is not null && body.Id != id)
+            {
+                return Problem(StatusCodes.Status400BadRequest, "Invalid backend", $"The body's id '{body.Id}' differs from the URL's '{id}'; ids cannot change.");
+            }
+
+            if (Validate(id, body, requireAll: false) is { } invalid)
+            {
+                return invalid;
+            }
+
+            var current = (await grains.GetGrain<IPoolGrain>(pool).GetSnapshotAsync()).Backends.FirstOrDefault(b => b.Id == id);
+            if (current is null)
+            {
+                return UnknownBackend(pool, id);
+            }
+
+            await grains.GetGrain<IPoolGrain>(pool).UpsertBackendAsync(new BackendSpec(id, body.Address ?? current.Address, body.Weight ?? current.Weight, body.MaxInFlight ?? current.MaxInFlight));
+            return Results.Ok(await FindBackendAsync(pools.Find(pool)!, grains, id));
+        });
+
+        admin.MapDelete("/pools/{pool}/backends/{id}", async (string pool, string id, PoolRegistry pools, IGrainFactory grains) =>
+            pools.Find(pool) is null ? UnknownPool(pool)
+            : await grains.GetGrain<IPoolGrain>(pool).RemoveBackendAsync(id) ? Results.NoContent()
+            : UnknownBackend(pool, id));
+
+        admin.MapPost("/pools/{pool}/backends/{id}/drain", async (string pool, string id, HttpRequest request, PoolRegistry pools, IGrainFactory grains) =>
+        {
+            if (pools.Find(pool) is null)
+            {
+                return UnknownPool(pool);
+            }
+
+            DrainRequest? body = null;
+            if (request.ContentLength is > 0 || request.Headers.ContainsKey("Transfer-Encoding"))
+            {
+                var (read, error) = await ReadAsync<DrainRequest>(request);
+                if (error is not null)
+                {
+                    return error;
+                }
+
+                body = read;
+            }
+
+            if (body?.Timeout is { } timeout && (timeout < TimeSpan.Zero || timeout > TimeSpan.FromDays(7)))
+            {
+                return Problem(StatusCodes.Status400BadRequest, "Invalid drain", $"'timeout' must be between 00:00:00 and 7.00:00:00 (was {timeout}).");
+            }
+
+            return await grains.GetGrain<IPoolGrain>(pool).DrainBackendAsync(id, body?.Timeout)
+                ? Results.Ok(await FindBackendAsync(pools.Find(pool)!, grains, id))
+                : UnknownBackend(pool, id);
+        });
+
+        admin.MapDelete("/pools/{pool}/backends/{id}/drain", async (string pool, string id, PoolRegistry pools, IGrainFactory grains) =>
+            pools.Find(pool) is null ? UnknownPool(pool)
+            : await grains.GetGrain<IPoolGrain>(pool).DrainBackendAsync(id, null, cancel: true) ? Results.Ok(await FindBackendAsync(pools.Find(pool)!, grains, id))
+            : UnknownBackend(pool, id));
+
+        admin.MapGet("/pools/{pool}/backends/{id}/sessions", async (string pool, string id, string? after, int? limit, PoolRegistry pools, IGrainFactory grains) =>
+        {
+            if (pools.Find(pool) is null)
+            {
+                return UnknownPool(pool);
+            }
+
+            if (limit is < 1 or > 1000)
+            {
+                return Problem(StatusCodes.Status400BadRequest, "Invalid page", $"'limit' must be between 1 and 1000 (was {limit}).");
+            }
+
+            var snapshot = await grains.GetGrain<IPoolGrain>(pool).GetSnapshotAsync();
+            return snapshot.Backends.Any(b => b.Id == id)
+                ? Results.Ok(await grains.GetGrain<IBackendSessionsGrain>($"{pool}/{id}").ListAsync(after, limit ?? 100))
+                : UnknownBackend(pool, id);
+        });
+
+        admin.MapGet("/pools/{pool}/sessions/{**key}", async (string pool, string key, PoolRegistry pools, IGrainFactory grains, IOptions<BalancerOptions> options) =>
+        {
+            if (pools.Find(pool) is null)
+            {
+                return UnknownPool(pool);
+            }
+
+            if (InvalidKey(key, options.Value) is { } invalid)
+            {
+                return invalid;
+            }
+
+            return await grains.GetGrain<ISessionGrain>(SessionGrainKey.For(pool, key)).GetAsync() is { } pin
+                ? Results.Ok(new { session = key, backend = pin.BackendId, pin.Epoch, pin.ExpiresAt })
+                : Problem(StatusCodes.Status404NotFound, "No such session", $"Session '{key}' of pool '{pool}' is not pinned.");
+        });
+
+        admin.MapDelete("/pools/{pool}/sessions/{**key}", async (string pool, string key, PoolRegistry pools, IGrainFactory grains, IOptions<BalancerOptions> options) =>
+        {
+            if (pools.Find(pool) is null)
+            {
+                return UnknownPool(pool);
+            }
+
+            if (InvalidKey(key, options.Value) is { } invalid)
+            {
+                return invalid;
+            }
+
+            await grains.GetGrain<ISessionGrain>(SessionGrainKey.For(pool, key)).UnpinAsync();
+            await grains.GetGrain<IPoolGrain>(pool).NotifyUnpinnedAsync(key);
+            pools.Find(pool)!.Pins.Remove(key);
+            return Results.NoContent();
+        });
+
+        return app;
+    }
+
+    private static async Task<PoolDescription> DescribeAsync(PoolRuntime pool, IGrainFactory grains)
+    {
+        var snapshot = await grains.GetGrain<IPoolGrain>(pool.Name).GetSnapshotAsync();
+        var now = snapshot.GeneratedAt;
+        var backends = await Task.WhenAll(snapshot.Backends.Select(async b =>
+        {
+            var sessions = (await grains.GetGrain<IBackendSessionsGrain>($"{pool.Name}/{b.Id}").ListAsync(null, 1)).Total;
+            // Past the deadline no session keeps the backend: whoever returns is re-pinned elsewhere.
+            int? remaining = b.State == BackendState.Draining ? (b.DrainDeadline <= now ? 0 : sessions) : null;
+            return new BackendDescription(
+                b.Id,
+                b.Address,
+                b.Weight,
+                Math.Round(b.EffectiveWeight, 3),
+                b.MaxInFlight,
+                b.State.ToString(),
+                b.Health.ToString(),
+                b.AcceptsNewSessions,
+                b.KeepsSessions,
+                b.ClusterInFlight,
+                sessions,
+                b.DrainDeadline,
+                remaining,
+                SafeToRemove: remaining == 0 && b.ClusterInFlight == 0);
+        }));
+        return new PoolDescription(pool.Name, pool.Options.SessionKey, snapshot.Panic, snapshot.LiveGateways, backends);
+    }
+
+    private static async Task<BackendDescription?> FindBackendAsync(PoolRuntime pool, IGrainFactory grains, string id) =>
+        (await DescribeAsync(pool, grains)).Backends.FirstOrDefault(b => b.Id == id);
+
+    private static async Task<(T? Body, IResult? Error)> ReadAsync<T>(HttpRequest request)
+        where T : class
+    {
+        if (request.HasJsonContentType() is false)
+        {
+            return (null, Problem(StatusCodes.Status415UnsupportedMediaType, "JSON expected", "Send the body as application/json."));
+        }
+
+        try
+        {
+            var body = await JsonSerializer.DeserializeAsync<T>(request.Body, Json, request.HttpContext.RequestAborted);
+            return body is null ? (null, Problem(StatusCodes.Status400BadRequest, "Invalid body", "The body is empty or null.")) : (body, null);
+        }
+        catch (JsonException ex)
+        {
+            return (null, Problem(StatusCodes.Status400BadRequest, "Invalid body", $"The body is not valid JSON for this call: {ex.Message}"));
+        }
+    }
+
+    private static IResult? Validate(string? id, BackendRequest body, bool requireAll)
+    {
+        var errors = new List<string>();
+        if (!Identifiers.IsValid(id))
+        {
+            errors.Add("'id' is required: letters, digits, '.', '_' and '-' (1–64 characters).");
+        }
+
+        if (body.Address is null ? requireAll : !Uri.TryCreate(body.Address, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+        {
+            errors.Add($"'address' must be an absolute http or https URL (was '{body.Address}').");
+        }
+
+        if (body.Weight is < 1 or > 1000)
+        {
+            errors.Add($"'weight' must be between 1 and 1000 (was {body.Weight}).");
+        }
+
+        if (body.MaxInFlight is < 0)
+        {
+            errors.Add($"'maxInFlight' must be 0 (no limit) or more (was {body.MaxInFlight}).");
+        }
+
+        return errors.Count == 0 ? null : Problem(StatusCodes.Status400BadRequest, "Invalid backend", string.Join(" ", errors));
+    }
+
+    private static IResult? InvalidKey(string key, BalancerOptions options) =>
+        key.Length <= options.MaxSessionKeyLength && key.All(c => c is >= '!' and <= '~')
+            ? null
+            : Problem(StatusCodes.Status400BadRequest, "Invalid session key", $"Session keys are 1–{options.MaxSessionKeyLength} visible ASCII characters.");
+
+    private static IResult UnknownPool(string pool) => Problem(StatusCodes.Status404NotFound, "No such pool", $"This gateway has no pool '{pool}'.");
+
+    private static IResult UnknownBackend(string pool, string id) => Problem(StatusCodes.Status404NotFound, "No such backend", $"Pool '{pool}' has no backend '{id}'.");
+
+    private static IResult Problem(int status, string title, string detail) => Results.Problem(statusCode: status, title: title, detail: detail);
+
+    /// <summary>Bearer API key check; a gateway without a configured key refuses every admin call.</summary>
+    private sealed class ApiKeyFilter(string? apiKey) : IEndpointFilter
+    {
+        private readonly byte[]? _expected = apiKey is { Length: > 0 } ? Encoding.UTF8.GetBytes(apiKey) : null;
+
+        public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+        {
+            var http = context.HttpContext;
+            if (_expected is null)
+            {
+                return Problem(StatusCodes.Status401Unauthorized, "Admin API disabled", "Set Balancer:Admin:ApiKey to use the admin API.");
+            }
+
+            var header = http.Request.Headers.Authorization.ToString();
+            var presented = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? Encoding.UTF8.GetBytes(header[7..].Trim()) : [];
+            if (!CryptographicOperations.FixedTimeEquals(presented, _expected))
+            {
+                http.Response.Headers.WWWAuthenticate = "Bearer";
+                return Problem(StatusCodes.Status401Unauthorized, "Unauthorized", "Send Authorization: Bearer <Balancer:Admin:ApiKey>.");
+            }
+
+            return await next(context);
+        }
+    }
+}

@@ -1,0 +1,106 @@
+using Orleans.Concurrency;
+
+namespace Distributed.Grains.Abstractions;
+
+/// <summary>Active health checking of a pool's backends: one prober per backend for the whole cluster.</summary>
+/// <param name="Path">Path probed with GET; empty disables active checks.</param>
+/// <param name="Interval">Time between probes.</param>
+/// <param name="Timeout">A probe slower than this fails.</param>
+/// <param name="Rise">Consecutive passes that make an unhealthy backend healthy.</param>
+/// <param name="Fall">Consecutive failures that make a healthy backend unhealthy.</param>
+[GenerateSerializer, Immutable, Alias("Distributed.ActiveHealthSettings")]
+public sealed record ActiveHealthSettings(
+    [property: Id(0)] string Path,
+    [property: Id(1)] TimeSpan Interval,
+    [property: Id(2)] TimeSpan Timeout,
+    [property: Id(3)] int Rise,
+    [property: Id(4)] int Fall)
+{
+    /// <summary>HAProxy-like defaults: <c>/healthz</c> every 2 s, 1 s timeout, 2 up, 3 down.</summary>
+    public static ActiveHealthSettings Default { get; } = new("/healthz", TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(1), 2, 3);
+
+    /// <summary>Whether probing is on.</summary>
+    public bool Enabled => !string.IsNullOrEmpty(Path);
+}
+
+/// <summary>Passive health: ejection on failures reported by all gateways together.</summary>
+/// <param name="ConsecutiveFailures">Failures in a row (no success reported in between) that eject.</param>
+/// <param name="FailureRate">Share of failed requests in <paramref name="Window"/> that ejects (0–1).</param>
+/// <param name="MinimumRequests">Requests in the window before the failure rate counts.</param>
+/// <param name="Window">How far back the failure rate looks.</param>
+/// <param name="EjectionTime">First ejection's length; doubles with each repeat.</param>
+/// <param name="MaxEjectionTime">Longest ejection.</param>
+/// <param name="MaxEjectedPercent">Never eject more than this share of the pool (at least one backend may be ejected).</param>
+[GenerateSerializer, Immutable, Alias("Distributed.PassiveHealthSettings")]
+public sealed record PassiveHealthSettings(
+    [property: Id(0)] int ConsecutiveFailures,
+    [property: Id(1)] double FailureRate,
+    [property: Id(2)] int MinimumRequests,
+    [property: Id(3)] TimeSpan Window,
+    [property: Id(4)] TimeSpan EjectionTime,
+    [property: Id(5)] TimeSpan MaxEjectionTime,
+    [property: Id(6)] int MaxEjectedPercent)
+{
+    /// <summary>Envoy-like defaults: 5 in a row or 50% of ≥ 20 in 10 s; 30 s doubling to 5 min; at most half the pool.</summary>
+    public static PassiveHealthSettings Default { get; } = new(5, 0.5, 20, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(5), 50);
+}
+
+/// <summary>A pool's health and operations settings, sent by the gateways from their configuration.</summary>
+/// <param name="Active">Active probing.</param>
+/// <param name="Passive">Passive ejection.</param>
+/// <param name="SlowStart">A backend that is added or becomes healthy ramps to its full weight over this long; zero disables.</param>
+/// <param name="DrainTimeout">Default time a drained backend keeps its sessions.</param>
+[GenerateSerializer, Immutable, Alias("Distributed.PoolSettings")]
+public sealed record PoolSettings(
+    [property: Id(0)] ActiveHealthSettings Active,
+    [property: Id(1)] PassiveHealthSettings Passive,
+    [property: Id(2)] TimeSpan SlowStart,
+    [property: Id(3)] TimeSpan DrainTimeout)
+{
+    /// <summary>The defaults of every part.</summary>
+    public static PoolSettings Default { get; } = new(ActiveHealthSettings.Default, PassiveHealthSettings.Default, TimeSpan.Zero, TimeSpan.FromMinutes(5));
+}
+
+/// <summary>Probes one backend (key <c>{pool}/{backendId}</c>) on a grain timer: one prober per backend cluster-wide.</summary>
+public interface IBackendProbeGrain : IGrainWithStringKey
+{
+    /// <summary>
+    /// Starts or retargets probing; idempotent, sent by the pool grain periodically so a prober lost with a silo comes
+    /// back. One-way: the prober reports to the pool grain, so a two-way call here could deadlock the pair.
+    /// </summary>
+    [OneWay]
+    Task EnsureProbingAsync(string address, ActiveHealthSettings settings);
+
+    /// <summary>Stops probing (backend removed or probing disabled).</summary>
+    Task StopAsync();
+
+    /// <summary>Probes sent since activation (diagnostics and tests).</summary>
+    Task<long> GetProbeCountAsync();
+}
+
+/// <summary>A page of session keys pinned to one backend.</summary>
+/// <param name="Sessions">Session keys in ordinal order.</param>
+/// <param name="Next">Cursor for the next page, or <c>null</c> at the end.</param>
+/// <param name="Total">Live sessions pinned to the backend.</param>
+[GenerateSerializer, Immutable, Alias("Distributed.SessionPage")]
+public sealed record SessionPage(
+    [property: Id(0)] IReadOnlyList<string> Sessions,
+    [property: Id(1)] string? Next,
+    [property: Id(2)] int Total);
+
+/// <summary>
+/// Which sessions are pinned to one backend (key <c>{pool}/{backendId}</c>), fed by the session grains as pins change.
+/// </summary>
+public interface IBackendSessionsGrain : IGrainWithStringKey
+{
+    /// <summary>A session pinned to this backend, live until <paramref name="expiresAt"/>.</summary>
+    [OneWay]
+    Task TrackAsync(string sessionKey, DateTimeOffset expiresAt);
+
+    /// <summary>A session no longer pinned to this backend.</summary>
+    [OneWay]
+    Task ForgetAsync(string sessionKey);
+
+    /// <summary>Live sessions, a page at a time after <paramref name="after"/>.</summary>
+    Task<SessionPage> ListAsync(string? after, int limit);
+}

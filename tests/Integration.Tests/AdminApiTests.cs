@@ -1,0 +1,218 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Distributed.Topology;
+
+namespace Distributed.Integration.Tests;
+
+[Trait("Category", "Integration")]
+[Collection(OperationsTopology.Name)]
+public sealed class AdminApiTests(OperationsTopologyFixture fixture)
+{
+    private async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request)
+    {
+        using (request)
+        {
+            return await fixture.Http.SendAsync(request);
+        }
+    }
+
+    private static async Task AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, string detailFragment)
+    {
+        Assert.Equal(status, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Contains(detailFragment, problem.GetProperty("detail").GetString(), StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Theory]
+    [InlineData("GET", "/admin/pools")]
+    [InlineData("GET", "/admin/pools/web/backends")]
+    [InlineData("POST", "/admin/pools/web/backends")]
+    [InlineData("PUT", "/admin/pools/web/backends/b1")]
+    [InlineData("DELETE", "/admin/pools/web/backends/b1")]
+    [InlineData("POST", "/admin/pools/web/backends/b1/drain")]
+    [InlineData("GET", "/admin/pools/web/sessions/alice")]
+    [InlineData("DELETE", "/admin/pools/web/sessions/alice")]
+    public async Task EveryOperation_WithoutOrWithAWrongKey_Is401(string method, string path)
+    {
+        foreach (var authorization in new[] { null, "Bearer wrong-key", $"Basic {fixture.Topology.AdminApiKey}" })
+        {
+            var request = new HttpRequestMessage(new HttpMethod(method), new Uri(fixture.Topology.Gateways[0].AdminAddress, path));
+            if (authorization is not null)
+            {
+                request.Headers.TryAddWithoutValidation("Authorization", authorization);
+            }
+
+            using var response = await SendAsync(request);
+            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+            Assert.Contains("Bearer", response.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
+        }
+
+        // Nothing changed: b1 is still there and active.
+        Assert.Contains(await fixture.BackendsAsync("web"), b => b.Id == "b1");
+    }
+
+    [Fact]
+    public async Task AdminPaths_OnThePublicListener_AreProxiedNotServed()
+    {
+        using var response = await fixture.Http.GetAsync(new Uri(fixture.Topology.Gateways[0].Address, "/admin/pools"));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.True(response.Headers.Contains("X-Backend-Id"), "the public listener must forward /admin to a backend");
+    }
+
+    [Theory]
+    [InlineData("{not json")]
+    [InlineData("[1,2,3]")]
+    [InlineData("{\"id\": 5}")]
+    [InlineData("null")]
+    public async Task AddBackend_MalformedBody_Is400WithProblemDetails(string body)
+    {
+        var request = fixture.Admin(HttpMethod.Post, "/admin/pools/web/backends");
+        request.Content = new StringContent(body, Encoding.UTF8, "application/json");
+        using var response = await SendAsync(request);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Theory]
+    [InlineData("{\"id\":\"b 9\",\"address\":\"http://127.0.0.1:1/\"}", "'id'")]
+    [InlineData("{\"id\":\"b9\",\"address\":\"not a url\"}", "'address'")]
+    [InlineData("{\"id\":\"b9\",\"address\":\"file:///etc/passwd\"}", "'address'")]
+    [InlineData("{\"id\":\"b9\",\"address\":\"http://127.0.0.1:1/\",\"weight\":0}", "'weight'")]
+    [InlineData("{\"id\":\"b9\",\"address\":\"http://127.0.0.1:1/\",\"maxInFlight\":-1}", "'maxInFlight'")]
+    [InlineData("{\"id\":\"b9\"}", "'address'")]
+    public async Task AddBackend_InvalidValues_Are400NamingTheField(string body, string field)
+    {
+        var request = fixture.Admin(HttpMethod.Post, "/admin/pools/web/backends");
+        request.Content = new StringContent(body, Encoding.UTF8, "application/json");
+        using var response = await SendAsync(request);
+        await AssertProblemAsync(response, HttpStatusCode.BadRequest, field);
+        Assert.DoesNotContain(await fixture.BackendsAsync("web"), b => b.Id == "b9");
+    }
+
+    [Fact]
+    public async Task UnknownPoolsBackendsAndSessions_Are404()
+    {
+        await AssertProblemAsync(await SendAsync(fixture.Admin(HttpMethod.Get, "/admin/pools/nope/backends")), HttpStatusCode.NotFound, "nope");
+        await AssertProblemAsync(await SendAsync(fixture.Admin(HttpMethod.Put, "/admin/pools/web/backends/b77", new { weight = 2 })), HttpStatusCode.NotFound, "b77");
+        await AssertProblemAsync(await SendAsync(fixture.Admin(HttpMethod.Delete, "/admin/pools/web/backends/b77")), HttpStatusCode.NotFound, "b77");
+        await AssertProblemAsync(await SendAsync(fixture.Admin(HttpMethod.Post, "/admin/pools/web/backends/b77/drain")), HttpStatusCode.NotFound, "b77");
+        await AssertProblemAsync(await SendAsync(fixture.Admin(HttpMethod.Get, $"/admin/pools/web/sessions/never-{Guid.NewGuid():N}")), HttpStatusCode.NotFound, "not pinned");
+        await AssertProblemAsync(await SendAsync(fixture.Admin(HttpMethod.Get, $"/admin/pools/web/sessions/{new string('x', 500)}")), HttpStatusCode.BadRequest, "visible ASCII");
+    }
+
+    [Fact]
+    public async Task AddUpdateRemoveBackend_ReachesEveryGatewaysRouting()
+    {
+        // A fourth backend process that is not in the configuration.
+        var port = FreePorts.Next(1)[0];
+        await using var b4 = await EchoBackendProcess.StartEchoAsync("b4", port);
+
+        using (var created = await SendAsync(fixture.Admin(HttpMethod.Post, "/admin/pools/weighted/backends", new { id = "b4", address = $"http://127.0.0.1:{port}/", weight = 50 })))
+        {
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+            Assert.Equal("/admin/pools/weighted/backends/b4", created.Headers.Location?.OriginalString);
+        }
+
+        using (var duplicate = await SendAsync(fixture.Admin(HttpMethod.Post, "/admin/pools/weighted/backends", new { id = "b4", address = $"http://127.0.0.1:{port}/" })))
+        {
+            Assert.Equal(HttpStatusCode.Conflict, duplicate.StatusCode);
+        }
+
+        // With weight 50 against 1 and 3 it takes nearly all new work, through both gateways.
+        await Wait.UntilAsync(
+            async () => (await fixture.SendAsync(0, "/w/x")).Backend == "b4" && (await fixture.SendAsync(1, "/w/x")).Backend == "b4",
+            TimeSpan.FromSeconds(3),
+            "both gateways to route to the added b4");
+
+        using (var updated = await SendAsync(fixture.Admin(HttpMethod.Put, "/admin/pools/weighted/backends/b4", new { weight = 7, maxInFlight = 9 })))
+        {
+            Assert.Equal(HttpStatusCode.OK, updated.StatusCode);
+            var backend = await updated.Content.ReadFromJsonAsync<BackendInfo>();
+            Assert.Equal((7, 9), (backend!.Weight, backend.MaxInFlight));
+        }
+
+        using (var removed = await SendAsync(fixture.Admin(HttpMethod.Delete, "/admin/pools/weighted/backends/b4")))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, removed.StatusCode);
+        }
+
+        Assert.DoesNotContain(await fixture.BackendsAsync("weighted", gateway: 1), b => b.Id == "b4");
+        await Wait.UntilAsync(
+            async () =>
+            {
+                for (var i = 0; i < 20; i++)
+                {
+                    if ((await fixture.SendAsync(i % 2, "/w/x")).Backend is "b4" or null)
+                    {
+                        return false;
+                    }
+                }
+
+                return true;
+            },
+            TimeSpan.FromSeconds(3),
+            "both gateways to stop routing to the removed b4");
+    }
+
+    [Fact]
+    public async Task Sessions_LookUpListAndUnpin()
+    {
+        var keys = Enumerable.Range(0, 12).Select(i => $"adm-{Guid.NewGuid():N}-{i}").ToList();
+        var pins = new Dictionary<string, string>();
+        foreach (var key in keys)
+        {
+            pins[key] = (await fixture.SendAsync(0, "/", key)).Backend!;
+        }
+
+        var sample = keys[0];
+        using (var lookup = await SendAsync(fixture.Admin(HttpMethod.Get, $"/admin/pools/web/sessions/{sample}", gateway: 1)))
+        {
+            Assert.Equal(HttpStatusCode.OK, lookup.StatusCode);
+            var body = await lookup.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal(pins[sample], body.GetProperty("backend").GetString());
+        }
+
+        // Paged listing of the sessions on the sample's backend includes every key pinned there.
+        var backend = pins[sample];
+        var listed = new List<string>();
+        string? after = null;
+        do
+        {
+            var url = $"/admin/pools/web/backends/{backend}/sessions?limit=2" + (after is null ? "" : $"&after={Uri.EscapeDataString(after)}");
+            using var page = await SendAsync(fixture.Admin(HttpMethod.Get, url));
+            Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+            var body = await page.Content.ReadFromJsonAsync<JsonElement>();
+            var sessions = body.GetProperty("sessions").EnumerateArray().Select(e => e.GetString()!).ToList();
+            Assert.True(sessions.Count <= 2);
+            listed.AddRange(sessions);
+            after = body.GetProperty("next").ValueKind == JsonValueKind.Null ? null : body.GetProperty("next").GetString();
+        }
+        while (after is not null);
+
+        Assert.Equal(listed.Count, listed.Distinct().Count());
+        Assert.Subset(listed.ToHashSet(), keys.Where(k => pins[k] == backend).ToHashSet());
+
+        using (var badPage = await SendAsync(fixture.Admin(HttpMethod.Get, $"/admin/pools/web/backends/{backend}/sessions?limit=0")))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, badPage.StatusCode);
+        }
+
+        // Unpin: gone at once, and its next request gets a pin again (the same gateway dropped its cached one).
+        using (var unpinned = await SendAsync(fixture.Admin(HttpMethod.Delete, $"/admin/pools/web/sessions/{sample}")))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, unpinned.StatusCode);
+        }
+
+        using (var gone = await SendAsync(fixture.Admin(HttpMethod.Get, $"/admin/pools/web/sessions/{sample}")))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
+        }
+
+        Assert.Equal(200, (await fixture.SendAsync(0, "/", sample)).Status);
+        using var repinned = await SendAsync(fixture.Admin(HttpMethod.Get, $"/admin/pools/web/sessions/{sample}"));
+        Assert.Equal(HttpStatusCode.OK, repinned.StatusCode);
+    }
+}
