@@ -3,6 +3,7 @@ using Distributed.Gateway.Management;
 using Distributed.Gateway.Pinning;
 using Distributed.Gateway.Pools;
 using Distributed.Gateway.Routing;
+using Distributed.Gateway.Telemetry;
 using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Configuration;
 
@@ -23,6 +24,7 @@ internal static class GatewayServiceCollectionExtensions
         services.AddSingleton<PoolRegistry>();
         services.AddSingleton<ClusterConnectivity>();
         services.AddSingleton<SessionPinResolver>();
+        services.AddSingleton<GatewayTelemetry>();
         services.AddHostedService<ClusterLoadReporter>();
         services.AddHealthChecks().AddCheck<ClusterSnapshotHealthCheck>("cluster-snapshot", tags: ["ready"]);
         services.AddSingleton<BalancerProxyConfigProvider>();

@@ -1,12 +1,13 @@
 using Distributed.Gateway;
 using Distributed.Gateway.Cluster;
 using Distributed.Gateway.Management;
+using Distributed.Gateway.Telemetry;
 using Distributed.ServiceDefaults;
 
 return ConfigurationErrors.Run(() =>
 {
     var builder = WebApplication.CreateBuilder(args);
-    builder.AddDistributedDefaults();
+    builder.AddDistributedDefaults(GatewayTelemetry.ServiceName);
     builder.AddManagementListener();
     builder.AddClusterClient();
     builder.Services.AddSessionBalancing(builder.Configuration);

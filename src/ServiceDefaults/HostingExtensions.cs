@@ -2,18 +2,53 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
 
 namespace Distributed.ServiceDefaults;
 
 /// <summary>Defaults every Distributed host applies, in the spirit of eShop's ServiceDefaults.</summary>
 public static class HostingExtensions
 {
-    /// <summary>Liveness health checks; hosts add readiness checks tagged <c>ready</c>.</summary>
-    public static TBuilder AddDistributedDefaults<TBuilder>(this TBuilder builder)
+    /// <summary>Orleans' activity sources: grain calls as client spans in the caller and server spans in the silo.</summary>
+    public static readonly string[] OrleansActivitySources = ["Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application"];
+
+    /// <summary>
+    /// Health checks and OpenTelemetry: ASP.NET Core, HttpClient (which covers YARP's forwarding) and Orleans spans
+    /// plus the host's own <c>ActivitySource</c> and <c>Meter</c> named <paramref name="serviceName"/>; metrics of the
+    /// host, Orleans and ASP.NET Core. Exported with OTLP when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set, and always
+    /// to a Prometheus scrape endpoint the host maps (<see cref="MapPrometheusEndpoint"/>).
+    /// </summary>
+    public static TBuilder AddDistributedDefaults<TBuilder>(this TBuilder builder, string serviceName)
         where TBuilder : IHostApplicationBuilder
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.AddHealthChecks();
+        var otlp = !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
+        var telemetry = builder.Services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService(serviceName, serviceInstanceId: $"{Environment.MachineName}-{Environment.ProcessId}"))
+            .WithTracing(tracing =>
+            {
+                tracing.AddSource(serviceName).AddSource(OrleansActivitySources)
+                    .AddAspNetCoreInstrumentation(o => o.Filter = context => !IsOperationalPath(context.Request.Path))
+                    .AddHttpClientInstrumentation();
+                if (otlp)
+                {
+                    tracing.AddOtlpExporter();
+                }
+            })
+            .WithMetrics(metrics =>
+            {
+                metrics.AddMeter(serviceName, "Microsoft.Orleans")
+                    .AddAspNetCoreInstrumentation()
+                    .AddHttpClientInstrumentation()
+                    .AddPrometheusExporter();
+                if (otlp)
+                {
+                    metrics.AddOtlpExporter();
+                }
+            });
         return builder;
     }
 
@@ -29,4 +64,12 @@ public static class HostingExtensions
         group.MapHealthChecks("/readyz", new() { Predicate = check => check.Tags.Contains("ready") });
         return group;
     }
+
+    /// <summary>The Prometheus scrape endpoint, <c>/metrics</c>.</summary>
+    public static IEndpointConventionBuilder MapPrometheusEndpoint(this IEndpointRouteBuilder endpoints) =>
+        endpoints.MapPrometheusScrapingEndpoint("/metrics");
+
+    // Probes and scrapes would otherwise be most of the traces.
+    private static bool IsOperationalPath(Microsoft.AspNetCore.Http.PathString path) =>
+        path.StartsWithSegments("/healthz") || path.StartsWithSegments("/readyz") || path.StartsWithSegments("/metrics") || path.StartsWithSegments("/ui");
 }

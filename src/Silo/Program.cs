@@ -4,10 +4,11 @@ using Distributed.Silo;
 return ConfigurationErrors.Run(() =>
 {
     var builder = WebApplication.CreateBuilder(args);
-    builder.AddDistributedDefaults();
+    builder.AddDistributedDefaults(SiloHostingExtensions.ServiceName);
     builder.AddDistributedSilo();
 
     var app = builder.Build();
     app.MapDefaultEndpoints();
+    app.MapPrometheusEndpoint();
     app.Run();
 });

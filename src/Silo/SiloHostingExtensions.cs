@@ -10,6 +10,9 @@ namespace Distributed.Silo;
 /// <summary>Registers the Orleans silo with the clustering and storage chosen by the <c>Orleans</c> section.</summary>
 public static class SiloHostingExtensions
 {
+    /// <summary>OpenTelemetry service name, ActivitySource and Meter name of silos.</summary>
+    public const string ServiceName = "Distributed.Silo";
+
     /// <summary>Adds the silo; invalid <c>Orleans:*</c> settings stop start-up with a message naming the key.</summary>
     public static WebApplicationBuilder AddDistributedSilo(this WebApplicationBuilder builder)
     {
@@ -20,6 +23,7 @@ public static class SiloHostingExtensions
         builder.Services.AddHealthChecks().AddCheck<SiloActiveHealthCheck>("orleans-silo", tags: ["ready"]);
         builder.UseOrleans(silo =>
         {
+            silo.AddActivityPropagation();
             silo.Configure<ClusterOptions>(o =>
             {
                 o.ClusterId = cluster.ClusterId;

@@ -209,16 +209,21 @@ public sealed class HealthAndOperationsTests(OperationsTopologyFixture fixture)
     }
 
     [Fact]
-    public async Task Weights_NewWorkIsSharedInProportion()
+    public async Task Weights_UnderConcurrentLoad_WorkIsSharedInProportion()
     {
-        var counts = new Dictionary<string, int> { ["b1"] = 0, ["b2"] = 0 };
-        for (var i = 0; i < 400; i++)
+        // Eight clients through both gateways, 20 ms per request: least load per weight keeps b2 three times as busy.
+        var b2 = 0;
+        const int Requests = 480;
+        await Parallel.ForEachAsync(Enumerable.Range(0, Requests), new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (i, ct) =>
         {
-            counts[(await fixture.SendAsync(i % 2, "/w/x")).Backend!]++;
-        }
+            if ((await fixture.SendAsync(i % 2, "/w/x", delayMs: 20, cancellationToken: ct)).Backend == "b2")
+            {
+                Interlocked.Increment(ref b2);
+            }
+        });
 
         // Weight 3 against weight 1: 75% expected.
-        Assert.InRange(counts["b2"] / 400.0, 0.68, 0.82);
+        Assert.InRange(b2 / (double)Requests, 0.66, 0.84);
     }
 
     [Fact]

@@ -12,6 +12,7 @@ internal static class OrleansClientExtensions
         var cluster = ClusterHostingOptions.Load(builder.Configuration);
         builder.UseOrleansClient(client =>
         {
+            client.AddActivityPropagation();
             client.Configure<ClusterOptions>(o =>
             {
                 o.ClusterId = cluster.ClusterId;

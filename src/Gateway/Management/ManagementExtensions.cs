@@ -29,6 +29,7 @@ internal static class ManagementExtensions
     {
         var management = app.Services.GetRequiredService<ManagementOptions>();
         app.MapDefaultEndpoints().RequireHost($"*:{management.Port}");
+        app.MapPrometheusEndpoint().RequireHost($"*:{management.Port}");
         return app;
     }
 }

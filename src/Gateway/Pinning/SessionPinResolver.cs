@@ -1,5 +1,6 @@
 using Distributed.Gateway.Configuration;
 using Distributed.Gateway.Pools;
+using Distributed.Gateway.Telemetry;
 using Distributed.Grains.Abstractions;
 using Microsoft.Extensions.Options;
 
@@ -41,6 +42,7 @@ internal sealed partial class SessionPinResolver(
     Random random,
     TimeProvider time,
     ClusterConnectivity connectivity,
+    GatewayTelemetry telemetry,
     IOptions<BalancerOptions> options,
     ILogger<SessionPinResolver> logger)
 {
@@ -62,6 +64,7 @@ internal sealed partial class SessionPinResolver(
 
         if (!isNewKey && pool.Pins.Get(sessionKey) is { } cached && view.Find(cached.BackendId) is { KeepsSessions: true } hit)
         {
+            telemetry.PinCache(pool.Name, hit: true);
             if (cached.IsProvisional || pool.Pins.IsDue(cached, time.GetUtcNow()))
             {
                 ConfirmInBackground(pool, sessionKey, cached);
@@ -70,6 +73,7 @@ internal sealed partial class SessionPinResolver(
             return ValueTask.FromResult(new RoutingDecision(hit, RoutingOutcome.Pinned));
         }
 
+        telemetry.PinCache(pool.Name, hit: false);
         return ResolveWithGrainAsync(pool, view, sessionKey);
     }
 
@@ -112,6 +116,7 @@ internal sealed partial class SessionPinResolver(
         using var timeout = new CancellationTokenSource(_callTimeout, time);
         var grain = grains.GetGrain<ISessionGrain>(SessionGrainKey.For(pool.Name, sessionKey));
         var ttl = pool.Options.SessionTtl;
+        telemetry.GrainCall(pool.Name, "get_or_pin");
         var result = await grain.GetOrPinAsync(proposal.Id, ttl, timeout.Token).WaitAsync(timeout.Token);
         var repinned = false;
         for (var attempt = 0; ; attempt++)
@@ -132,6 +137,7 @@ internal sealed partial class SessionPinResolver(
                     : new RoutingDecision(null, RoutingOutcome.NoBackend);
             }
 
+            telemetry.GrainCall(pool.Name, "repin");
             result = await grain.RepinAsync(result.Pin.Epoch, proposal.Id, ttl, timeout.Token).WaitAsync(timeout.Token);
             repinned = true;
         }
@@ -154,6 +160,7 @@ internal sealed partial class SessionPinResolver(
         {
             using var timeout = new CancellationTokenSource(_callTimeout, time);
             var grain = grains.GetGrain<ISessionGrain>(SessionGrainKey.For(pool.Name, sessionKey));
+            telemetry.GrainCall(pool.Name, "confirm");
             var result = await grain.GetOrPinAsync(cached.BackendId, pool.Options.SessionTtl, timeout.Token).WaitAsync(timeout.Token);
             if (pool.View.Find(result.Pin.BackendId) is { KeepsSessions: true })
             {

@@ -1,5 +1,6 @@
 using Distributed.Gateway.Pinning;
 using Distributed.Gateway.Pools;
+using Distributed.Gateway.Telemetry;
 using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.Model;
 
@@ -10,7 +11,13 @@ namespace Distributed.Gateway.Routing;
 /// least-loaded backend) and narrows <see cref="IReverseProxyFeature.AvailableDestinations"/> to it, so YARP's own
 /// forwarder sends the request there. Counts the request in flight for the cluster-wide load figures.
 /// </summary>
-internal sealed partial class SessionRoutingMiddleware(RequestDelegate next, PoolRegistry pools, SessionPinResolver resolver, ILogger<SessionRoutingMiddleware> logger)
+internal sealed partial class SessionRoutingMiddleware(
+    RequestDelegate next,
+    PoolRegistry pools,
+    SessionPinResolver resolver,
+    GatewayTelemetry telemetry,
+    TimeProvider time,
+    ILogger<SessionRoutingMiddleware> logger)
 {
     public async Task InvokeAsync(HttpContext context)
     {
@@ -36,7 +43,14 @@ internal sealed partial class SessionRoutingMiddleware(RequestDelegate next, Poo
             (key, isNew) = (result.Key, result.IsNew);
         }
 
-        var decision = await resolver.ResolveAsync(pool, key, isNew);
+        RoutingDecision decision;
+        using (var span = GatewayTelemetry.StartDecision(pool.Name))
+        {
+            var view = pool.View;
+            decision = await resolver.ResolveAsync(pool, key, isNew);
+            GatewayTelemetry.Decided(span, decision, view, time);
+        }
+
         var backend = decision.Backend;
         if (backend is { IsFull: true })
         {
@@ -69,6 +83,7 @@ internal sealed partial class SessionRoutingMiddleware(RequestDelegate next, Poo
         }
 
         LogRetry(logger, pool.Name, backend.Id, alternative!.Id);
+        telemetry.Retried(pool.Name, backend.Id);
         context.Features.Set<IForwarderErrorFeature>(null);
         context.Response.StatusCode = StatusCodes.Status200OK; // YARP set 502; headers such as an issued cookie stay
         await ForwardAsync(context, proxy, retryDestination, alternative);
@@ -91,6 +106,7 @@ internal sealed partial class SessionRoutingMiddleware(RequestDelegate next, Poo
         finally
         {
             backend.Counter.End(failed);
+            telemetry.Forwarded(proxy.Cluster.Config.ClusterId, backend.Id, failed);
         }
 
         return context.GetForwarderErrorFeature()?.Error is not (ForwarderError.Request or ForwarderError.RequestTimedOut);

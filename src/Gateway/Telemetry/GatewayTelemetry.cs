@@ -1,0 +1,87 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Distributed.Gateway.Pinning;
+using Distributed.Gateway.Pools;
+
+namespace Distributed.Gateway.Telemetry;
+
+/// <summary>
+/// The gateway's own traces and metrics: one <see cref="ActivitySource"/> and one <see cref="Meter"/> named
+/// <c>Distributed.Gateway</c>, instruments in dotted form. Per-backend gauges read the current snapshot, so they show
+/// the cluster-wide figures every gateway agrees on.
+/// </summary>
+internal sealed class GatewayTelemetry
+{
+    /// <summary>OpenTelemetry service name, ActivitySource and Meter name of gateways.</summary>
+    public const string ServiceName = "Distributed.Gateway";
+
+    public static readonly ActivitySource ActivitySource = new(ServiceName);
+
+    private readonly Counter<long> _requests;
+    private readonly Counter<long> _cacheHits;
+    private readonly Counter<long> _cacheMisses;
+    private readonly Counter<long> _grainCalls;
+    private readonly Counter<long> _retries;
+
+    public GatewayTelemetry(IMeterFactory meters, PoolRegistry pools, ClusterConnectivity connectivity, TimeProvider time)
+    {
+        var meter = meters.Create(ServiceName);
+        _requests = meter.CreateCounter<long>("distributed.gateway.requests", "{request}", "Requests forwarded, by pool, backend and result (success, failure).");
+        _cacheHits = meter.CreateCounter<long>("distributed.gateway.pin.cache.hits", "{request}", "Requests whose session pin came from this gateway's cache.");
+        _cacheMisses = meter.CreateCounter<long>("distributed.gateway.pin.cache.misses", "{request}", "Requests whose session pin needed the session grain.");
+        _grainCalls = meter.CreateCounter<long>("distributed.gateway.grain.calls", "{call}", "Session grain calls, by operation.");
+        _retries = meter.CreateCounter<long>("distributed.gateway.retries", "{request}", "Idempotent requests retried on another backend after a transport failure.");
+        meter.CreateObservableGauge("distributed.gateway.snapshot.age", () => pools.All.Select(p => new Measurement<double>((time.GetUtcNow() - p.View.ReceivedAt).TotalSeconds, new KeyValuePair<string, object?>("pool", p.Name))), "s", "Age of this gateway's snapshot of each pool.");
+        meter.CreateObservableGauge("distributed.gateway.degraded", () => connectivity.IsDegraded ? 1 : 0, description: "1 while the cluster is unreachable and the gateway routes fail-static.");
+        meter.CreateObservableGauge("distributed.gateway.pin.cache.entries", () => pools.All.Select(p => new Measurement<long>(p.Pins.Count, new KeyValuePair<string, object?>("pool", p.Name))), "{entry}", "Pins cached by this gateway.");
+        meter.CreateObservableGauge("distributed.backend.inflight", () => Backends(pools, b => b.Backend.ClusterInFlight), "{request}", "Requests in flight to the backend across every gateway (cluster-wide).");
+        meter.CreateObservableGauge("distributed.backend.health", () => Backends(pools, b => (int)b.Backend.Health), description: "The cluster's verdict: 0 healthy, 1 unhealthy (probes), 2 ejected (passive).");
+        meter.CreateObservableGauge("distributed.backend.weight.effective", () => Backends(pools, b => b.Backend.EffectiveWeight), description: "Weight after slow start.");
+        meter.CreateObservableGauge("distributed.backend.accepting", () => Backends(pools, b => b.AcceptsNew ? 1 : 0), description: "1 when the backend takes new sessions (active, healthy or panic, not full).");
+    }
+
+    public void Forwarded(string pool, string backend, bool failed) =>
+        _requests.Add(1, new KeyValuePair<string, object?>("pool", pool), new KeyValuePair<string, object?>("backend", backend), new KeyValuePair<string, object?>("result", failed ? "failure" : "success"));
+
+    public void PinCache(string pool, bool hit) => (hit ? _cacheHits : _cacheMisses).Add(1, new KeyValuePair<string, object?>("pool", pool));
+
+    public void GrainCall(string pool, string operation) =>
+        _grainCalls.Add(1, new KeyValuePair<string, object?>("pool", pool), new KeyValuePair<string, object?>("operation", operation));
+
+    public void Retried(string pool, string backend) =>
+        _retries.Add(1, new KeyValuePair<string, object?>("pool", pool), new KeyValuePair<string, object?>("backend", backend));
+
+    /// <summary>Starts the span of a routing decision (a child of the request's server span; grain calls nest in it).</summary>
+    public static Activity? StartDecision(string pool) =>
+        ActivitySource.StartActivity("distributed.route")?.SetTag("distributed.pool", pool);
+
+    /// <summary>Records the decision on its span.</summary>
+    public static void Decided(Activity? activity, RoutingDecision decision, PoolView view, TimeProvider time)
+    {
+        if (activity is null)
+        {
+            return;
+        }
+
+        activity.SetTag("distributed.session.outcome", Outcome(decision.Outcome));
+        activity.SetTag("distributed.backend.id", decision.Backend?.Id);
+        activity.SetTag("distributed.snapshot.age_ms", (long)(time.GetUtcNow() - view.ReceivedAt).TotalMilliseconds);
+    }
+
+    private static string Outcome(RoutingOutcome outcome) => outcome switch
+    {
+        RoutingOutcome.Pinned => "pinned",
+        RoutingOutcome.New => "new",
+        RoutingOutcome.Repinned => "repinned",
+        RoutingOutcome.Keyless => "keyless",
+        RoutingOutcome.Provisional => "provisional",
+        _ => "nobackend",
+    };
+
+    private static IEnumerable<Measurement<T>> Backends<T>(PoolRegistry pools, Func<BackendEntry, T> value)
+        where T : struct =>
+        pools.All.SelectMany(p => p.View.Backends.Select(b => new Measurement<T>(
+            value(b),
+            new KeyValuePair<string, object?>("pool", p.Name),
+            new KeyValuePair<string, object?>("backend", b.Id))));
+}
