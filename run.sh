@@ -67,6 +67,9 @@ cat <<INFO
 Distributed is running (logs in .run/):
   gateway        http://127.0.0.1:$gateway_port        (pool "web", session key: header X-Session-Id)
   management     http://127.0.0.1:$admin_port/readyz   (admin API key: $admin_key)
+  status page    http://127.0.0.1:$admin_port/ui#key=$admin_key
+  metrics        http://127.0.0.1:$admin_port/metrics   (silo: http://127.0.0.1:$silo_health_port/metrics)
+  Orleans        http://127.0.0.1:$silo_health_port/dashboard
   silo health    http://127.0.0.1:$silo_health_port/readyz
   backends       b1 http://127.0.0.1:${backend_ports[0]}  b2 http://127.0.0.1:${backend_ports[1]}  b3 http://127.0.0.1:${backend_ports[2]}
 

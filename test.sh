@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# The whole test suite: unit, grain (in-process Orleans cluster), integration and chaos tiers.
-# Installs what it needs (redis-server), builds once, runs each test project in turn.
+# The whole test suite: unit, grain (in-process Orleans cluster), integration, observability and chaos tiers.
+# Installs what it needs (redis-server, chromium, prometheus), builds once, runs each test project in turn.
 #   ./test.sh                               everything
 #   ./test.sh --filter Category=Unit        one tier (any `dotnet test` arguments are passed through)
 set -euo pipefail
 cd "$(dirname "$0")"
 
-if ! command -v redis-server >/dev/null 2>&1; then
-  echo "test.sh: installing redis-server (needed by the integration tests)"
+# Real components the tests run: Redis (membership and grain storage), Chromium (the status page's browser test,
+# driven by Playwright with the system browser) and Prometheus (scrapes a gateway).
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+[[ -x /usr/bin/chromium ]] || missing+=(chromium)
+command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+if [[ ${#missing[@]} -gt 0 ]]; then
+  echo "test.sh: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq redis-server >/dev/null
+  apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 configuration=Release

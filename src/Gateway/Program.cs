@@ -15,6 +15,7 @@ return ConfigurationErrors.Run(() =>
     var app = builder.Build();
     app.MapManagementEndpoints();
     app.MapAdminApi();
+    app.MapStatusPage();
     app.MapBalancedProxy();
     app.Run();
 });

@@ -10,5 +10,6 @@ return ConfigurationErrors.Run(() =>
     var app = builder.Build();
     app.MapDefaultEndpoints();
     app.MapPrometheusEndpoint();
+    app.MapDistributedDashboard();
     app.Run();
 });

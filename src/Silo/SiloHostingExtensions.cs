@@ -24,6 +24,7 @@ public static class SiloHostingExtensions
         builder.UseOrleans(silo =>
         {
             silo.AddActivityPropagation();
+            silo.AddDistributedDashboard();
             silo.Configure<ClusterOptions>(o =>
             {
                 o.ClusterId = cluster.ClusterId;

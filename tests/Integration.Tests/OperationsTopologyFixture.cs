@@ -144,6 +144,7 @@ public sealed record BackendInfo(
     int Sessions,
     DateTimeOffset? DrainDeadline,
     int? DrainRemainingSessions,
-    bool SafeToRemove);
+    bool SafeToRemove,
+    double RequestRate);
 
 public sealed record EchoStats(string Id, long Requests, long HealthChecks, int InFlight);

@@ -29,10 +29,11 @@ public sealed record BackendDescription(
     int Sessions,
     DateTimeOffset? DrainDeadline,
     int? DrainRemainingSessions,
-    bool SafeToRemove);
+    bool SafeToRemove,
+    double RequestRate);
 
 /// <summary>A pool as the admin API shows it.</summary>
-public sealed record PoolDescription(string Name, string? SessionKey, bool Panic, int LiveGateways, IReadOnlyList<BackendDescription> Backends);
+public sealed record PoolDescription(string Name, string? SessionKey, bool Panic, int LiveGateways, IReadOnlyList<BackendDescription> Backends, IReadOnlyList<GatewayStatus> Gateways);
 
 /// <summary>
 /// The admin API on the management listener: pools and backends with their cluster-wide state, add / update / remove /
@@ -237,9 +238,10 @@ internal static class AdminApi
                 sessions,
                 b.DrainDeadline,
                 remaining,
-                SafeToRemove: remaining == 0 && b.ClusterInFlight == 0);
+                SafeToRemove: remaining == 0 && b.ClusterInFlight == 0,
+                Math.Round(b.RequestRate, 2));
         }));
-        return new PoolDescription(pool.Name, pool.Options.SessionKey, snapshot.Panic, snapshot.LiveGateways, backends);
+        return new PoolDescription(pool.Name, pool.Options.SessionKey, snapshot.Panic, snapshot.LiveGateways, backends, snapshot.Gateways.IsDefault ? [] : snapshot.Gateways);
     }
 
     private static async Task<BackendDescription?> FindBackendAsync(PoolRuntime pool, IGrainFactory grains, string id) =>

@@ -68,7 +68,7 @@ internal sealed partial class ClusterLoadReporter(
             // ResponseTimeout (30 s) for a call to a silo that died.
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
             timeout.CancelAfter(_options.ClusterCallTimeout);
-            var report = new LoadReport(pools.GatewayId, load, _options.EffectiveReportLease);
+            var report = new LoadReport(pools.GatewayId, load, _options.EffectiveReportLease, connectivity.IsDegraded);
             var snapshot = await grains.GetGrain<IPoolGrain>(pool.Name).ReportAsync(report, timeout.Token).WaitAsync(timeout.Token);
             pool.Apply(snapshot, load, time.GetUtcNow());
             connectivity.ReportSucceeded();

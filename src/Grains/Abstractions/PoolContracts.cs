@@ -50,6 +50,7 @@ public sealed record BackendSpec(
 /// <param name="AcceptsNewSessions">May take new sessions and keyless requests (active and healthy, or panic).</param>
 /// <param name="KeepsSessions">Existing pins stay (healthy or panic, and not past a drain deadline).</param>
 /// <param name="DrainDeadline">When a draining backend's remaining sessions are moved.</param>
+/// <param name="RequestRate">Requests per second completed across every gateway, over the passive-health window.</param>
 [GenerateSerializer, Immutable, Alias("Distributed.BackendSnapshot")]
 public sealed record BackendSnapshot(
     [property: Id(0)] string Id,
@@ -62,7 +63,8 @@ public sealed record BackendSnapshot(
     [property: Id(7)] int MaxInFlight = 0,
     [property: Id(8)] bool AcceptsNewSessions = true,
     [property: Id(9)] bool KeepsSessions = true,
-    [property: Id(10)] DateTimeOffset? DrainDeadline = null);
+    [property: Id(10)] DateTimeOffset? DrainDeadline = null,
+    [property: Id(11)] double RequestRate = 0);
 
 /// <summary>The pool tracker's answer to every report: registry plus aggregated load.</summary>
 /// <param name="Pool">Pool name.</param>
@@ -74,6 +76,7 @@ public sealed record BackendSnapshot(
 /// <param name="RecentlyUnpinned">
 /// Sessions unpinned through the admin API in the last few minutes, so every gateway drops them from its pin cache.
 /// </param>
+/// <param name="Gateways">Gateways with a live lease, with their last report.</param>
 [GenerateSerializer, Immutable, Alias("Distributed.PoolSnapshot")]
 public sealed record PoolSnapshot(
     [property: Id(0)] string Pool,
@@ -82,7 +85,18 @@ public sealed record PoolSnapshot(
     [property: Id(3)] int LiveGateways,
     [property: Id(4)] DateTimeOffset GeneratedAt,
     [property: Id(5)] bool Panic = false,
-    [property: Id(6)] ImmutableArray<string> RecentlyUnpinned = default);
+    [property: Id(6)] ImmutableArray<string> RecentlyUnpinned = default,
+    [property: Id(7)] ImmutableArray<GatewayStatus> Gateways = default);
+
+/// <summary>A gateway as the tracker sees it.</summary>
+/// <param name="Id">Gateway id.</param>
+/// <param name="LastReport">When its last load report arrived.</param>
+/// <param name="Degraded">Whether it said it was degraded (request-path grain calls failing).</param>
+[GenerateSerializer, Immutable, Alias("Distributed.GatewayStatus")]
+public sealed record GatewayStatus(
+    [property: Id(0)] string Id,
+    [property: Id(1)] DateTimeOffset LastReport,
+    [property: Id(2)] bool Degraded);
 
 /// <summary>One gateway's load on one backend, and the outcomes since its previous report.</summary>
 /// <param name="BackendId">Backend id.</param>
@@ -100,11 +114,13 @@ public sealed record BackendLoad(
 /// <param name="GatewayId">Unique per gateway process.</param>
 /// <param name="Backends">Per-backend load; backends not listed count as zero in flight.</param>
 /// <param name="Lease">How long the report counts; a gateway that stops reporting drops out after it.</param>
+/// <param name="Degraded">The gateway's own degraded flag, for operators.</param>
 [GenerateSerializer, Immutable, Alias("Distributed.LoadReport")]
 public sealed record LoadReport(
     [property: Id(0)] string GatewayId,
     [property: Id(1)] ImmutableArray<BackendLoad> Backends,
-    [property: Id(2)] TimeSpan Lease);
+    [property: Id(2)] TimeSpan Lease,
+    [property: Id(3)] bool Degraded = false);
 
 /// <summary>
 /// The backend tracker of one pool (key = pool name): registry of backends, the cluster-wide in-flight load

@@ -12,6 +12,13 @@ public sealed class PassiveHealthTracker
     private long _windowCompleted;
     private long _windowFailed;
 
+    /// <summary>Requests completed per second over <paramref name="window"/> (what is still in it).</summary>
+    public double Rate(DateTimeOffset now, TimeSpan window)
+    {
+        Trim(now, window);
+        return _windowCompleted / window.TotalSeconds;
+    }
+
     /// <summary>Failures reported with no success in between.</summary>
     public long ConsecutiveFailures { get; private set; }
 

@@ -43,10 +43,10 @@ public sealed class PoolGrain(
         state.State.Settings = settings;
         if (!state.State.Initialized)
         {
-            var now = time.GetUtcNow();
+            // The seed starts together, with no traffic yet to protect: no slow start for it (AddedAt left at MinValue).
             state.State.Backends = [.. seed
                 .OrderBy(b => b.Id, StringComparer.Ordinal)
-                .Select(b => new BackendRecord { Id = b.Id, Address = b.Address, Weight = b.Weight, MaxInFlight = b.MaxInFlight, AddedAt = now })];
+                .Select(b => new BackendRecord { Id = b.Id, Address = b.Address, Weight = b.Weight, MaxInFlight = b.MaxInFlight })];
             state.State.Initialized = true;
             state.State.RegistryVersion++;
             changed = true;
@@ -77,6 +77,8 @@ public sealed class PoolGrain(
         }
 
         lease.ExpiresAt = now + report.Lease;
+        lease.LastReport = now;
+        lease.Degraded = report.Degraded;
         lease.InFlight.Clear();
         foreach (var load in report.Backends)
         {
@@ -306,7 +308,8 @@ public sealed class PoolGrain(
                 backend.MaxInFlight,
                 AcceptsNewSessions: serves && backend.State == BackendState.Active,
                 KeepsSessions: serves && !drainedOut,
-                backend.DrainDeadline));
+                backend.DrainDeadline,
+                health.Passive.Rate(now, settings.Passive.Window)));
         }
 
         while (_unpinned.TryPeek(out var oldest) && oldest.Until <= now)
@@ -314,7 +317,15 @@ public sealed class PoolGrain(
             _unpinned.Dequeue();
         }
 
-        return new PoolSnapshot(this.GetPrimaryKeyString(), state.State.RegistryVersion, backends.MoveToImmutable(), _leases.Count, now, panic, [.. _unpinned.Select(u => u.Key)]);
+        return new PoolSnapshot(
+            this.GetPrimaryKeyString(),
+            state.State.RegistryVersion,
+            backends.MoveToImmutable(),
+            _leases.Count,
+            now,
+            panic,
+            [.. _unpinned.Select(u => u.Key)],
+            [.. _leases.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => new GatewayStatus(l.Key, l.Value.LastReport, l.Value.Degraded))]);
     }
 
     private BackendRecord? Find(string backendId) => state.State.Backends.Find(b => b.Id == backendId);
@@ -335,6 +346,10 @@ public sealed class PoolGrain(
     private sealed class GatewayLease
     {
         public DateTimeOffset ExpiresAt { get; set; }
+
+        public DateTimeOffset LastReport { get; set; }
+
+        public bool Degraded { get; set; }
 
         public Dictionary<string, int> InFlight { get; } = new(StringComparer.Ordinal);
     }

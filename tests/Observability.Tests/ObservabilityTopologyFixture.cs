@@ -1,0 +1,52 @@
+using System.Net.Http.Headers;
+using Distributed.Topology;
+
+namespace Distributed.Observability.Tests;
+
+/// <summary>Redis, 1 silo, 1 gateway and 3 echo backends as real processes (pool <c>web</c>, header key).</summary>
+public sealed class ObservabilityTopologyFixture : IAsyncLifetime
+{
+    private LocalTopology? _topology;
+
+    public LocalTopology Topology => _topology ?? throw new InvalidOperationException("Topology not started.");
+
+    public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(30) };
+
+    public GatewayNode Gateway => Topology.Gateways[0];
+
+    public async Task InitializeAsync() =>
+        _topology = await LocalTopology.StartAsync(new TopologyOptions { Silos = 1, Gateways = 1, Backends = 3 });
+
+    public async Task DisposeAsync()
+    {
+        Http.Dispose();
+        if (_topology is not null)
+        {
+            await _topology.DisposeAsync();
+        }
+    }
+
+    /// <summary>Sends a request for <paramref name="sessionKey"/> and returns the backend that answered.</summary>
+    public async Task<string> SendAsync(string sessionKey)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(Gateway.Address, "/shop"));
+        request.Headers.Add("X-Session-Id", sessionKey);
+        using var response = await Http.SendAsync(request);
+        response.EnsureSuccessStatusCode();
+        return response.Headers.GetValues("X-Backend-Id").Single();
+    }
+
+    public async Task AdminAsync(HttpMethod method, string path)
+    {
+        using var request = new HttpRequestMessage(method, new Uri(Gateway.AdminAddress, path));
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Topology.AdminApiKey);
+        using var response = await Http.SendAsync(request);
+        response.EnsureSuccessStatusCode();
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class ObservabilityTopology : ICollectionFixture<ObservabilityTopologyFixture>
+{
+    public const string Name = "observability topology";
+}
