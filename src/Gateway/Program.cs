@@ -1,5 +1,6 @@
 using Distributed.Gateway;
 using Distributed.Gateway.Cluster;
+using Distributed.Gateway.Hardening;
 using Distributed.Gateway.Management;
 using Distributed.Gateway.Telemetry;
 using Distributed.ServiceDefaults;
@@ -9,10 +10,12 @@ return ConfigurationErrors.Run(() =>
     var builder = WebApplication.CreateBuilder(args);
     builder.AddDistributedDefaults(GatewayTelemetry.ServiceName);
     builder.AddManagementListener();
+    builder.AddEdgeProtection();
     builder.AddClusterClient();
     builder.Services.AddSessionBalancing(builder.Configuration);
 
     var app = builder.Build();
+    app.UseEdgeProtection();
     app.MapManagementEndpoints();
     app.MapAdminApi();
     app.MapStatusPage();
