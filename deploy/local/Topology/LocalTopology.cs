@@ -18,6 +18,12 @@ public sealed class TopologyOptions
     /// <summary>Pools as configuration under <c>Balancer:</c>: builds the gateway's pool/route settings from the backends.</summary>
     public Func<IReadOnlyList<BackendNode>, IDictionary<string, string>> Balancer { get; init; } = DefaultBalancer;
 
+    /// <summary>
+    /// Loopback addresses (e.g. 127.0.0.2–127.0.0.4) for the gateways, which then share one port like replicas behind
+    /// one DNS name; <c>null</c> puts every gateway on 127.0.0.1 with its own ports.
+    /// </summary>
+    public IReadOnlyList<string>? GatewayHosts { get; init; }
+
     /// <summary>Redis append-only persistence (for tests that restart Redis).</summary>
     public bool RedisAppendOnly { get; init; }
 
@@ -77,17 +83,17 @@ public sealed record SiloNode(string Name, int SiloPort, int GatewayPort, int Ht
     public ManagedProcess? Process { get; set; }
 }
 
-/// <summary>A gateway process: public listener on <see cref="Port"/>, management listener on <see cref="AdminPort"/>.</summary>
-public sealed record GatewayNode(string Name, int Port, int AdminPort)
+/// <summary>A gateway process: public listener on <see cref="Host"/>:<see cref="Port"/>, management on <see cref="AdminPort"/>.</summary>
+public sealed record GatewayNode(string Name, int Port, int AdminPort, string Host = "127.0.0.1")
 {
     /// <summary>The running process; replaced by a restart.</summary>
     public ManagedProcess? Process { get; set; }
 
     /// <summary>Base address of client traffic.</summary>
-    public Uri Address => new($"http://127.0.0.1:{Port}/");
+    public Uri Address => new($"http://{Host}:{Port}/");
 
     /// <summary>Base address of the management listener (health, admin API).</summary>
-    public Uri AdminAddress => new($"http://127.0.0.1:{AdminPort}/");
+    public Uri AdminAddress => new($"http://{Host}:{AdminPort}/");
 }
 
 /// <summary>
@@ -169,10 +175,21 @@ public sealed class LocalTopology : IAsyncDisposable
         await StartSiloAsync(_silos[0]);
         await Task.WhenAll(_silos.Skip(1).Select(StartSiloAsync));
 
-        for (var i = 0; i < _options.Gateways; i++)
+        if (_options.GatewayHosts is { } hosts)
         {
-            var ports = FreePorts.Next(2);
-            _gateways.Add(new GatewayNode($"gateway{i + 1}", ports[0], ports[1]));
+            var shared = FreePorts.Next(2);
+            for (var i = 0; i < hosts.Count; i++)
+            {
+                _gateways.Add(new GatewayNode($"gateway{i + 1}", shared[0], shared[1], hosts[i]));
+            }
+        }
+        else
+        {
+            for (var i = 0; i < _options.Gateways; i++)
+            {
+                var ports = FreePorts.Next(2);
+                _gateways.Add(new GatewayNode($"gateway{i + 1}", ports[0], ports[1]));
+            }
         }
 
         await Task.WhenAll(_gateways.Select(StartGatewayAsync));
@@ -203,8 +220,8 @@ public sealed class LocalTopology : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(gateway);
         List<string> args =
         [
-            "--urls", $"http://127.0.0.1:{gateway.Port}",
-            "--Balancer:Admin:Url", $"http://127.0.0.1:{gateway.AdminPort}",
+            "--urls", $"http://{gateway.Host}:{gateway.Port}",
+            "--Balancer:Admin:Url", $"http://{gateway.Host}:{gateway.AdminPort}",
             .. ClusterArgs(),
             "--Balancer:GatewayId", gateway.Name,
             "--Balancer:ReportInterval", _options.ReportInterval.ToString("c", System.Globalization.CultureInfo.InvariantCulture),
