@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# One run, same generators and workload for every target: 3 echo backends, 10,000 session keys in a header,
+# keep-alive connections. Throughput with wrk; latency at a fixed rate (50% of plain YARP's maximum) with
+# bench/LoadGen (HdrHistogram, corrected for coordinated omission). Writes bench/results/latest.md.
+#   bench/run.sh            full run (a few minutes)
+#   bench/run.sh --smoke    seconds per scenario; run by ./test.sh so the script cannot rot
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+smoke=false; [[ "${1:-}" == "--smoke" ]] && smoke=true
+duration=15; rate_duration=15; warmup=3
+if $smoke; then duration=1; rate_duration=1; warmup=1; fi
+
+missing=()
+for tool in wrk haproxy nginx redis-server; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
+if [[ ${#missing[@]} -gt 0 ]]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+dotnet build bench/LoadGen -c Release -nologo -clp:ErrorsOnly >/dev/null
+dotnet build bench/PlainYarp -c Release -nologo -clp:ErrorsOnly >/dev/null
+dotnet build Distributed.sln -c Release -nologo -clp:ErrorsOnly >/dev/null
+bin() { echo "$root/$1/bin/Release/net10.0"; }
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+wait_http() { for _ in $(seq 1 200); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.25; done; echo "bench: $1 never answered" >&2; exit 1; }
+start() { local name=$1 dir=$2; shift 2; (cd "$dir" && exec "$@") >"$work/$name.log" 2>&1 & pids+=($!); echo $!; }
+stop() { kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+rss_mb() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status" 2>/dev/null || echo "-"; }
+
+# wrk against one or more URLs at once (two gateways: one wrk each); prints total requests/s.
+throughput() {
+  local total=0 outputs=()
+  for url in "$@"; do
+    wrk -t1 -c$((64 / $#)) -d"${duration}s" -s bench/keys.lua "$url" >"$work/wrk-$(echo "$url" | tr -c 'a-z0-9' _).out" 2>&1 &
+    outputs+=($!)
+  done
+  for pid in "${outputs[@]}"; do wait "$pid"; done
+  for url in "$@"; do
+    rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk-$(echo "$url" | tr -c 'a-z0-9' _).out")
+    total=$(python3 -c "print(${total} + ${rps:-0})")
+  done
+  printf "%.0f" "$total"
+}
+warm() { for url in "$@"; do wrk -t1 -c16 -d"${warmup}s" -s bench/keys.lua "$url" >/dev/null 2>&1; done; }
+latency() { dotnet "$(bin bench/LoadGen)/Distributed.Bench.LoadGen.dll" "$1" "$2" "$rate_duration" 64 10000; }
+metric() { curl -fsS "$1/metrics" | awk -v name="$2" '$1 ~ "^"name"(\\{|$)" {sum += $2} END {printf "%.0f", sum}'; }
+
+declare -A rps lat mem calls
+backend_ports=($(free_port) $(free_port) $(free_port))
+for i in 0 1 2; do
+  start "echo$i" "$(bin samples/EchoBackend)" dotnet Distributed.EchoBackend.dll --urls "http://127.0.0.1:${backend_ports[$i]}" --Echo:Id "b$((i + 1))" >/dev/null
+done
+for port in "${backend_ports[@]}"; do wait_http "http://127.0.0.1:$port/healthz"; done
+backends=$(printf "http://127.0.0.1:%s," "${backend_ports[@]}"); backends=${backends%,}
+
+# Each scenario: start it, warm up, measure throughput; remember its URL(s) for the latency pass.
+declare -A urls procs
+run_throughput() { local name=$1; shift; warm "$@"; rps[$name]=$(throughput "$@"); urls[$name]=$(IFS=,; echo "$*"); echo "  $name: ${rps[$name]} req/s" >&2; }
+
+echo "throughput (wrk, ${duration}s, 64 connections):" >&2
+run_throughput direct "http://127.0.0.1:${backend_ports[0]}/"
+
+yarp_port=$(free_port)
+procs[yarp]=$(start yarp "$(bin bench/PlainYarp)" dotnet Distributed.Bench.PlainYarp.dll --urls "http://127.0.0.1:$yarp_port" --Destinations "$backends")
+wait_http "http://127.0.0.1:$yarp_port/"
+run_throughput yarp "http://127.0.0.1:$yarp_port/"
+
+haproxy_port=$(free_port)
+cat >"$work/haproxy.cfg" <<CFG
+global
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  option http-keep-alive
+frontend fe
+  bind 127.0.0.1:$haproxy_port
+  default_backend be
+backend be
+  balance leastconn
+  stick-table type string len 64 size 200k expire 30m
+  stick on req.hdr(X-Session-Id)
+  http-reuse always
+  server b1 127.0.0.1:${backend_ports[0]}
+  server b2 127.0.0.1:${backend_ports[1]}
+  server b3 127.0.0.1:${backend_ports[2]}
+CFG
+procs[haproxy]=$(start haproxy "$work" haproxy -db -f "$work/haproxy.cfg")
+wait_http "http://127.0.0.1:$haproxy_port/"
+run_throughput haproxy "http://127.0.0.1:$haproxy_port/"
+
+nginx_port=$(free_port)
+mkdir -p "$work/nginx"
+cat >"$work/nginx.conf" <<CFG
+worker_processes auto;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx; proxy_temp_path $work/nginx; fastcgi_temp_path $work/nginx; uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
+  upstream backends {
+    hash \$http_x_session_id consistent;
+    server 127.0.0.1:${backend_ports[0]}; server 127.0.0.1:${backend_ports[1]}; server 127.0.0.1:${backend_ports[2]};
+    keepalive 64;
+  }
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location / { proxy_pass http://backends; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+CFG
+procs[nginx]=$(start nginx "$work" nginx -c "$work/nginx.conf" -g "daemon off;")
+wait_http "http://127.0.0.1:$nginx_port/"
+run_throughput nginx "http://127.0.0.1:$nginx_port/"
+
+# Distributed, 1 gateway + 1 silo (localhost clustering, memory storage: the embedded default).
+pool_args=(--Balancer:Pools:web:SessionKey Header:X-Session-Id)
+for i in 0 1 2; do pool_args+=(--Balancer:Pools:web:Backends:b$((i + 1)):Address "http://127.0.0.1:${backend_ports[$i]}"); done
+silo_ports=($(free_port) $(free_port) $(free_port))
+procs[silo1]=$(start silo1 "$(bin src/Silo)" dotnet Distributed.Silo.dll --urls "http://127.0.0.1:${silo_ports[0]}" --Orleans:SiloPort "${silo_ports[1]}" --Orleans:GatewayPort "${silo_ports[2]}")
+wait_http "http://127.0.0.1:${silo_ports[0]}/readyz"
+gw_port=$(free_port); gw_admin=$(free_port)
+procs[gw1]=$(start gw1 "$(bin src/Gateway)" dotnet Distributed.Gateway.dll --urls "http://127.0.0.1:$gw_port" --Balancer:Admin:Url "http://127.0.0.1:$gw_admin" --Orleans:GatewayPort "${silo_ports[2]}" "${pool_args[@]}")
+wait_http "http://127.0.0.1:$gw_admin/readyz"
+warm "http://127.0.0.1:$gw_port/"
+calls_before=$(metric "http://127.0.0.1:$gw_admin" distributed_gateway_grain_calls_total); requests_before=$(metric "http://127.0.0.1:$gw_admin" distributed_gateway_requests_total)
+run_throughput distributed-1 "http://127.0.0.1:$gw_port/"
+calls[distributed-1]=$(python3 -c "c=$(metric "http://127.0.0.1:$gw_admin" distributed_gateway_grain_calls_total)-$calls_before; r=$(metric "http://127.0.0.1:$gw_admin" distributed_gateway_requests_total)-$requests_before; print(f'{c/r:.5f}' if r else '-')")
+
+# Distributed, 2 gateways + 2 silos clustered through Redis.
+redis_port=$(free_port)
+procs[redis]=$(start redis "$work" redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no)
+sleep 0.5
+cluster_args=(--Orleans:Clustering Redis --Orleans:Redis "127.0.0.1:$redis_port" --Orleans:ClusterId "bench-$$")
+for s in a b; do
+  p=($(free_port) $(free_port) $(free_port))
+  procs[silo$s]=$(start "silo$s" "$(bin src/Silo)" dotnet Distributed.Silo.dll --urls "http://127.0.0.1:${p[0]}" --Orleans:SiloPort "${p[1]}" --Orleans:GatewayPort "${p[2]}" --Orleans:AdvertisedIp 127.0.0.1 "${cluster_args[@]}")
+  wait_http "http://127.0.0.1:${p[0]}/readyz"
+done
+gw2_urls=(); gw2_admins=()
+for g in a b; do
+  gp=$(free_port); ga=$(free_port)
+  procs[gw$g]=$(start "gw$g" "$(bin src/Gateway)" dotnet Distributed.Gateway.dll --urls "http://127.0.0.1:$gp" --Balancer:Admin:Url "http://127.0.0.1:$ga" "${cluster_args[@]}" "${pool_args[@]}")
+  wait_http "http://127.0.0.1:$ga/readyz"
+  gw2_urls+=("http://127.0.0.1:$gp/"); gw2_admins+=("http://127.0.0.1:$ga")
+done
+warm "${gw2_urls[@]}"
+run_throughput distributed-2 "${gw2_urls[@]}"
+
+target_rate=$(( ${rps[yarp]} / 2 ))
+echo "latency at ${target_rate} req/s (50% of plain YARP's maximum, ${rate_duration}s):" >&2
+for name in direct yarp haproxy nginx distributed-1 distributed-2; do
+  lat[$name]=$(latency "${urls[$name]}" "$target_rate")
+  echo "  $name: ${lat[$name]}" >&2
+done
+mem[distributed-1]="gateway $(rss_mb "${procs[gw1]}") MB, silo $(rss_mb "${procs[silo1]}") MB"
+mem[distributed-2]="gateways $(rss_mb "${procs[gwa]}")+$(rss_mb "${procs[gwb]}") MB, silos $(rss_mb "${procs[siloa]}")+$(rss_mb "${procs[silob]}") MB"
+mem[yarp]="$(rss_mb "${procs[yarp]}") MB"
+
+field() { sed -E "s/.*$2=([^ ]+).*/\1/" <<<"$1"; }
+ratio() { python3 -c "print(f'{$1/$2:.2f}' if $2 else '-')"; }
+{
+  echo "# Benchmark results"
+  echo
+  echo "$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); everything on one machine (loopback)."
+  echo "Mode: $($smoke && echo 'smoke (seconds; figures not meaningful)' || echo full). Throughput: wrk, ${duration}s, 64 keep-alive connections, 10,000 session keys in X-Session-Id."
+  echo "Latency: fixed ${target_rate} req/s for ${rate_duration}s, coordinated-omission corrected (bench/LoadGen)."
+  echo
+  echo "| target | req/s | × YARP | p50 ms | p99 ms | p99.9 ms | × YARP p99 | errors | grain calls / request | memory |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+  for name in direct yarp haproxy nginx distributed-1 distributed-2; do
+    l=${lat[$name]}
+    echo "| $name | ${rps[$name]} | $(ratio "${rps[$name]}" "${rps[yarp]}") | $(field "$l" p50) | $(field "$l" p99) | $(field "$l" p999) | $(ratio "$(field "$l" p99)" "$(field "${lat[yarp]}" p99)") | $(field "$l" errors) | ${calls[$name]:--} | ${mem[$name]:--} |"
+  done
+} > bench/results/latest.md
+cat bench/results/latest.md
