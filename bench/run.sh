@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One run, same generators and workload for every target: 3 echo backends, 10,000 session keys in a header,
 # keep-alive connections. Throughput with wrk; latency at a fixed rate (50% of plain YARP's maximum) with
-# bench/LoadGen (HdrHistogram, corrected for coordinated omission). Writes bench/results/latest.md.
+# bench/LoadGen (HdrHistogram, corrected for coordinated omission). Writes bench/results/latest.md (smoke.md in smoke mode).
 #   bench/run.sh            full run (a few minutes)
 #   bench/run.sh --smoke    seconds per scenario; run by ./test.sh so the script cannot rot
 set -euo pipefail
@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 smoke=false; [[ "${1:-}" == "--smoke" ]] && smoke=true
 duration=15; rate_duration=15; warmup=3
-if $smoke; then duration=1; rate_duration=1; warmup=1; fi
+results=bench/results/latest.md
+if $smoke; then duration=1; rate_duration=1; warmup=1; results=bench/results/smoke.md; fi # smoke figures are not kept
 
 missing=()
 for tool in wrk haproxy nginx redis-server; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
@@ -186,5 +187,5 @@ ratio() { python3 -c "print(f'{$1/$2:.2f}' if $2 else '-')"; }
     l=${lat[$name]}
     echo "| $name | ${rps[$name]} | $(ratio "${rps[$name]}" "${rps[yarp]}") | $(field "$l" p50) | $(field "$l" p99) | $(field "$l" p999) | $(ratio "$(field "$l" p99)" "$(field "${lat[yarp]}" p99)") | $(field "$l" errors) | ${calls[$name]:--} | ${mem[$name]:--} |"
   done
-} > bench/results/latest.md
-cat bench/results/latest.md
+} > "$results"
+cat "$results"

@@ -18,20 +18,13 @@ public sealed class BadInputFixture : IAsyncLifetime
         Silos = 1,
         Gateways = 1,
         Backends = 2,
-        Balancer = backends =>
-        {
-            var settings = TopologyOptions.PoolSettings("web", "Header:X-Session-Id", backends);
-            foreach (var (key, value) in TopologyOptions.PoolSettings("cookie", "Cookie:sid", backends))
-            {
-                settings[key] = value;
-            }
-
-            settings["Balancer:Routes:cookie:Pool"] = "cookie";
-            settings["Balancer:Routes:cookie:Path"] = "/c/{**rest}";
-            settings["Balancer:Routes:web:Pool"] = "web";
-            settings["Balancer:Routes:web:Order"] = "1";
-            return settings;
-        },
+        Balancer = backends => TopologyOptions.AddRoutedPool(
+            TopologyOptions.AddRoutedPool([], "cookie", "Cookie:sid", backends, "/c/{**rest}", order: 0),
+            "web",
+            "Header:X-Session-Id",
+            backends,
+            "/{**rest}",
+            order: 1),
     });
 
     public async Task DisposeAsync()

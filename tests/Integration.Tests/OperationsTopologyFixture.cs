@@ -31,13 +31,11 @@ public sealed class OperationsTopologyFixture : IAsyncLifetime
             Backends = 3,
             Balancer = backends =>
             {
-                var settings = TopologyOptions.PoolSettings("web", "Header:X-Session-Id", backends);
+                var settings = TopologyOptions.AddRoutedPool([], "web", "Header:X-Session-Id", backends, "/{**rest}", order: 10);
                 settings["Balancer:Pools:web:HealthCheck:Interval"] = "00:00:00.500";
                 settings["Balancer:Pools:web:HealthCheck:Timeout"] = "00:00:00.400";
                 settings["Balancer:Pools:web:HealthCheck:Rise"] = "2";
                 settings["Balancer:Pools:web:HealthCheck:Fall"] = "2";
-                settings["Balancer:Routes:web:Pool"] = "web";
-                settings["Balancer:Routes:web:Order"] = "10";
 
                 Add(settings, "passive", "/p/{**rest}", backends);
                 settings["Balancer:Pools:passive:PassiveHealth:ConsecutiveFailures"] = "3";
@@ -60,15 +58,8 @@ public sealed class OperationsTopologyFixture : IAsyncLifetime
     // A keyless pool without probes (so only the concern under test acts on it) behind its own path prefix.
     private static void Add(Dictionary<string, string> settings, string pool, string path, IReadOnlyList<BackendNode> backends)
     {
-        foreach (var (key, value) in TopologyOptions.PoolSettings(pool, "", backends))
-        {
-            settings[key] = value;
-        }
-
+        TopologyOptions.AddRoutedPool(settings, pool, "", backends, path, order: 0);
         settings[$"Balancer:Pools:{pool}:HealthCheck:Enabled"] = "false";
-        settings[$"Balancer:Routes:{pool}:Pool"] = pool;
-        settings[$"Balancer:Routes:{pool}:Path"] = path;
-        settings[$"Balancer:Routes:{pool}:Order"] = "0";
     }
 
     public async Task DisposeAsync()

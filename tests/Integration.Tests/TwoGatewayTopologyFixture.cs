@@ -24,22 +24,13 @@ public sealed class TwoGatewayTopologyFixture : IAsyncLifetime
             Gateways = 2,
             Backends = 3,
             ReportInterval = ReportInterval,
-            Balancer = backends =>
-            {
-                var settings = TopologyOptions.PoolSettings("web", "Header:X-Session-Id", backends);
-                foreach (var (key, value) in TopologyOptions.PoolSettings("cookie", $"Cookie:{CookieName}", backends))
-                {
-                    settings[key] = value;
-                }
-
-                settings["Balancer:Routes:cookie:Pool"] = "cookie";
-                settings["Balancer:Routes:cookie:Path"] = "/c/{**rest}";
-                settings["Balancer:Routes:cookie:Order"] = "0";
-                settings["Balancer:Routes:web:Pool"] = "web";
-                settings["Balancer:Routes:web:Path"] = "/{**rest}";
-                settings["Balancer:Routes:web:Order"] = "1";
-                return settings;
-            },
+            Balancer = backends => TopologyOptions.AddRoutedPool(
+                TopologyOptions.AddRoutedPool([], "cookie", $"Cookie:{CookieName}", backends, "/c/{**rest}", order: 0),
+                "web",
+                "Header:X-Session-Id",
+                backends,
+                "/{**rest}",
+                order: 1),
         });
     }
 

@@ -53,6 +53,21 @@ public sealed class TopologyOptions
     public static IDictionary<string, string> DefaultBalancer(IReadOnlyList<BackendNode> backends) =>
         PoolSettings("web", "Header:X-Session-Id", backends);
 
+    /// <summary>Adds pool <paramref name="pool"/> over <paramref name="backends"/>, routed from <paramref name="path"/>.</summary>
+    public static Dictionary<string, string> AddRoutedPool(Dictionary<string, string> settings, string pool, string sessionKey, IReadOnlyList<BackendNode> backends, string path, int order)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        foreach (var (key, value) in PoolSettings(pool, sessionKey, backends))
+        {
+            settings[key] = value;
+        }
+
+        settings[$"Balancer:Routes:{pool}:Pool"] = pool;
+        settings[$"Balancer:Routes:{pool}:Path"] = path;
+        settings[$"Balancer:Routes:{pool}:Order"] = order.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return settings;
+    }
+
     /// <summary>The settings of one pool over <paramref name="backends"/>.</summary>
     public static Dictionary<string, string> PoolSettings(string pool, string sessionKey, IReadOnlyList<BackendNode> backends)
     {
