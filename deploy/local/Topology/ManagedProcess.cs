@@ -41,9 +41,6 @@ public sealed class ManagedProcess : IAsyncDisposable
     /// <summary>Name used in messages.</summary>
     public string Name { get; }
 
-    /// <summary>Operating-system process id.</summary>
-    public int Pid => _process.Id;
-
     /// <summary>Whether the process has ended.</summary>
     public bool HasExited => _process.HasExited;
 

@@ -111,9 +111,6 @@ public sealed class ClientIpSessionKeySource : SessionKeySource
 /// </summary>
 public sealed class CookieSessionKeySource(string cookieName, string pool, SessionCookieProtector protector, SameSiteMode sameSite) : SessionKeySource
 {
-    /// <summary>The cookie's name.</summary>
-    public string CookieName => cookieName;
-
     /// <inheritdoc />
     public override SessionKeyResult GetKey(HttpContext context)
     {

@@ -73,9 +73,6 @@ public interface IBackendProbeGrain : IGrainWithStringKey
 
     /// <summary>Stops probing (backend removed or probing disabled).</summary>
     Task StopAsync();
-
-    /// <summary>Probes sent since activation (diagnostics and tests).</summary>
-    Task<long> GetProbeCountAsync();
 }
 
 /// <summary>A page of session keys pinned to one backend.</summary>

@@ -19,7 +19,6 @@ public sealed partial class BackendProbeGrain(IHttpClientFactory httpClients, IL
     private int _successes;
     private int _failures;
     private bool _healthy = true;
-    private long _probes;
 
     private (string Pool, string BackendId) Key
     {
@@ -56,9 +55,6 @@ public sealed partial class BackendProbeGrain(IHttpClientFactory httpClients, IL
         return Task.CompletedTask;
     }
 
-    /// <inheritdoc />
-    public Task<long> GetProbeCountAsync() => Task.FromResult(_probes);
-
     private async Task ProbeAsync(CancellationToken cancellationToken)
     {
         if (_address is null || _settings is not { } settings)
@@ -80,7 +76,6 @@ public sealed partial class BackendProbeGrain(IHttpClientFactory httpClients, IL
             ok = false;
         }
 
-        _probes++;
         if (ok)
         {
             (_successes, _failures) = (_successes + 1, 0);

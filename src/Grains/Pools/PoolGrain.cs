@@ -23,6 +23,8 @@ public sealed class PoolGrain(
     private readonly Dictionary<string, BackendHealthState> _health = new(StringComparer.Ordinal);
     private readonly Queue<(string Key, DateTimeOffset Until)> _unpinned = new();
     private readonly HashSet<string> _probing = new(StringComparer.Ordinal);
+
+    // Held for the activation's lifetime; Orleans disposes it on deactivation.
     private IGrainTimer? _proberTimer;
 
     private PoolSettings Settings => state.State.Settings ?? PoolSettings.Default;
