@@ -15,11 +15,6 @@ public sealed class ClusterChaosTests(ITestOutputHelper output)
     private const int Keys = 2000;
     private const int RequestsPerSecond = 150;
 
-    // A gateway killed with SIGKILL drops the connections it holds; requests in flight on it at that instant are lost
-    // with it (a client retrying idempotent requests would resend them). At this rate and a few milliseconds of latency,
-    // about one request is in flight per gateway; ten leaves room for a slow moment on a 2-core machine.
-    private const int MaxLostWithKilledGateway = 10;
-
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(60);
 
     [Fact]
@@ -167,16 +162,10 @@ public sealed class ClusterChaosTests(ITestOutputHelper output)
         // The record.
         var samples = load.Samples.Where(s => s.At >= events[0].At).ToList();
         var failures = samples.Where(s => !s.Succeeded).ToList();
-        var killedGateway = events.Single(e => e.What == "kill -9 gateway2").At;
-        // Connections the killed process held were reset: those requests were lost with it.
-        var lostWithGateway = failures
-            .Where(s => s.Gateway == 1 && s.At + s.Latency >= killedGateway && s.At <= killedGateway + TimeSpan.FromSeconds(1) && s.Error?.Contains("reset", StringComparison.OrdinalIgnoreCase) == true)
-            .ToList();
-        var otherFailures = failures.Except(lostWithGateway).ToList();
         var splits = samples.Where(s => s.Succeeded && pinned.TryGetValue(s.Key, out var backend) && s.Backend != backend).ToList();
 
         report.AppendLine(CultureInfo.InvariantCulture, $"Topology: Redis (append-only), 3 silos (Redis clustering and storage), 2 gateways, 3 echo backends; {Keys} session keys at {RequestsPerSecond} req/s.");
-        report.AppendLine(CultureInfo.InvariantCulture, $"Requests during the chaos run: {samples.Count}; failed: {failures.Count} ({lostWithGateway.Count} in flight on gateway2 when it was killed, {otherFailures.Count} other); failed over to the other gateway: {load.Failovers}.");
+        report.AppendLine(CultureInfo.InvariantCulture, $"Requests during the chaos run: {samples.Count}; failed: {failures.Count}; sent to the other gateway because the first refused the connection: {load.Failovers}; retried there because the connection broke under the request (gateway2 killed): {load.Retries}.");
         report.AppendLine(CultureInfo.InvariantCulture, $"Keys answered by another backend than their pin: {splits.Select(s => s.Key).Distinct().Count()}; pins lost after Redis and all silos restarted: {moved.Count} of {Keys}.");
         foreach (var (what, at) in events)
         {
@@ -202,7 +191,7 @@ public sealed class ClusterChaosTests(ITestOutputHelper output)
             output.WriteLine("  history: " + string.Join(" | ", load.Samples.Where(x => x.Key == key).OrderBy(x => x.At).Select(x => $"{x.At.TotalSeconds:F1}s g{x.Gateway + 1} {x.Backend ?? x.Error}")));
         }
 
-        if (moved.Count > 0 || otherFailures.Count > 0)
+        if (moved.Count > 0 || failures.Count > 0)
         {
             output.WriteLine(topology.Diagnostics());
         }
@@ -214,8 +203,7 @@ public sealed class ClusterChaosTests(ITestOutputHelper output)
 
         Assert.Empty(splits);
         Assert.Empty(moved);
-        Assert.Empty(otherFailures);
-        Assert.True(lostWithGateway.Count <= MaxLostWithKilledGateway, $"{lostWithGateway.Count} requests lost with the killed gateway (limit {MaxLostWithKilledGateway}).");
+        Assert.Empty(failures);
         Assert.Equal(0, outageFailures);
         Assert.Equal(0, outageSplit);
         Assert.True(samples.Count > RequestsPerSecond * 60, $"The load stalled: only {samples.Count} requests were sent.");

@@ -14,7 +14,8 @@ public sealed record Sample(string Key, int Gateway, string? Backend, int Status
 /// <summary>
 /// A steady request rate over a fixed set of session keys, alternating each key between gateways on every pass, like a
 /// client behind DNS round robin. A gateway that refuses the connection (it is down) is failed over to the other one,
-/// as such a client would; everything else that goes wrong is recorded as a failure.
+/// and a GET whose connection breaks under it is sent once more to the other one, as browsers and HTTP clients with a
+/// retry policy do; anything that still fails, and every error response, is recorded as a failure.
 /// </summary>
 public sealed class SteadyLoad : IAsyncDisposable
 {
@@ -28,6 +29,7 @@ public sealed class SteadyLoad : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _outstanding = new(MaxOutstanding);
     private int _failovers;
+    private int _retries;
     private Task? _loop;
 
     public SteadyLoad(LocalTopology topology, string[] keys, int requestsPerSecond)
@@ -40,6 +42,9 @@ public sealed class SteadyLoad : IAsyncDisposable
     public IReadOnlyCollection<Sample> Samples => _samples;
 
     public int Failovers => Volatile.Read(ref _failovers);
+
+    /// <summary>Requests whose connection broke under them and that the client sent again to another gateway.</summary>
+    public int Retries => Volatile.Read(ref _retries);
 
     /// <summary>Time since the load object was created; samples carry it.</summary>
     public TimeSpan Now => _clock.Elapsed;
@@ -81,6 +86,13 @@ public sealed class SteadyLoad : IAsyncDisposable
             {
                 // Nothing was sent: the client moves on to the next address, as with DNS round robin.
                 Interlocked.Increment(ref _failovers);
+                target = (target + 1) % _topology.Gateways.Count;
+            }
+            catch (HttpRequestException) when (failover && attempt == 0)
+            {
+                // The connection broke under the request (its gateway died holding it): like a browser with an
+                // idempotent GET on a reused connection, the client retries once, on the next address.
+                Interlocked.Increment(ref _retries);
                 target = (target + 1) % _topology.Gateways.Count;
             }
             catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
