@@ -35,7 +35,9 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 wait_http() { for _ in $(seq 1 200); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.25; done; echo "bench: $1 never answered" >&2; exit 1; }
-start() { local name=$1 dir=$2; shift 2; (cd "$dir" && exec "$@") >"$work/$name.log" 2>&1 & pids+=($!); echo $!; }
+# start NAME DIR COMMAND...: runs it in the background; its pid is in $started (not printed: a command substitution
+# would run start in a subshell and the cleanup would never learn the pid).
+start() { local name=$1 dir=$2; shift 2; (cd "$dir" && exec "$@") >"$work/$name.log" 2>&1 & started=$!; pids+=("$started"); }
 stop() { kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 rss_mb() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status" 2>/dev/null || echo "-"; }
 
@@ -60,7 +62,7 @@ metric() { curl -fsS "$1/metrics" | awk -v name="$2" '$1 ~ "^"name"(\\{|$)" {sum
 declare -A rps lat mem calls
 backend_ports=($(free_port) $(free_port) $(free_port))
 for i in 0 1 2; do
-  start "echo$i" "$(bin samples/EchoBackend)" dotnet Distributed.EchoBackend.dll --urls "http://127.0.0.1:${backend_ports[$i]}" --Echo:Id "b$((i + 1))" >/dev/null
+  start "echo$i" "$(bin samples/EchoBackend)" dotnet Distributed.EchoBackend.dll --urls "http://127.0.0.1:${backend_ports[$i]}" --Echo:Id "b$((i + 1))"
 done
 for port in "${backend_ports[@]}"; do wait_http "http://127.0.0.1:$port/healthz"; done
 backends=$(printf "http://127.0.0.1:%s," "${backend_ports[@]}"); backends=${backends%,}
@@ -73,7 +75,7 @@ echo "throughput (wrk, ${duration}s, 64 connections):" >&2
 run_throughput direct "http://127.0.0.1:${backend_ports[0]}/"
 
 yarp_port=$(free_port)
-procs[yarp]=$(start yarp "$(bin bench/PlainYarp)" dotnet Distributed.Bench.PlainYarp.dll --urls "http://127.0.0.1:$yarp_port" --Destinations "$backends")
+start yarp "$(bin bench/PlainYarp)" dotnet Distributed.Bench.PlainYarp.dll --urls "http://127.0.0.1:$yarp_port" --Destinations "$backends"; procs[yarp]=$started
 wait_http "http://127.0.0.1:$yarp_port/"
 run_throughput yarp "http://127.0.0.1:$yarp_port/"
 
@@ -99,7 +101,7 @@ backend be
   server b2 127.0.0.1:${backend_ports[1]}
   server b3 127.0.0.1:${backend_ports[2]}
 CFG
-procs[haproxy]=$(start haproxy "$work" haproxy -db -f "$work/haproxy.cfg")
+start haproxy "$work" haproxy -db -f "$work/haproxy.cfg"; procs[haproxy]=$started
 wait_http "http://127.0.0.1:$haproxy_port/"
 run_throughput haproxy "http://127.0.0.1:$haproxy_port/"
 
@@ -124,7 +126,7 @@ http {
   }
 }
 CFG
-procs[nginx]=$(start nginx "$work" nginx -c "$work/nginx.conf" -g "daemon off;")
+start nginx "$work" nginx -c "$work/nginx.conf" -g "daemon off;"; procs[nginx]=$started
 wait_http "http://127.0.0.1:$nginx_port/"
 run_throughput nginx "http://127.0.0.1:$nginx_port/"
 
@@ -132,10 +134,10 @@ run_throughput nginx "http://127.0.0.1:$nginx_port/"
 pool_args=(--Balancer:Pools:web:SessionKey Header:X-Session-Id)
 for i in 0 1 2; do pool_args+=(--Balancer:Pools:web:Backends:b$((i + 1)):Address "http://127.0.0.1:${backend_ports[$i]}"); done
 silo_ports=($(free_port) $(free_port) $(free_port))
-procs[silo1]=$(start silo1 "$(bin src/Silo)" dotnet Distributed.Silo.dll --urls "http://127.0.0.1:${silo_ports[0]}" --Orleans:SiloPort "${silo_ports[1]}" --Orleans:GatewayPort "${silo_ports[2]}")
+start silo1 "$(bin src/Silo)" dotnet Distributed.Silo.dll --urls "http://127.0.0.1:${silo_ports[0]}" --Orleans:SiloPort "${silo_ports[1]}" --Orleans:GatewayPort "${silo_ports[2]}"; procs[silo1]=$started
 wait_http "http://127.0.0.1:${silo_ports[0]}/readyz"
 gw_port=$(free_port); gw_admin=$(free_port)
-procs[gw1]=$(start gw1 "$(bin src/Gateway)" dotnet Distributed.Gateway.dll --urls "http://127.0.0.1:$gw_port" --Balancer:Admin:Url "http://127.0.0.1:$gw_admin" --Orleans:GatewayPort "${silo_ports[2]}" "${pool_args[@]}")
+start gw1 "$(bin src/Gateway)" dotnet Distributed.Gateway.dll --urls "http://127.0.0.1:$gw_port" --Balancer:Admin:Url "http://127.0.0.1:$gw_admin" --Orleans:GatewayPort "${silo_ports[2]}" "${pool_args[@]}"; procs[gw1]=$started
 wait_http "http://127.0.0.1:$gw_admin/readyz"
 warm "http://127.0.0.1:$gw_port/"
 calls_before=$(metric "http://127.0.0.1:$gw_admin" distributed_gateway_grain_calls_total); requests_before=$(metric "http://127.0.0.1:$gw_admin" distributed_gateway_requests_total)
@@ -144,18 +146,18 @@ calls[distributed-1]=$(python3 -c "c=$(metric "http://127.0.0.1:$gw_admin" distr
 
 # Distributed, 2 gateways + 2 silos clustered through Redis.
 redis_port=$(free_port)
-procs[redis]=$(start redis "$work" redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no)
+start redis "$work" redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no; procs[redis]=$started
 sleep 0.5
 cluster_args=(--Orleans:Clustering Redis --Orleans:Redis "127.0.0.1:$redis_port" --Orleans:ClusterId "bench-$$")
 for s in a b; do
   p=($(free_port) $(free_port) $(free_port))
-  procs[silo$s]=$(start "silo$s" "$(bin src/Silo)" dotnet Distributed.Silo.dll --urls "http://127.0.0.1:${p[0]}" --Orleans:SiloPort "${p[1]}" --Orleans:GatewayPort "${p[2]}" --Orleans:AdvertisedIp 127.0.0.1 "${cluster_args[@]}")
+  start "silo$s" "$(bin src/Silo)" dotnet Distributed.Silo.dll --urls "http://127.0.0.1:${p[0]}" --Orleans:SiloPort "${p[1]}" --Orleans:GatewayPort "${p[2]}" --Orleans:AdvertisedIp 127.0.0.1 "${cluster_args[@]}"; procs[silo$s]=$started
   wait_http "http://127.0.0.1:${p[0]}/readyz"
 done
 gw2_urls=(); gw2_admins=()
 for g in a b; do
   gp=$(free_port); ga=$(free_port)
-  procs[gw$g]=$(start "gw$g" "$(bin src/Gateway)" dotnet Distributed.Gateway.dll --urls "http://127.0.0.1:$gp" --Balancer:Admin:Url "http://127.0.0.1:$ga" "${cluster_args[@]}" "${pool_args[@]}")
+  start "gw$g" "$(bin src/Gateway)" dotnet Distributed.Gateway.dll --urls "http://127.0.0.1:$gp" --Balancer:Admin:Url "http://127.0.0.1:$ga" "${cluster_args[@]}" "${pool_args[@]}"; procs[gw$g]=$started
   wait_http "http://127.0.0.1:$ga/readyz"
   gw2_urls+=("http://127.0.0.1:$gp/"); gw2_admins+=("http://127.0.0.1:$ga")
 done
