@@ -26,9 +26,18 @@ bin() { echo "$root/$1/bin/Release/net10.0"; }
 
 work=$(mktemp -d)
 pids=()
+# Stops a process: SIGTERM, up to 10 s to exit, then SIGKILL. (A silo whose Redis is gone can take minutes to
+# leave the cluster gracefully; a bare `wait` would hang the script, and ./test.sh with it.)
+alive() { [[ -e /proc/$1 ]] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
+stop() {
+  kill -TERM "$1" 2>/dev/null || return 0
+  for _ in $(seq 1 40); do alive "$1" || break; sleep 0.25; done
+  kill -KILL "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+# Newest first: gateways before silos before Redis, so nothing shuts down against a dependency already gone.
 cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do stop "${pids[$i]}"; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -38,7 +47,6 @@ wait_http() { for _ in $(seq 1 200); do curl -fsS -o /dev/null "$1" 2>/dev/null 
 # start NAME DIR COMMAND...: runs it in the background; its pid is in $started (not printed: a command substitution
 # would run start in a subshell and the cleanup would never learn the pid).
 start() { local name=$1 dir=$2; shift 2; (cd "$dir" && exec "$@") >"$work/$name.log" 2>&1 & started=$!; pids+=("$started"); }
-stop() { kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 rss_mb() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status" 2>/dev/null || echo "-"; }
 
 # wrk against one or more URLs at once (two gateways: one wrk each); prints total requests/s.
