@@ -1,7 +1,9 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
@@ -11,14 +13,22 @@ namespace Distributed.ServiceDefaults;
 /// <summary>Defaults every Distributed host applies, in the spirit of eShop's ServiceDefaults.</summary>
 public static class HostingExtensions
 {
+    /// <summary>
+    /// Configuration key that turns span recording on or off (<c>true</c>/<c>false</c>). Default: on when
+    /// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set, off otherwise; set it to <c>true</c> when an exporter is added in code.
+    /// </summary>
+    public const string TracingKey = "Telemetry:Tracing";
+
     /// <summary>Orleans' activity sources: grain calls as client spans in the caller and server spans in the silo.</summary>
     public static readonly string[] OrleansActivitySources = ["Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application"];
 
     /// <summary>
     /// Health checks and OpenTelemetry: ASP.NET Core, HttpClient (which covers YARP's forwarding) and Orleans spans
     /// plus the host's own <c>ActivitySource</c> and <c>Meter</c> named <paramref name="serviceName"/>; metrics of the
-    /// host, Orleans and ASP.NET Core. Exported with OTLP when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set, and always
-    /// to a Prometheus scrape endpoint the host maps (<see cref="MapPrometheusEndpoint"/>).
+    /// host, Orleans and ASP.NET Core. Exported with OTLP when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set, and metrics
+    /// always to a Prometheus scrape endpoint the host maps (<see cref="MapPrometheusEndpoint"/>). Spans are recorded
+    /// only when they have somewhere to go (see <see cref="TracingKey"/>); sampling follows OpenTelemetry's own
+    /// <c>OTEL_TRACES_SAMPLER</c> and <c>OTEL_TRACES_SAMPLER_ARG</c>.
     /// </summary>
     public static TBuilder AddDistributedDefaults<TBuilder>(this TBuilder builder, string serviceName)
         where TBuilder : IHostApplicationBuilder
@@ -27,8 +37,13 @@ public static class HostingExtensions
         builder.Services.AddHealthChecks();
         var otlp = !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
         var telemetry = builder.Services.AddOpenTelemetry()
-            .ConfigureResource(resource => resource.AddService(serviceName, serviceInstanceId: $"{Environment.MachineName}-{Environment.ProcessId}"))
-            .WithTracing(tracing =>
+            .ConfigureResource(resource => resource.AddService(serviceName, serviceInstanceId: $"{Environment.MachineName}-{Environment.ProcessId}"));
+
+        // A recorded span costs a gateway about a quarter of its CPU per proxied request (docs/benchmarks.md); without
+        // an exporter that is pure loss, so spans are only made when something collects them.
+        if (TracingEnabled(builder.Configuration) ?? otlp)
+        {
+            telemetry.WithTracing(tracing =>
             {
                 tracing.AddSource(serviceName).AddSource(OrleansActivitySources)
                     .AddAspNetCoreInstrumentation(o => o.Filter = context => !IsOperationalPath(context.Request.Path))
@@ -37,8 +52,10 @@ public static class HostingExtensions
                 {
                     tracing.AddOtlpExporter();
                 }
-            })
-            .WithMetrics(metrics =>
+            });
+        }
+
+        telemetry.WithMetrics(metrics =>
             {
                 metrics.AddMeter(serviceName, "Microsoft.Orleans")
                     .AddAspNetCoreInstrumentation()
@@ -68,6 +85,13 @@ public static class HostingExtensions
     /// <summary>The Prometheus scrape endpoint, <c>/metrics</c>.</summary>
     public static IEndpointConventionBuilder MapPrometheusEndpoint(this IEndpointRouteBuilder endpoints) =>
         endpoints.MapPrometheusScrapingEndpoint("/metrics");
+
+    private static bool? TracingEnabled(IConfiguration configuration) => configuration[TracingKey] switch
+    {
+        null or "" => null,
+        var value when bool.TryParse(value, out var enabled) => enabled,
+        var value => throw new OptionsValidationException(TracingKey, typeof(bool), [$"{TracingKey} is '{value}'; use true or false."]),
+    };
 
     // Probes and scrapes would otherwise be most of the traces.
     private static bool IsOperationalPath(Microsoft.AspNetCore.Http.PathString path) =>

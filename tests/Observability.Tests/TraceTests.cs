@@ -69,6 +69,7 @@ public sealed class TraceTests : IAsyncLifetime
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = Directory.CreateTempSubdirectory("distributed-trace-").FullName });
         builder.Configuration.AddInMemoryCollection(settings);
+        builder.Configuration[HostingExtensions.TracingKey] = "true"; // the in-memory exporter below collects the spans
         builder.Configuration[WebHostDefaultsUrls] = $"http://127.0.0.1:{port}";
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.AddDistributedDefaults(service);
