@@ -42,7 +42,7 @@ public class RoutingDecisionBenchmarks : IDisposable
         _pool.Apply(new PoolSnapshot("web", 1, [.. _pool.Seed.Select(b => new BackendSnapshot(b.Id, b.Address, 1, BackendState.Active, 2, EffectiveWeight: 1))], 1, time.GetUtcNow()), [], time.GetUtcNow());
         for (var i = 0; i < 10_000; i++)
         {
-            _pool.Pins.Set($"user-{i}", new CachedPin($"b{(i % 3) + 1}", 1, time.GetUtcNow()));
+            _pool.Pins.Set($"user-{i}", new CachedPin($"b{(i % 3) + 1}", 1, Generation: 0, time.GetUtcNow()));
         }
 
         var connectivity = new ClusterConnectivity(time, Options.Create(options));

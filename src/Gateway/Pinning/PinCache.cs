@@ -6,8 +6,9 @@ namespace Distributed.Gateway.Pinning;
 /// <summary>A pin as this gateway knows it.</summary>
 /// <param name="BackendId">Pinned backend.</param>
 /// <param name="Epoch">The pin's epoch at the grain; -1 for a provisional pin made while the cluster was unreachable.</param>
+/// <param name="Generation">The backend's pin generation in the snapshot the pin was cached under (see <see cref="Distributed.Grains.Abstractions.BackendSnapshot.PinGeneration"/>).</param>
 /// <param name="ConfirmedAt">When the session grain last confirmed the pin (and extended its expiry).</param>
-internal sealed record CachedPin(string BackendId, long Epoch, DateTimeOffset ConfirmedAt)
+internal sealed record CachedPin(string BackendId, long Epoch, long Generation, DateTimeOffset ConfirmedAt)
 {
     /// <summary>A pin chosen locally while the cluster did not answer; reconciled with the grain on the next request.</summary>
     public bool IsProvisional => Epoch < 0;
@@ -17,7 +18,8 @@ internal sealed record CachedPin(string BackendId, long Epoch, DateTimeOffset Co
 /// One pool's bounded cache of pins. Entries do not expire by time: a pin older than the confirmation interval is
 /// still used at once, and re-confirmed with its grain in the background (which also extends the session's idle expiry
 /// cluster-wide). So a request never waits for a known pin, and a pin survives a cluster outage (fail-static). Only the
-/// size cap evicts.
+/// size cap evicts. A pin moved by another gateway reaches this cache through the snapshot: a backend's pin generation
+/// (bumped whenever it stops keeping sessions) and the list of sessions unpinned through the admin API.
 /// </summary>
 internal sealed class PinCache : IDisposable
 {

@@ -62,10 +62,11 @@ internal sealed partial class SessionPinResolver(
             return ValueTask.FromResult(new RoutingDecision(backend, backend is null ? RoutingOutcome.NoBackend : RoutingOutcome.Keyless));
         }
 
-        if (!isNewKey && pool.Pins.Get(sessionKey) is { } cached && view.Find(cached.BackendId) is { KeepsSessions: true } hit)
+        var now = time.GetUtcNow();
+        if (!isNewKey && pool.Pins.Get(sessionKey) is { } cached && IsUsable(pool, view, cached, now) is { } hit)
         {
             telemetry.PinCache(pool.Name, hit: true);
-            if (cached.IsProvisional || pool.Pins.IsDue(cached, time.GetUtcNow()))
+            if (cached.IsProvisional || pool.Pins.IsDue(cached, now))
             {
                 ConfirmInBackground(pool, sessionKey, cached);
             }
@@ -76,6 +77,12 @@ internal sealed partial class SessionPinResolver(
         telemetry.PinCache(pool.Name, hit: false);
         return ResolveWithGrainAsync(pool, view, sessionKey);
     }
+
+    private BackendEntry? IsUsable(PoolRuntime pool, PoolView view, CachedPin cached, DateTimeOffset now) =>
+        view.Find(cached.BackendId) is { } backend
+        && PinValidity.IsUsable(cached, backend.Backend, now, pool.Options.SessionTtl, connectivity.IsDegraded)
+            ? backend
+            : null;
 
     private async ValueTask<RoutingDecision> ResolveWithGrainAsync(PoolRuntime pool, PoolView view, string sessionKey)
     {
@@ -106,7 +113,7 @@ internal sealed partial class SessionPinResolver(
             connectivity.CallFailed();
             var fallback = view.ChooseByHash(sessionKey) ?? proposal;
             LogProvisional(logger, pool.Name, fallback.Id, ex);
-            pool.Pins.Set(sessionKey, new CachedPin(fallback.Id, Epoch: -1, DateTimeOffset.MinValue));
+            pool.Pins.Set(sessionKey, new CachedPin(fallback.Id, Epoch: -1, fallback.Backend.PinGeneration, DateTimeOffset.MinValue));
             return new RoutingDecision(fallback, RoutingOutcome.Provisional);
         }
     }
@@ -123,7 +130,7 @@ internal sealed partial class SessionPinResolver(
         {
             if (view.Find(result.Pin.BackendId) is { KeepsSessions: true } pinned)
             {
-                pool.Pins.Set(sessionKey, new CachedPin(pinned.Id, result.Pin.Epoch, time.GetUtcNow()));
+                pool.Pins.Set(sessionKey, new CachedPin(pinned.Id, result.Pin.Epoch, pinned.Backend.PinGeneration, time.GetUtcNow()));
                 var outcome = repinned ? RoutingOutcome.Repinned : result.Outcome == PinOutcome.Created ? RoutingOutcome.New : RoutingOutcome.Pinned;
                 return new RoutingDecision(pinned, outcome);
             }
@@ -162,9 +169,9 @@ internal sealed partial class SessionPinResolver(
             var grain = grains.GetGrain<ISessionGrain>(SessionGrainKey.For(pool.Name, sessionKey));
             telemetry.GrainCall(pool.Name, "confirm");
             var result = await grain.GetOrPinAsync(cached.BackendId, pool.Options.SessionTtl, timeout.Token).WaitAsync(timeout.Token);
-            if (pool.View.Find(result.Pin.BackendId) is { KeepsSessions: true })
+            if (pool.View.Find(result.Pin.BackendId) is { KeepsSessions: true } pinned)
             {
-                pool.Pins.Set(sessionKey, new CachedPin(result.Pin.BackendId, result.Pin.Epoch, time.GetUtcNow()));
+                pool.Pins.Set(sessionKey, new CachedPin(pinned.Id, result.Pin.Epoch, pinned.Backend.PinGeneration, time.GetUtcNow()));
             }
             else
             {

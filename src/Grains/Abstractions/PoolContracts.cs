@@ -51,6 +51,11 @@ public sealed record BackendSpec(
 /// <param name="KeepsSessions">Existing pins stay (healthy or panic, and not past a drain deadline).</param>
 /// <param name="DrainDeadline">When a draining backend's remaining sessions are moved.</param>
 /// <param name="RequestRate">Requests per second completed across every gateway, over the passive-health window.</param>
+/// <param name="PinGeneration">
+/// Increases every time the backend stops keeping sessions (unhealthy, ejected, past a drain deadline), when gateways
+/// may move its sessions elsewhere. A gateway's cached pin taken under an older generation is checked with its session
+/// grain before it is used again, even if the gateway never saw the backend unusable.
+/// </param>
 [GenerateSerializer, Immutable, Alias("Distributed.BackendSnapshot")]
 public sealed record BackendSnapshot(
     [property: Id(0)] string Id,
@@ -64,7 +69,8 @@ public sealed record BackendSnapshot(
     [property: Id(8)] bool AcceptsNewSessions = true,
     [property: Id(9)] bool KeepsSessions = true,
     [property: Id(10)] DateTimeOffset? DrainDeadline = null,
-    [property: Id(11)] double RequestRate = 0);
+    [property: Id(11)] double RequestRate = 0,
+    [property: Id(12)] long PinGeneration = 0);
 
 /// <summary>The pool tracker's answer to every report: registry plus aggregated load.</summary>
 /// <param name="Pool">Pool name.</param>

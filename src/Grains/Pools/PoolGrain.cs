@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using Distributed.Grains.Abstractions;
 using Distributed.Grains.Health;
+using Microsoft.Extensions.Logging;
 
 namespace Distributed.Grains.Pools;
 
@@ -11,9 +12,10 @@ namespace Distributed.Grains.Pools;
 /// the one health verdict per backend: the active prober's (one per backend, cluster-wide) and passive ejections from
 /// failures pooled across all gateways.
 /// </summary>
-public sealed class PoolGrain(
+public sealed partial class PoolGrain(
     [PersistentState("pool", StorageNames.Pools)] IPersistentState<PoolState> state,
-    [FromKeyedServices(BalancerTime.ServiceKey)] TimeProvider time) : Grain, IPoolGrain
+    [FromKeyedServices(BalancerTime.ServiceKey)] TimeProvider time,
+    ILogger<PoolGrain> logger) : Grain, IPoolGrain
 {
     // How often probers are (re)started: a prober lost with a silo is back within this.
     private static readonly TimeSpan ProberRefresh = TimeSpan.FromSeconds(5);
@@ -23,6 +25,9 @@ public sealed class PoolGrain(
     private readonly Dictionary<string, BackendHealthState> _health = new(StringComparer.Ordinal);
     private readonly Queue<(string Key, DateTimeOffset Until)> _unpinned = new();
     private readonly HashSet<string> _probing = new(StringComparer.Ordinal);
+
+    // A pin generation changed and is not yet persisted.
+    private bool _generationUnsaved;
 
     // Held for the activation's lifetime; Orleans disposes it on deactivation.
     private IGrainTimer? _proberTimer;
@@ -60,7 +65,7 @@ public sealed class PoolGrain(
             await EnsureProbersAsync(CancellationToken.None);
         }
 
-        return BuildSnapshot();
+        return await SnapshotAsync();
     }
 
     /// <inheritdoc />
@@ -96,11 +101,11 @@ public sealed class PoolGrain(
         }
 
         EjectFailing(now);
-        return Task.FromResult(BuildSnapshot());
+        return SnapshotAsync();
     }
 
     /// <inheritdoc />
-    public Task<PoolSnapshot> GetSnapshotAsync() => Task.FromResult(BuildSnapshot());
+    public Task<PoolSnapshot> GetSnapshotAsync() => SnapshotAsync();
 
     /// <inheritdoc />
     public async Task<PoolSnapshot> UpsertBackendAsync(BackendSpec backend)
@@ -125,7 +130,7 @@ public sealed class PoolGrain(
 
         state.State.Initialized = true;
         await SaveRegistryAsync();
-        return BuildSnapshot();
+        return await SnapshotAsync();
     }
 
     /// <inheritdoc />
@@ -251,6 +256,27 @@ public sealed class PoolGrain(
         }
     }
 
+    // The snapshot, and the pin generations it bumped persisted. Bumps are rare (a backend becoming unusable), so this
+    // is almost never a write; a failed write is retried with the next snapshot and the generation holds meanwhile.
+    private async Task<PoolSnapshot> SnapshotAsync()
+    {
+        var snapshot = BuildSnapshot();
+        if (_generationUnsaved)
+        {
+            try
+            {
+                await state.WriteStateAsync(CancellationToken.None);
+                _generationUnsaved = false;
+            }
+            catch (Exception ex)
+            {
+                LogGenerationNotSaved(logger, this.GetPrimaryKeyString(), ex);
+            }
+        }
+
+        return snapshot;
+    }
+
     private PoolSnapshot BuildSnapshot()
     {
         var now = time.GetUtcNow();
@@ -298,6 +324,15 @@ public sealed class PoolGrain(
 
             var serves = verdict == BackendHealth.Healthy || panic;
             var drainedOut = backend.State == BackendState.Draining && backend.DrainDeadline <= now;
+            var keepsSessions = serves && !drainedOut;
+            if (health.KeptSessions && !keepsSessions)
+            {
+                // From now on gateways may move this backend's sessions: every cached pin to it must be re-checked.
+                backend.PinGeneration++;
+                _generationUnsaved = true;
+            }
+
+            health.KeptSessions = keepsSessions;
             var usableSince = health.UsableSince > backend.AddedAt ? health.UsableSince : backend.AddedAt;
             backends.Add(new BackendSnapshot(
                 backend.Id,
@@ -309,9 +344,10 @@ public sealed class PoolGrain(
                 backend.Weight * SlowStart.Factor(usableSince, now, settings.SlowStart),
                 backend.MaxInFlight,
                 AcceptsNewSessions: serves && backend.State == BackendState.Active,
-                KeepsSessions: serves && !drainedOut,
+                KeepsSessions: keepsSessions,
                 backend.DrainDeadline,
-                health.Passive.Rate(now, settings.Passive.Window)));
+                health.Passive.Rate(now, settings.Passive.Window),
+                backend.PinGeneration));
         }
 
         while (_unpinned.TryPeek(out var oldest) && oldest.Until <= now)
@@ -371,5 +407,11 @@ public sealed class PoolGrain(
         public DateTimeOffset LastEjectionEnded { get; set; }
 
         public DateTimeOffset UsableSince { get; set; }
+
+        // Whether the previous snapshot let the backend keep its sessions (a change to false bumps the pin generation).
+        public bool KeptSessions { get; set; } = true;
     }
+
+    [LoggerMessage(EventId = 5101, Level = LogLevel.Warning, Message = "Pool {Pool}: a changed pin generation could not be persisted yet; retrying with the next snapshot.")]
+    private static partial void LogGenerationNotSaved(ILogger logger, string pool, Exception exception);
 }

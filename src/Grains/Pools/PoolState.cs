@@ -54,4 +54,11 @@ public sealed class BackendRecord
     /// <summary>When the backend was added (start of its slow start).</summary>
     [Id(6)]
     public DateTimeOffset AddedAt { get; set; }
+
+    /// <summary>
+    /// How often the backend stopped keeping sessions (see <see cref="BackendSnapshot.PinGeneration"/>). Persisted, so
+    /// the pool grain moving to another silo does not make every gateway re-check every cached pin at once.
+    /// </summary>
+    [Id(7)]
+    public long PinGeneration { get; set; }
 }

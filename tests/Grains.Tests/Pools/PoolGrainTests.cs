@@ -131,6 +131,28 @@ public sealed class PoolGrainTests(GrainClusterFixture cluster) : IClassFixture<
     }
 
     [Fact]
+    public async Task PinGeneration_BumpsWhenABackendStopsKeepingSessionsAndOnlyThen()
+    {
+        var pool = NewPool();
+        var first = await pool.InitializeAsync(Seed, Settings);
+        Assert.All(first.Backends, b => Assert.Equal(0, b.PinGeneration));
+
+        await pool.ReportAsync(Outcomes("g1", "b2", 3, 3)); // ejected: sessions may move
+        Assert.Equal(1, (await pool.GetSnapshotAsync()).Backends.Single(b => b.Id == "b2").PinGeneration);
+        Assert.Equal(1, (await pool.GetSnapshotAsync()).Backends.Single(b => b.Id == "b2").PinGeneration); // once per change
+
+        cluster.Time.Advance(TimeSpan.FromSeconds(11)); // back: the generation stays, so pins cached before are re-checked
+        var back = await pool.GetSnapshotAsync();
+        Assert.True(back.Backends.Single(b => b.Id == "b2") is { KeepsSessions: true, PinGeneration: 1 });
+        Assert.Equal(0, back.Backends.Single(b => b.Id == "b1").PinGeneration);
+
+        Assert.True(await pool.DrainBackendAsync("b1", TimeSpan.FromMinutes(1)));
+        Assert.Equal(0, (await pool.GetSnapshotAsync()).Backends.Single(b => b.Id == "b1").PinGeneration); // pins stay while draining
+        cluster.Time.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal(1, (await pool.GetSnapshotAsync()).Backends.Single(b => b.Id == "b1").PinGeneration); // past the deadline they move
+    }
+
+    [Fact]
     public async Task ReportAsync_ASuccessBetweenFailures_DoesNotEject()
     {
         var pool = NewPool();
