@@ -1,4 +1,8 @@
+using System.Globalization;
 using Distributed.Grains.Abstractions;
+using Distributed.Grains.Sessions;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Metadata;
 
 namespace Distributed.Grains.Tests.Sessions;
 
@@ -98,6 +102,58 @@ public sealed class SessionGrainTests(GrainClusterFixture cluster) : IClassFixtu
         Assert.Equal(PinOutcome.Created, next.Outcome);
         Assert.Equal("b3", next.Pin.BackendId);
         Assert.True(next.Pin.Epoch > first.Pin.Epoch + 1, "Unpin and pin each bump the epoch.");
+    }
+
+    [Fact]
+    public async Task GetAsync_AfterTheIdleGrainWasCollected_PinAndUnpersistedExtensionComeBackFromStorage()
+    {
+        var session = NewSession();
+        var first = await session.GetOrPinAsync("b1", Ttl); // persisted expiry: 10 min from now
+        cluster.Time.Advance(TimeSpan.FromMinutes(2));
+        await session.GetOrPinAsync("b2", Ttl); // extended to 12 min, in memory only (8 min of the persisted 10 left)
+
+        await CollectAsync(session);
+
+        cluster.Time.Advance(TimeSpan.FromMinutes(9)); // 11 min after pinning: past the persisted expiry, not the extended one
+        var pin = await session.GetAsync();
+        Assert.NotNull(pin);
+        Assert.Equal(("b1", first.Pin.Epoch), (pin.BackendId, pin.Epoch));
+    }
+
+    [Fact]
+    public async Task BackendSessionsGrain_AfterIdleCollection_StillListsThePinnedSession()
+    {
+        var key = Guid.NewGuid().ToString("N");
+        var session = cluster.Client.GetGrain<ISessionGrain>(SessionGrainKey.For("web", key));
+        await session.GetOrPinAsync("b-kept", Ttl);
+        var index = cluster.Client.GetGrain<IBackendSessionsGrain>("web/b-kept");
+        await GrainClusterFixture.EventuallyAsync(() => index.ListAsync(null, 10), p => p.Sessions.Contains(key));
+
+        // The index lives only in memory: collecting it when idle would forget the session (its grain, with nothing
+        // to persist on deactivation, does not track it again).
+        await CollectAsync(session);
+
+        Assert.Contains(key, (await index.ListAsync(null, 10)).Sessions);
+    }
+
+    [Fact]
+    public void SessionGrain_IdleCollectionAge_IsShortButAboveTheGatewayConfirmInterval()
+    {
+        var manifest = cluster.Client.ServiceProvider.GetRequiredService<IClusterManifestProvider>().Current;
+        var session = manifest.AllGrainManifests.SelectMany(m => m.Grains).First(g => g.Value.Properties.TryGetValue(WellKnownGrainTypeProperties.TypeName, out var name) && name == nameof(SessionGrain));
+        var age = TimeSpan.Parse(session.Value.Properties[WellKnownGrainTypeProperties.IdleDeactivationPeriod], CultureInfo.InvariantCulture);
+
+        Assert.Equal(TimeSpan.FromMinutes(SessionGrain.CollectionAgeMinutes), age);
+        Assert.InRange(age, TimeSpan.FromMinutes(1.5), TimeSpan.FromMinutes(10));
+    }
+
+    // Runs Orleans' idle collector as its timer would once the collection age passed, and waits until the grain is gone.
+    private async Task CollectAsync(ISessionGrain session)
+    {
+        var management = cluster.Client.GetGrain<IManagementGrain>(0);
+        await management.ForceActivationCollection(TimeSpan.Zero);
+        var remaining = await GrainClusterFixture.EventuallyAsync(() => management.GetGrainActivationCount((GrainReference)session), n => n == 0);
+        Assert.Equal(0, remaining);
     }
 
     [Fact]
