@@ -57,7 +57,8 @@ public static class HostingExtensions
 
         telemetry.WithMetrics(metrics =>
             {
-                metrics.AddMeter(serviceName, "Microsoft.Orleans")
+                // System.Runtime: the runtime's own GC heap, committed memory and working set (what a session costs).
+                metrics.AddMeter(serviceName, "Microsoft.Orleans", "System.Runtime")
                     .AddAspNetCoreInstrumentation()
                     .AddHttpClientInstrumentation()
                     .AddPrometheusExporter();
