@@ -20,8 +20,9 @@ public sealed partial class PoolGrain(
     // How often probers are (re)started: a prober lost with a silo is back within this.
     private static readonly TimeSpan ProberRefresh = TimeSpan.FromSeconds(5);
     private readonly Dictionary<string, GatewayLease> _leases = new(StringComparer.Ordinal);
-    // Unpinned sessions are announced for longer than any gateway's pin confirmation interval (1 minute by default).
-    private static readonly TimeSpan UnpinAnnouncement = TimeSpan.FromMinutes(3);
+    // Unpinned sessions are announced for longer than a gateway's pin confirmation interval (5 minutes by default), so
+    // a gateway that missed every snapshot meanwhile (cut off from the cluster) has confirmed its cached pins since.
+    private static readonly TimeSpan UnpinAnnouncement = TimeSpan.FromMinutes(10);
     private readonly Dictionary<string, BackendHealthState> _health = new(StringComparer.Ordinal);
     private readonly Queue<(string Key, DateTimeOffset Until)> _unpinned = new();
     private readonly HashSet<string> _probing = new(StringComparer.Ordinal);
