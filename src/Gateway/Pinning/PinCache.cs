@@ -25,6 +25,8 @@ internal sealed class PinCache : IDisposable
 {
     private readonly MemoryCache _cache;
     private readonly ConcurrentDictionary<string, byte> _confirming = new(StringComparer.Ordinal);
+    private long _hits;
+    private long _misses;
 
     public PinCache(int maxEntries, TimeSpan confirmInterval)
     {
@@ -36,6 +38,18 @@ internal sealed class PinCache : IDisposable
     public TimeSpan ConfirmInterval { get; }
 
     public int Count => _cache.Count;
+
+    /// <summary>Requests whose pin came from this cache, since the gateway started.</summary>
+    public long Hits => Interlocked.Read(ref _hits);
+
+    /// <summary>Requests whose pin needed the session grain, since the gateway started.</summary>
+    public long Misses => Interlocked.Read(ref _misses);
+
+    /// <summary>Counts a request answered from the cache (read by the metrics; no per-request metric call).</summary>
+    public void CountHit() => Interlocked.Increment(ref _hits);
+
+    /// <summary>Counts a request that needed the session grain.</summary>
+    public void CountMiss() => Interlocked.Increment(ref _misses);
 
     public CachedPin? Get(string sessionKey) => _cache.TryGetValue(sessionKey, out CachedPin? pin) ? pin : null;
 

@@ -65,7 +65,7 @@ internal sealed partial class SessionPinResolver(
         var now = time.GetUtcNow();
         if (!isNewKey && pool.Pins.Get(sessionKey) is { } cached && IsUsable(pool, view, cached, now) is { } hit)
         {
-            telemetry.PinCache(pool.Name, hit: true);
+            pool.Pins.CountHit();
             if (cached.IsProvisional || pool.Pins.IsDue(cached, now))
             {
                 ConfirmInBackground(pool, sessionKey, cached);
@@ -74,7 +74,7 @@ internal sealed partial class SessionPinResolver(
             return ValueTask.FromResult(new RoutingDecision(hit, RoutingOutcome.Pinned));
         }
 
-        telemetry.PinCache(pool.Name, hit: false);
+        pool.Pins.CountMiss();
         return ResolveWithGrainAsync(pool, view, sessionKey);
     }
 

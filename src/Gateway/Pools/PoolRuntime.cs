@@ -53,6 +53,9 @@ internal sealed class PoolRuntime : IDisposable
 
     public BackendCounter CounterFor(string backendId) => _counters.GetOrAdd(backendId, static _ => new BackendCounter());
 
+    /// <summary>Every backend's counter this gateway has had, removed backends included (their totals stay).</summary>
+    public IEnumerable<KeyValuePair<string, BackendCounter>> Counters => _counters;
+
     /// <summary>This gateway's current in-flight counts, to report.</summary>
     public ImmutableArray<BackendLoad> CaptureLoad()
     {

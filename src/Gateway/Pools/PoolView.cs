@@ -17,10 +17,21 @@ internal sealed class BackendCounter
 
     private long _completed;
     private long _failed;
+    private long _succeededTotal;
+    private long _failedTotal;
+
+    /// <summary>Requests forwarded that the backend answered (below 500), since the gateway started.</summary>
+    public long SucceededTotal => Interlocked.Read(ref _succeededTotal);
+
+    /// <summary>Requests forwarded that got no answer or a 5xx, since the gateway started.</summary>
+    public long FailedTotal => Interlocked.Read(ref _failedTotal);
 
     public void Begin() => Interlocked.Increment(ref _inFlight);
 
-    /// <summary>Ends a request and records its outcome for passive health.</summary>
+    /// <summary>
+    /// Ends a request and records its outcome, for passive health (taken by the next report) and for the request
+    /// metrics (running totals, read when metrics are collected: no per-request metric call).
+    /// </summary>
     public void End(bool failed)
     {
         Interlocked.Decrement(ref _inFlight);
@@ -28,6 +39,11 @@ internal sealed class BackendCounter
         if (failed)
         {
             Interlocked.Increment(ref _failed);
+            Interlocked.Increment(ref _failedTotal);
+        }
+        else
+        {
+            Interlocked.Increment(ref _succeededTotal);
         }
     }
 

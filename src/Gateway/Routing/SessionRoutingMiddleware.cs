@@ -105,8 +105,7 @@ internal sealed partial class SessionRoutingMiddleware(
         }
         finally
         {
-            backend.Counter.End(failed);
-            telemetry.Forwarded(proxy.Cluster.Config.ClusterId, backend.Id, failed);
+            backend.Counter.End(failed); // also the request metrics
         }
 
         return context.GetForwarderErrorFeature()?.Error is not (ForwarderError.Request or ForwarderError.RequestTimedOut);

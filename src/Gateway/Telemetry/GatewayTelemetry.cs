@@ -17,18 +17,17 @@ internal sealed class GatewayTelemetry
 
     public static readonly ActivitySource ActivitySource = new(ServiceName);
 
-    private readonly Counter<long> _requests;
-    private readonly Counter<long> _cacheHits;
-    private readonly Counter<long> _cacheMisses;
     private readonly Counter<long> _grainCalls;
     private readonly Counter<long> _retries;
 
     public GatewayTelemetry(IMeterFactory meters, PoolRegistry pools, ClusterConnectivity connectivity, TimeProvider time)
     {
         var meter = meters.Create(ServiceName);
-        _requests = meter.CreateCounter<long>("distributed.gateway.requests", "{request}", "Requests forwarded, by pool, backend and result (success, failure).");
-        _cacheHits = meter.CreateCounter<long>("distributed.gateway.pin.cache.hits", "{request}", "Requests whose session pin came from this gateway's cache.");
-        _cacheMisses = meter.CreateCounter<long>("distributed.gateway.pin.cache.misses", "{request}", "Requests whose session pin needed the session grain.");
+        // Per-request figures are running totals the request path keeps anyway (interlocked increments), read when
+        // metrics are collected: a metric call with tags per request cost more than the routing decision itself.
+        meter.CreateObservableCounter("distributed.gateway.requests", () => Requests(pools), "{request}", "Requests forwarded, by pool, backend and result (success, failure).");
+        meter.CreateObservableCounter("distributed.gateway.pin.cache.hits", () => pools.All.Select(p => new Measurement<long>(p.Pins.Hits, new KeyValuePair<string, object?>("pool", p.Name))), "{request}", "Requests whose session pin came from this gateway's cache.");
+        meter.CreateObservableCounter("distributed.gateway.pin.cache.misses", () => pools.All.Select(p => new Measurement<long>(p.Pins.Misses, new KeyValuePair<string, object?>("pool", p.Name))), "{request}", "Requests whose session pin needed the session grain.");
         _grainCalls = meter.CreateCounter<long>("distributed.gateway.grain.calls", "{call}", "Session grain calls, by operation.");
         _retries = meter.CreateCounter<long>("distributed.gateway.retries", "{request}", "Idempotent requests retried on another backend after a transport failure.");
         meter.CreateObservableGauge("distributed.gateway.snapshot.age", () => pools.All.Select(p => new Measurement<double>((time.GetUtcNow() - p.View.ReceivedAt).TotalSeconds, new KeyValuePair<string, object?>("pool", p.Name))), "s", "Age of this gateway's snapshot of each pool.");
@@ -39,11 +38,6 @@ internal sealed class GatewayTelemetry
         meter.CreateObservableGauge("distributed.backend.weight.effective", () => Backends(pools, b => b.Backend.EffectiveWeight), description: "Weight after slow start.");
         meter.CreateObservableGauge("distributed.backend.accepting", () => Backends(pools, b => b.AcceptsNew ? 1 : 0), description: "1 when the backend takes new sessions (active, healthy or panic, not full).");
     }
-
-    public void Forwarded(string pool, string backend, bool failed) =>
-        _requests.Add(1, new KeyValuePair<string, object?>("pool", pool), new KeyValuePair<string, object?>("backend", backend), new KeyValuePair<string, object?>("result", failed ? "failure" : "success"));
-
-    public void PinCache(string pool, bool hit) => (hit ? _cacheHits : _cacheMisses).Add(1, new KeyValuePair<string, object?>("pool", pool));
 
     public void GrainCall(string pool, string operation) =>
         _grainCalls.Add(1, new KeyValuePair<string, object?>("pool", pool), new KeyValuePair<string, object?>("operation", operation));
@@ -77,6 +71,24 @@ internal sealed class GatewayTelemetry
         RoutingOutcome.Provisional => "provisional",
         _ => "nobackend",
     };
+
+    private static IEnumerable<Measurement<long>> Requests(PoolRegistry pools)
+    {
+        foreach (var pool in pools.All)
+        {
+            foreach (var (backend, counter) in pool.Counters)
+            {
+                yield return Request(pool.Name, backend, "success", counter.SucceededTotal);
+                yield return Request(pool.Name, backend, "failure", counter.FailedTotal);
+            }
+        }
+
+        static Measurement<long> Request(string pool, string backend, string result, long value) => new(
+            value,
+            new KeyValuePair<string, object?>("pool", pool),
+            new KeyValuePair<string, object?>("backend", backend),
+            new KeyValuePair<string, object?>("result", result));
+    }
 
     private static IEnumerable<Measurement<T>> Backends<T>(PoolRegistry pools, Func<BackendEntry, T> value)
         where T : struct =>

@@ -40,6 +40,9 @@ public sealed class PoolViewTests
         Assert.Equal((2L, 1L), counter.TakeOutcomes());
         Assert.Equal((0L, 0L), counter.TakeOutcomes());
         Assert.Equal(0, counter.InFlight);
+
+        // The running totals behind the request metrics are not taken by reports.
+        Assert.Equal((1L, 1L), (counter.SucceededTotal, counter.FailedTotal));
     }
 
     [Fact]
