@@ -6,7 +6,6 @@
 #   bench/run.sh --smoke    seconds per scenario; run by ./test.sh so the script cannot rot
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
 smoke=false; [[ "${1:-}" == "--smoke" ]] && smoke=true
 duration=15; rate_duration=15; warmup=3
 results=bench/results/latest.md
@@ -22,32 +21,7 @@ fi
 dotnet build bench/LoadGen -c Release -nologo -clp:ErrorsOnly >/dev/null
 dotnet build bench/PlainYarp -c Release -nologo -clp:ErrorsOnly >/dev/null
 dotnet build Distributed.sln -c Release -nologo -clp:ErrorsOnly >/dev/null
-bin() { echo "$root/$1/bin/Release/net10.0"; }
-
-work=$(mktemp -d)
-pids=()
-# Stops a process: SIGTERM, up to 10 s to exit, then SIGKILL. (A silo whose Redis is gone can take minutes to
-# leave the cluster gracefully; a bare `wait` would hang the script, and ./test.sh with it.)
-alive() { [[ -e /proc/$1 ]] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
-stop() {
-  kill -TERM "$1" 2>/dev/null || return 0
-  for _ in $(seq 1 40); do alive "$1" || break; sleep 0.25; done
-  kill -KILL "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-}
-# Newest first: gateways before silos before Redis, so nothing shuts down against a dependency already gone.
-cleanup() {
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do stop "${pids[$i]}"; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-wait_http() { for _ in $(seq 1 200); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.25; done; echo "bench: $1 never answered" >&2; exit 1; }
-# start NAME DIR COMMAND...: runs it in the background; its pid is in $started (not printed: a command substitution
-# would run start in a subshell and the cleanup would never learn the pid).
-start() { local name=$1 dir=$2; shift 2; (cd "$dir" && exec "$@") >"$work/$name.log" 2>&1 & started=$!; pids+=("$started"); }
-rss_mb() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status" 2>/dev/null || echo "-"; }
+source bench/lib.sh # bin, start/stop/cleanup of every process started, free_port, wait_http, rss_mb, metric
 
 # wrk against one or more URLs at once (two gateways: one wrk each); prints total requests/s.
 throughput() {
@@ -65,7 +39,6 @@ throughput() {
 }
 warm() { for url in "$@"; do wrk -t1 -c16 -d"${warmup}s" -s bench/keys.lua "$url" >/dev/null 2>&1; done; }
 latency() { dotnet "$(bin bench/LoadGen)/Distributed.Bench.LoadGen.dll" "$1" "$2" "$rate_duration" 64 10000; }
-metric() { curl -fsS "$1/metrics" | awk -v name="$2" '$1 ~ "^"name"(\\{|$)" {sum += $2} END {printf "%.0f", sum}'; }
 
 declare -A rps lat mem calls
 backend_ports=($(free_port) $(free_port) $(free_port))
@@ -78,6 +51,17 @@ backends=$(printf "http://127.0.0.1:%s," "${backend_ports[@]}"); backends=${back
 # Each scenario: start it, warm up, measure throughput; remember its URL(s) for the latency pass.
 declare -A urls procs
 run_throughput() { local name=$1; shift; warm "$@"; rps[$name]=$(throughput "$@"); urls[$name]=$(IFS=,; echo "$*"); echo "  $name: ${rps[$name]} req/s" >&2; }
+# As run_throughput, for Distributed: also grain calls per proxied request over the measured interval, i.e. every grain
+# call Orleans itself counted (orleans_app_requests_latency, in the gateways' Orleans clients and in the silos) over the
+# requests the gateways forwarded. "GATEWAY_ADMIN_URLS" and "SILO_URLS" are space-separated.
+run_distributed() {
+  local name=$1 gateways=$2 silos=$3; shift 3
+  warm "$@"
+  local calls0 requests0
+  calls0=$(metric orleans_app_requests_latency_milliseconds_count $gateways $silos); requests0=$(metric distributed_gateway_requests_total $gateways)
+  rps[$name]=$(throughput "$@"); urls[$name]=$(IFS=,; echo "$*"); echo "  $name: ${rps[$name]} req/s" >&2
+  calls[$name]=$(python3 -c "c=$(metric orleans_app_requests_latency_milliseconds_count $gateways $silos)-$calls0; r=$(metric distributed_gateway_requests_total $gateways)-$requests0; print(f'{c/r:.4f}' if r else '-')")
+}
 
 echo "throughput (wrk, ${duration}s, 64 connections):" >&2
 run_throughput direct "http://127.0.0.1:${backend_ports[0]}/"
@@ -147,18 +131,16 @@ wait_http "http://127.0.0.1:${silo_ports[0]}/readyz"
 gw_port=$(free_port); gw_admin=$(free_port)
 start gw1 "$(bin src/Gateway)" dotnet Distributed.Gateway.dll --urls "http://127.0.0.1:$gw_port" --Balancer:Admin:Url "http://127.0.0.1:$gw_admin" --Orleans:GatewayPort "${silo_ports[2]}" "${pool_args[@]}"; procs[gw1]=$started
 wait_http "http://127.0.0.1:$gw_admin/readyz"
-warm "http://127.0.0.1:$gw_port/"
-calls_before=$(metric "http://127.0.0.1:$gw_admin" distributed_gateway_grain_calls_total); requests_before=$(metric "http://127.0.0.1:$gw_admin" distributed_gateway_requests_total)
-run_throughput distributed-1 "http://127.0.0.1:$gw_port/"
-calls[distributed-1]=$(python3 -c "c=$(metric "http://127.0.0.1:$gw_admin" distributed_gateway_grain_calls_total)-$calls_before; r=$(metric "http://127.0.0.1:$gw_admin" distributed_gateway_requests_total)-$requests_before; print(f'{c/r:.5f}' if r else '-')")
+run_distributed distributed-1 "http://127.0.0.1:$gw_admin" "http://127.0.0.1:${silo_ports[0]}" "http://127.0.0.1:$gw_port/"
 
 # Distributed, 2 gateways + 2 silos clustered through Redis.
 redis_port=$(free_port)
 start redis "$work" redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no; procs[redis]=$started
 sleep 0.5
 cluster_args=(--Orleans:Clustering Redis --Orleans:Redis "127.0.0.1:$redis_port" --Orleans:ClusterId "bench-$$")
+silo2_urls=()
 for s in a b; do
-  p=($(free_port) $(free_port) $(free_port))
+  p=($(free_port) $(free_port) $(free_port)); silo2_urls+=("http://127.0.0.1:${p[0]}")
   start "silo$s" "$(bin src/Silo)" dotnet Distributed.Silo.dll --urls "http://127.0.0.1:${p[0]}" --Orleans:SiloPort "${p[1]}" --Orleans:GatewayPort "${p[2]}" --Orleans:AdvertisedIp 127.0.0.1 "${cluster_args[@]}"; procs[silo$s]=$started
   wait_http "http://127.0.0.1:${p[0]}/readyz"
 done
@@ -169,8 +151,7 @@ for g in a b; do
   wait_http "http://127.0.0.1:$ga/readyz"
   gw2_urls+=("http://127.0.0.1:$gp/"); gw2_admins+=("http://127.0.0.1:$ga")
 done
-warm "${gw2_urls[@]}"
-run_throughput distributed-2 "${gw2_urls[@]}"
+run_distributed distributed-2 "${gw2_admins[*]}" "${silo2_urls[*]}" "${gw2_urls[@]}"
 
 target_rate=$(( ${rps[yarp]} / 2 ))
 echo "latency at ${target_rate} req/s (50% of plain YARP's maximum, ${rate_duration}s):" >&2

@@ -8,26 +8,38 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
 
-// Pins N sessions through a running silo, as a gateway would on cache misses, and reports the silo's memory per session.
-//   Distributed.Bench.Sessions --silo-pid <pid> [--silo-url http://127.0.0.1:PORT] [--sessions 1000000]
-//       [--concurrency 256] [--settle 240] [--pool bench] [--backends 3] [--warmup 2000] [Orleans:* as for gateways]
-// Memory is the silo's resident set (/proc/<pid>/status VmRSS), read after a warm-up (JIT, pools, connections are not
-// charged to sessions), right after pinning, again once idle session grains were collected (--settle seconds at
-// most; the activation count comes from the silo's /metrics when --silo-url is given) and after a forced GC. Last line:
-//   sessions=.. pin_rate=.. silo_rss_before_mb=.. silo_rss_after_mb=.. silo_rss_settled_mb=.. bytes_per_session=..
-// Exits non-zero unless every session was newly pinned, a sample of pins reads back and the index counts them all.
+// Pins N sessions through a running silo, as a gateway would on cache misses, confirms them all again, as gateways do
+// periodically, and reports the silo's memory per session after each phase.
+//   Distributed.Bench.Sessions --silo-pid <pid> --silo-url http://127.0.0.1:PORT [--sessions 1000000]
+//       [--concurrency 256] [--settle 240] [--confirm-settle 60] [--pool bench] [--backends 3] [--warmup 2000]
+//       [--markdown path] [--collect-now] [Orleans:* as for gateways]
+// Phases: baseline → pin N → settled (session activations collected) → confirmed (every session confirmed again with
+// GetOrPinAsync(itsBackend), then its activations gone). Memory after each phase, read from the silo:
+//   live heap   sum(dotnet_gc_last_collection_heap_size_bytes) from /metrics, after a full GC forced through the
+//               management grain (the scrape is taken once the silo's gen2 collection count moved past it);
+//   committed   dotnet_gc_last_collection_memory_committed_size_bytes (what the GC holds from the OS);
+//   RSS         /proc/<pid>/status VmRSS (what the OS charges the process).
+// Per-session figures are (phase - baseline) / sessions. The target judged is ≤ 1 KiB of silo memory per session.
+// Exits non-zero when a correctness check fails: every session newly pinned, every confirmation answered with its pin,
+// confirmation-only activations gone within --confirm-settle seconds, a sample of pins reads back, the index counts
+// them all. A memory figure over the target is reported, not a failure.
 var builder = Host.CreateApplicationBuilder(args);
 builder.Logging.SetMinimumLevel(LogLevel.Warning);
 var config = builder.Configuration;
 var sessions = config.GetValue("sessions", 1_000_000);
 var concurrency = config.GetValue("concurrency", 256);
 var settleLimit = TimeSpan.FromSeconds(config.GetValue("settle", 240));
+var confirmSettleLimit = TimeSpan.FromSeconds(config.GetValue("confirm-settle", 60));
 var pool = config.GetValue("pool", "bench")!;
 var backends = config.GetValue("backends", 3);
 var warmup = config.GetValue("warmup", 2_000);
 var ttl = TimeSpan.FromMinutes(config.GetValue("ttl-minutes", 30));
 var siloPid = config.GetValue<int?>("silo-pid") ?? throw new ArgumentException("--silo-pid <pid of the silo process> is required.");
-var siloUrl = config["silo-url"];
+var siloUrl = new Uri(config["silo-url"] ?? throw new ArgumentException("--silo-url <the silo's http URL, for /metrics> is required."));
+var sessionGrainType = config.GetValue("session-grain-type", "session")!;
+var markdown = config["markdown"];
+var collectNow = config.GetValue("collect-now", false);
+const long TargetBytes = 1024;
 
 var cluster = ClusterHostingOptions.Load(config);
 builder.UseOrleansClient(client =>
@@ -50,7 +62,9 @@ builder.UseOrleansClient(client =>
 using var host = builder.Build();
 await host.StartAsync();
 var grains = host.Services.GetRequiredService<IClusterClient>();
+var management = grains.GetGrain<IManagementGrain>(0);
 using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+var run = Stopwatch.StartNew();
 
 // Session ids shaped like the gateway's cookie ids (16 random bytes, base64url: 22 characters), reproducible per run.
 static string SessionId(string prefix, int i)
@@ -61,20 +75,35 @@ static string SessionId(string prefix, int i)
     return Convert.ToBase64String(raw).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 }
 
-async Task<long> PinAllAsync(string poolName, int count)
+// One call per session with `concurrency` in flight, as gateways on cache misses (pin) or confirmations (confirm).
+// Returns the sessions whose answer was not the expected one, after up to three attempts each.
+async Task<long> PassAsync(string poolName, int count, PinOutcome expected, string? progressName)
 {
-    var failures = 0L;
+    var wrong = 0L;
+    using var done = new CancellationTokenSource();
+    var clock = Stopwatch.StartNew();
+    var progress = progressName is null ? Task.CompletedTask : Task.Run(async () =>
+    {
+        using var ticks = new PeriodicTimer(TimeSpan.FromSeconds(10));
+        while (await ticks.WaitForNextTickAsync(done.Token).AsTask().ContinueWith(t => t.IsCompletedSuccessfully && t.Result, TaskScheduler.Default))
+        {
+            var metrics = await ScrapeAsync();
+            Console.WriteLine($"  {progressName} {clock.Elapsed.TotalSeconds:F0}s silo_rss_mb={Mb(RssBytes())} session_activations={SessionActivations(metrics)}");
+        }
+    });
     await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = concurrency }, async (i, cancellationToken) =>
     {
         var grain = grains.GetGrain<ISessionGrain>(SessionGrainKey.For(poolName, SessionId(poolName, i)));
+        var backend = $"b{i % backends}";
         for (var attempt = 0; ; attempt++)
         {
             try
             {
-                var result = await grain.GetOrPinAsync($"b{i % backends}", ttl, cancellationToken);
-                if (result.Outcome != PinOutcome.Created)
+                // A confirmation proposes the cached backend, as gateways do: the answer must be that pin, unchanged.
+                var result = await grain.GetOrPinAsync(backend, ttl, cancellationToken);
+                if (result.Outcome != expected || result.Pin.BackendId != backend || result.Pin.Epoch != 1)
                 {
-                    Interlocked.Increment(ref failures); // a fresh session must be created, anything else is a bug
+                    Interlocked.Increment(ref wrong);
                 }
 
                 return;
@@ -85,30 +114,52 @@ async Task<long> PinAllAsync(string poolName, int count)
             }
         }
     });
-    return failures;
+    await done.CancelAsync();
+    await progress;
+    return wrong;
 }
 
-async Task<long?> ActivationsAsync()
+async Task<Dictionary<string, double>?> ScrapeAsync()
 {
-    if (siloUrl is null)
+    try
+    {
+        var text = await http.GetStringAsync(new Uri(siloUrl, "/metrics"));
+        var values = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var line in text.Split('\n'))
+        {
+            if (line.Length == 0 || line[0] == '#')
+            {
+                continue;
+            }
+
+            var space = line.LastIndexOf(' ');
+            if (space > 0 && double.TryParse(line[(space + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
+            {
+                values[line[..space]] = value;
+            }
+        }
+
+        return values;
+    }
+    catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+    {
+        return null; // a silo busy with a million activations may answer late: the caller polls again
+    }
+}
+
+// Sum of the series of one metric, optionally only those whose labels contain `label`.
+static double? Sum(Dictionary<string, double>? metrics, string name, string? label = null)
+{
+    if (metrics is null)
     {
         return null;
     }
 
-    string text;
-    try
-    {
-        text = await http.GetStringAsync(new Uri(new Uri(siloUrl), "/metrics"));
-    }
-    catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
-    {
-        return null; // a silo busy collecting a million activations may answer late: the figure is informative only
-    }
-
-    return text.Split('\n')
-        .Where(l => l.StartsWith("orleans_catalog_activations{", StringComparison.Ordinal))
-        .Sum(l => long.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
+    var series = metrics.Where(m => (m.Key == name || m.Key.StartsWith(name + "{", StringComparison.Ordinal)) && (label is null || m.Key.Contains(label, StringComparison.Ordinal))).ToList();
+    return series.Count == 0 ? null : series.Sum(m => m.Value);
 }
+
+long? SessionActivations(Dictionary<string, double>? metrics) => (long?)Sum(metrics, "orleans_catalog_activations", $"grain_type=\"{sessionGrainType}\"") ?? (metrics is null ? null : 0);
 
 long RssBytes()
 {
@@ -116,61 +167,135 @@ long RssBytes()
     return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
 }
 
-static string Mb(long bytes) => (bytes / 1048576.0).ToString("F0", CultureInfo.InvariantCulture);
+static string Mb(double bytes) => (bytes / 1048576.0).ToString("F0", CultureInfo.InvariantCulture);
 
-Console.WriteLine($"warm-up: {warmup} sessions in pool {pool}-warmup");
-await PinAllAsync($"{pool}-warmup", warmup);
-await Task.Delay(TimeSpan.FromSeconds(2));
-var rssBefore = RssBytes();
-var activationsBefore = await ActivationsAsync();
-Console.WriteLine($"before: silo_rss_mb={Mb(rssBefore)} activations={activationsBefore}");
-
-var clock = Stopwatch.StartNew();
-using var pinning = new CancellationTokenSource();
-var progress = Task.Run(async () =>
+// Orleans' management grain runs GC.Collect() (blocking, full) on the silo. The scrape used is one taken after the
+// silo's gen2 collection count moved past its value before the request, so the heap figures describe that GC.
+async Task<Dictionary<string, double>> ForcedGcAsync()
 {
-    using var ticks = new PeriodicTimer(TimeSpan.FromSeconds(10));
-    while (await ticks.WaitForNextTickAsync(pinning.Token).AsTask().ContinueWith(t => t.IsCompletedSuccessfully && t.Result, TaskScheduler.Default))
+    double? Gen2(Dictionary<string, double>? m) => Sum(m, "dotnet_gc_collections_total", "gc_heap_generation=\"gen2\"");
+    var deadline = Stopwatch.StartNew();
+    var before = Gen2(await ScrapeAsync());
+    while (before is null && deadline.Elapsed < TimeSpan.FromSeconds(60))
     {
-        Console.WriteLine($"  pinning {clock.Elapsed.TotalSeconds:F0}s silo_rss_mb={Mb(RssBytes())} activations={await ActivationsAsync()}");
+        await Task.Delay(500);
+        before = Gen2(await ScrapeAsync());
     }
-});
-var failures = await PinAllAsync(pool, sessions);
-clock.Stop();
-await pinning.CancelAsync();
-await progress;
-var pinSeconds = clock.Elapsed.TotalSeconds;
-var rssAfter = RssBytes();
-var activationsAfter = await ActivationsAsync();
-Console.WriteLine($"after pinning: {pinSeconds:F1}s silo_rss_mb={Mb(rssAfter)} activations={activationsAfter} not_created={failures}");
 
-// Idle session grains are collected by Orleans after their collection age (checked every collection quantum). Wait
-// until the activation count is back near where it started and the resident set stopped falling, or the limit.
-var settle = Stopwatch.StartNew();
-var rssSettled = rssAfter;
-var activationsSettled = activationsAfter;
-while (settle.Elapsed < settleLimit)
-{
-    await Task.Delay(TimeSpan.FromSeconds(5));
-    var rss = RssBytes();
-    activationsSettled = await ActivationsAsync();
-    var collected = activationsSettled is { } a && activationsBefore is { } b && a <= b + (sessions / 100);
-    var stable = Math.Abs(rss - rssSettled) < rssSettled / 100;
-    rssSettled = rss;
-    Console.WriteLine($"  settle {settle.Elapsed.TotalSeconds:F0}s silo_rss_mb={Mb(rss)} activations={activationsSettled}");
-    if (collected && stable)
+    await management.ForceGarbageCollection([.. (await management.GetHosts(onlyActive: true)).Keys]);
+    while (true)
     {
-        break;
+        var metrics = await ScrapeAsync();
+        if (metrics is not null && (before is null || Gen2(metrics) > before))
+        {
+            return metrics;
+        }
+
+        if (deadline.Elapsed > TimeSpan.FromSeconds(60))
+        {
+            throw new TimeoutException("The silo's /metrics never showed the forced GC.");
+        }
+
+        await Task.Delay(250);
     }
 }
 
-// What the silo's heap retains once garbage is collected: Orleans' management grain runs GC.Collect on the silo.
-// Reported beside the settled figure, which is what an operator sees without intervention.
-var management = grains.GetGrain<IManagementGrain>(0);
-await management.ForceGarbageCollection([.. (await management.GetHosts(onlyActive: true)).Keys]);
-await Task.Delay(TimeSpan.FromSeconds(3));
-var rssCollected = RssBytes();
-Console.WriteLine($"after a forced GC: silo_rss_mb={Mb(rssCollected)}");
+var phases = new List<Phase>();
+Phase Record(string name, Dictionary<string, double>? metrics, bool forcedGc)
+{
+    var phase = new Phase(name, forcedGc, SessionActivations(metrics), (long?)Sum(metrics, "dotnet_gc_last_collection_heap_size_bytes"),
+        (long?)Sum(metrics, "dotnet_gc_last_collection_memory_committed_size_bytes"), RssBytes());
+    phases.Add(phase);
+    var first = phases[0];
+    var perSession = phase == first ? "" : $" live_bytes_per_session={PerSession(phase.Heap, first.Heap)} committed_bytes_per_session={PerSession(phase.Committed, first.Committed)} rss_bytes_per_session={PerSession(phase.Rss, first.Rss)}";
+    Console.WriteLine($"{name}{(forcedGc ? " (after a forced GC)" : "")}: session_activations={phase.Activations} live_heap_mb={Mb(phase.Heap ?? 0)} committed_mb={Mb(phase.Committed ?? 0)} rss_mb={Mb(phase.Rss)}{perSession}");
+    return phase;
+}
+
+string PerSession(long? value, long? baseline) => value is { } v && baseline is { } b ? ((v - b) / sessions).ToString(CultureInfo.InvariantCulture) : "-";
+
+// Polls the session activation count until it is back down to `floor` (plus 0.1% of the sessions), or the limit.
+async Task<(bool Collected, TimeSpan Took, Dictionary<string, double>? Last)> SettleAsync(string name, long floor, TimeSpan limit)
+{
+    var clock = Stopwatch.StartNew();
+    var slack = Math.Max(50, sessions / 1000);
+    Dictionary<string, double>? metrics = null;
+    var lastPrint = TimeSpan.Zero;
+    while (true)
+    {
+        metrics = await ScrapeAsync();
+        var activations = SessionActivations(metrics);
+        var collected = activations is { } a && a <= floor + slack;
+        if (collected || clock.Elapsed > limit || clock.Elapsed - lastPrint >= TimeSpan.FromSeconds(10))
+        {
+            lastPrint = clock.Elapsed;
+            Console.WriteLine($"  {name} {clock.Elapsed.TotalSeconds:F0}s silo_rss_mb={Mb(RssBytes())} session_activations={activations}");
+        }
+
+        if (collected || clock.Elapsed > limit)
+        {
+            return (collected, clock.Elapsed, metrics);
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(1));
+    }
+}
+
+// Warm-up (JIT, pools, connections, the deactivation path are not charged to sessions): pin, collect, confirm.
+Console.WriteLine($"warm-up: {warmup} sessions in pool {pool}-warmup");
+await PinAndCheck($"{pool}-warmup", warmup, PinOutcome.Created);
+if (SessionActivations(await ScrapeAsync()) is null or 0)
+{
+    throw new InvalidOperationException($"The silo's /metrics shows no orleans_catalog_activations for grain_type=\"{sessionGrainType}\" (--session-grain-type).");
+}
+
+await management.ForceActivationCollection(TimeSpan.Zero);
+await SettleAsync("warm-up collection", 0, TimeSpan.FromSeconds(60));
+await PinAndCheck($"{pool}-warmup", warmup, PinOutcome.Existing);
+await SettleAsync("warm-up confirmation", 0, TimeSpan.FromSeconds(60));
+async Task PinAndCheck(string poolName, int count, PinOutcome expected)
+{
+    if (await PassAsync(poolName, count, expected, null) > 0)
+    {
+        throw new InvalidOperationException($"Warm-up: some sessions of {poolName} were not {expected}.");
+    }
+}
+
+var baseline = Record("baseline", await ForcedGcAsync(), forcedGc: true);
+var floor = baseline.Activations ?? 0;
+
+Console.WriteLine($"pinning {sessions} sessions, {concurrency} in flight");
+var pinClock = Stopwatch.StartNew();
+var notCreated = await PassAsync(pool, sessions, PinOutcome.Created, "pinning");
+var pinSeconds = pinClock.Elapsed.TotalSeconds;
+Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"pinned: {pinSeconds:F1}s pin_rate={sessions / pinSeconds:F0}/s not_created={notCreated}"));
+Record("pinned", await ScrapeAsync(), forcedGc: false);
+
+// Idle session grains are collected by Orleans after their collection age (checked every collection quantum);
+// --collect-now (smoke runs) asks for that collection at once instead of waiting two minutes.
+if (collectNow)
+{
+    await management.ForceActivationCollection(TimeSpan.Zero);
+}
+
+var settled = await SettleAsync("settling", floor, settleLimit);
+Record("settled", settled.Last, forcedGc: false);
+Record("settled", await ForcedGcAsync(), forcedGc: true);
+
+// Every session confirmed once more, as each gateway does per cached, in-use pin and PinCache:ConfirmInterval: each
+// call wakes a collected grain, which answers and leaves memory again at once (DeactivateOnIdle).
+Console.WriteLine($"confirming {sessions} sessions, {concurrency} in flight");
+var confirmClock = Stopwatch.StartNew();
+var notConfirmed = await PassAsync(pool, sessions, PinOutcome.Existing, "confirming");
+var confirmSeconds = confirmClock.Elapsed.TotalSeconds;
+var afterConfirm = await ScrapeAsync();
+Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+    $"confirmed: {confirmSeconds:F1}s confirm_rate={sessions / confirmSeconds:F0}/s not_confirmed={notConfirmed} session_activations={SessionActivations(afterConfirm)}"));
+var confirmSettled = await SettleAsync("confirmation settling", floor, confirmSettleLimit);
+Record("confirmed", await ForcedGcAsync(), forcedGc: true);
+
+// Does a second full GC give memory back? (Reported, for the operator question "can RSS come down after a burst".)
+Record("confirmed (2nd)", await ForcedGcAsync(), forcedGc: true);
 
 // The pins must have survived (grains re-read from storage after collection) and the per-backend index must list
 // every session: sample a thousand sessions and count the index.
@@ -189,12 +314,68 @@ for (var b = 0; b < backends; b++)
     indexed += (await grains.GetGrain<IBackendSessionsGrain>($"{pool}/b{b}").ListAsync(null, 1)).Total;
 }
 
-Console.WriteLine($"verified_pins={verified}/{sample} indexed_sessions={indexed}");
+var checks = new (string Name, bool Ok, string Detail)[]
+{
+    ("every session newly pinned", notCreated == 0, $"not_created={notCreated}"),
+    ("every confirmation answered with its pin", notConfirmed == 0, $"not_confirmed={notConfirmed}"),
+    ("confirmation-only activations left promptly", confirmSettled.Collected,
+        string.Create(CultureInfo.InvariantCulture, $"back to baseline {confirmSettled.Took.TotalSeconds:F0}s after the pass (limit {confirmSettleLimit.TotalSeconds:F0}s, below the 2-minute idle collection age)")),
+    ("pins read back", verified == sample, $"verified_pins={verified}/{sample}"),
+    ("index lists every session", indexed == sessions, $"indexed_sessions={indexed}"),
+};
+foreach (var check in checks)
+{
+    Console.WriteLine($"check: {(check.Ok ? "ok  " : "FAIL")} {check.Name} ({check.Detail})");
+}
+
+// The target: ≤ 1 KiB of silo memory per pinned session, judged on the settled state (sessions pinned, their grains
+// collected), after a forced GC; RSS also as an operator sees it without intervention.
+var settledNoGc = phases.First(p => p.Name == "settled" && !p.ForcedGc);
+var settledGc = phases.First(p => p.Name == "settled" && p.ForcedGc);
+var confirmedGc = phases.First(p => p.Name == "confirmed");
+var verdicts = new (string Figure, long? Bytes)[]
+{
+    ("live heap, settled", Delta(settledGc.Heap, baseline.Heap)),
+    ("live heap, after the confirmation pass", Delta(confirmedGc.Heap, baseline.Heap)),
+    ("GC committed, settled", Delta(settledGc.Committed, baseline.Committed)),
+    ("RSS, settled (no forced GC)", Delta(settledNoGc.Rss, baseline.Rss)),
+    ("RSS, settled (forced GC)", Delta(settledGc.Rss, baseline.Rss)),
+    ("RSS, after the confirmation pass (forced GC)", Delta(confirmedGc.Rss, baseline.Rss)),
+};
+long? Delta(long? value, long? from) => value is { } v && from is { } f ? (v - f) / sessions : null;
+var verdictLines = verdicts.Select(v => v.Bytes is { } bytes
+    ? $"{v.Figure}: {bytes} B/session {(bytes <= TargetBytes ? "meets" : "misses")} the ≤ {TargetBytes} B target"
+    : $"{v.Figure}: not measured").ToList();
+var scope = sessions == 1_000_000 ? "with 1,000,000 pinned sessions" : $"measured with {sessions:N0} sessions, not the 1,000,000 of the target";
+Console.WriteLine($"target ≤ 1 KiB of silo memory per session ({scope}):");
+verdictLines.ForEach(l => Console.WriteLine($"  {l}"));
+
+var duration = run.Elapsed;
+if (markdown is not null)
+{
+    var lines = new List<string>
+    {
+        string.Create(CultureInfo.InvariantCulture, $"Pin rate {sessions / pinSeconds:F0}/s ({sessions:N0} sessions in {pinSeconds:F0} s, {concurrency} in flight); confirmation pass {sessions / confirmSeconds:F0}/s; settle {settled.Took.TotalSeconds:F0} s; run {duration.TotalSeconds:F0} s."),
+        "",
+        "| phase | session activations | live heap MB | committed MB | RSS MB | live bytes/session | committed bytes/session | RSS bytes/session |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    };
+    lines.AddRange(phases.Select(p => $"| {p.Name}{(p.ForcedGc ? " + GC" : "")} | {p.Activations?.ToString(CultureInfo.InvariantCulture) ?? "-"} | {Mb(p.Heap ?? 0)} | {Mb(p.Committed ?? 0)} | {Mb(p.Rss)} | " +
+        (p == baseline ? "| | |" : $"{PerSession(p.Heap, baseline.Heap)} | {PerSession(p.Committed, baseline.Committed)} | {PerSession(p.Rss, baseline.Rss)} |")));
+    lines.Add("");
+    lines.Add($"Target ≤ 1 KiB of silo memory per session ({scope}):");
+    lines.AddRange(verdictLines.Select(l => $"- {l}"));
+    lines.Add("");
+    lines.AddRange(checks.Select(c => $"- check {(c.Ok ? "ok" : "FAILED")}: {c.Name} ({c.Detail})"));
+    await File.WriteAllLinesAsync(markdown, lines);
+}
+
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-    $"sessions={sessions} seconds={pinSeconds:F1} pin_rate={sessions / pinSeconds:F0}/s silo_rss_before_mb={Mb(rssBefore)} " +
-    $"silo_rss_after_mb={Mb(rssAfter)} silo_rss_settled_mb={Mb(rssSettled)} silo_rss_gc_mb={Mb(rssCollected)} " +
-    $"bytes_per_session_after={(rssAfter - rssBefore) / sessions} bytes_per_session={(rssSettled - rssBefore) / sessions} " +
-    $"bytes_per_session_gc={(rssCollected - rssBefore) / sessions} " +
-    $"activations_after={activationsAfter} activations_settled={activationsSettled}"));
+    $"sessions={sessions} pin_rate={sessions / pinSeconds:F0}/s confirm_rate={sessions / confirmSeconds:F0}/s " +
+    $"live_bytes_per_session={Delta(settledGc.Heap, baseline.Heap)} committed_bytes_per_session={Delta(settledGc.Committed, baseline.Committed)} " +
+    $"rss_bytes_per_session={Delta(settledNoGc.Rss, baseline.Rss)} rss_bytes_per_session_gc={Delta(settledGc.Rss, baseline.Rss)} " +
+    $"live_bytes_per_session_confirmed={Delta(confirmedGc.Heap, baseline.Heap)} rss_bytes_per_session_confirmed={Delta(confirmedGc.Rss, baseline.Rss)} seconds={duration.TotalSeconds:F0}"));
 await host.StopAsync();
-return verified == sample && indexed == sessions && failures == 0 ? 0 : 1;
+return checks.All(c => c.Ok) ? 0 : 1;
+
+internal sealed record Phase(string Name, bool ForcedGc, long? Activations, long? Heap, long? Committed, long Rss);

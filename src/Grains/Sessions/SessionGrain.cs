@@ -9,13 +9,15 @@ namespace Distributed.Grains.Sessions;
 /// a membership change (the loser's write fails, it reloads, and the caller retries).
 /// </summary>
 /// <remarks>
-/// Idle activations are collected after <see cref="CollectionAgeMinutes"/> instead of Orleans' silo-wide default
-/// (hours): an activation costs the silo about 3–4 KiB (activation record, scheduler, directory entries, this object
-/// and its state), so keeping every session of the last hours resident would make silo memory grow with all sessions
-/// ever seen rather than with the sessions active right now. The pin itself lives in grain storage and a collected
-/// grain re-reads it on its next call; a lazily granted expiry extension is persisted in <see cref="OnDeactivateAsync"/>.
-/// Two minutes stays above the gateways' pin confirmation interval (PinCache:ConfirmInterval, one minute by default),
-/// so a session that keeps sending requests keeps its activation and is not re-read from storage on every confirmation.
+/// An activation costs the silo about 3 KiB (activation record, scheduler, directory entries, this object and its
+/// state) while the pin itself is about 100 bytes in grain storage, so silo memory should grow with the sessions being
+/// pinned right now, not with all sessions in use. Two rules keep it so. An activation woken only to confirm an existing
+/// pin (its first call finds a live pin read from storage: a gateway's periodic confirmation, or a cold cache miss)
+/// answers and deactivates at once, persisting the expiry extension in <see cref="OnDeactivateAsync"/>; the next
+/// confirmation is minutes away, so keeping it resident would buy nothing. Every other activation (it created the pin,
+/// or keeps receiving calls, as a new session does from each gateway within seconds) is collected after
+/// <see cref="CollectionAgeMinutes"/> idle minutes instead of Orleans' silo-wide default (hours). Steady-state silo
+/// memory is then about the sessions created or called in the last two minutes.
 /// </remarks>
 [CollectionAgeLimit(Minutes = CollectionAgeMinutes)]
 public sealed class SessionGrain(
@@ -28,17 +30,28 @@ public sealed class SessionGrain(
     // Idle expiry granted to callers but not yet persisted (see ExtendAsync).
     private DateTimeOffset _extendedUntil;
 
+    // Whether this activation already handled a call (set by every grain method before it awaits anything).
+    private bool _called;
+
     /// <inheritdoc />
     public async Task<PinResult> GetOrPinAsync(string proposedBackendId, TimeSpan ttl, CancellationToken cancellationToken = default)
     {
         // A caller that gave up while this call was queued gets no pin made on its behalf; once started, a call
         // runs to completion so state and storage never disagree.
         cancellationToken.ThrowIfCancellationRequested();
+        var firstCall = !_called;
+        _called = true;
         Validate(proposedBackendId, ttl);
         var now = time.GetUtcNow();
         if (IsLive(now))
         {
             await ExtendAsync(now, ttl);
+            if (firstCall)
+            {
+                // Only a confirmation woke this activation: back to storage once this call is answered (see remarks).
+                DeactivateOnIdle();
+            }
+
             return new PinResult(ToPin(), PinOutcome.Existing);
         }
 
@@ -50,6 +63,7 @@ public sealed class SessionGrain(
     public async Task<PinResult> RepinAsync(long expectedEpoch, string proposedBackendId, TimeSpan ttl, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        _called = true;
         Validate(proposedBackendId, ttl);
         var now = time.GetUtcNow();
         var session = state.State;
@@ -65,11 +79,16 @@ public sealed class SessionGrain(
     }
 
     /// <inheritdoc />
-    public Task<Pin?> GetAsync() => Task.FromResult(IsLive(time.GetUtcNow()) ? ToPin() : null);
+    public Task<Pin?> GetAsync()
+    {
+        _called = true;
+        return Task.FromResult(IsLive(time.GetUtcNow()) ? ToPin() : null);
+    }
 
     /// <inheritdoc />
     public async Task UnpinAsync()
     {
+        _called = true;
         if (state.State.BackendId is null)
         {
             return;

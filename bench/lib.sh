@@ -1,0 +1,38 @@
+# Shell helpers shared by the bench/*.sh scripts: `source "$(dirname "$0")/lib.sh"` (bash, after set -euo pipefail).
+# Sets root (the repository), work (a scratch directory removed on exit) and pids (every process started, stopped on
+# exit newest first).
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+bin() { echo "$root/$1/bin/Release/net10.0"; }
+
+work=$(mktemp -d)
+pids=()
+# Stops a process: SIGTERM, up to 10 s to exit, then SIGKILL. (A silo whose Redis is gone can take minutes to
+# leave the cluster gracefully; a bare `wait` would hang the script, and ./test.sh with it.)
+alive() { [[ -e /proc/$1 ]] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
+stop() {
+  kill -TERM "$1" 2>/dev/null || return 0
+  for _ in $(seq 1 40); do alive "$1" || break; sleep 0.25; done
+  kill -KILL "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+# Newest first: gateways before silos before Redis, so nothing shuts down against a dependency already gone.
+cleanup() {
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do stop "${pids[$i]}"; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+wait_http() {
+  for _ in $(seq 1 200); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.25; done
+  echo "$(basename "$0"): $1 never answered" >&2; tail -n 20 "$work"/*.log >&2 2>/dev/null || true; exit 1
+}
+# start NAME DIR COMMAND...: runs it in the background; its pid is in $started (not printed: a command substitution
+# would run start in a subshell and the cleanup would never learn the pid).
+start() { local name=$1 dir=$2; shift 2; (cd "$dir" && exec "$@") >"$work/$name.log" 2>&1 & started=$!; pids+=("$started"); }
+rss_mb() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status" 2>/dev/null || echo "-"; }
+# metric NAME URL...: a Prometheus metric summed over its series and over the processes at URL... (their /metrics).
+metric() {
+  local name=$1; shift
+  for url in "$@"; do curl -fsS "$url/metrics"; done | awk -v name="$name" '$1 ~ "^"name"(\\{|$)" {sum += $2} END {printf "%.0f", sum}'
+}
