@@ -11,9 +11,11 @@ smoke=false; [[ "${1:-}" == "--smoke" ]] && smoke=true
 # session keys seen, so no first-time pin falls in the measured window). A balancer runs for days: steady state is what
 # its users see. Measured: with 3 s at 16 connections the gateway was still partly in tier-0 code (0.79x YARP instead
 # of 0.92-0.95x) and the Redis-backed 2x2 topology had not pinned every key yet.
-duration=15; rate_duration=15; warmup=10
+# Then the targets are measured in interleaved rounds (every target once per round, in turn) and the median round is
+# reported: on a shared 2-core machine one 15 s sample of a target varies by several percent from the next.
+duration=10; rate_duration=8; warmup=10; rounds=3
 results=bench/results/latest.md
-if $smoke; then duration=1; rate_duration=1; warmup=1; results=bench/results/smoke.md; fi # smoke figures are not kept
+if $smoke; then duration=1; rate_duration=1; warmup=1; rounds=1; results=bench/results/smoke.md; fi # smoke figures are not kept
 
 missing=()
 for tool in wrk haproxy nginx redis-server; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
@@ -52,28 +54,22 @@ done
 for port in "${backend_ports[@]}"; do wait_http "http://127.0.0.1:$port/healthz"; done
 backends=$(printf "http://127.0.0.1:%s," "${backend_ports[@]}"); backends=${backends%,}
 
-# Each scenario: start it, warm up, measure throughput; remember its URL(s) for the latency pass.
-declare -A urls procs
-run_throughput() { local name=$1; shift; warm "$@"; rps[$name]=$(throughput "$@"); urls[$name]=$(IFS=,; echo "$*"); echo "  $name: ${rps[$name]} req/s" >&2; }
-# As run_throughput, for Distributed: also grain calls per proxied request over the measured interval, i.e. every grain
-# call Orleans itself counted (orleans_app_requests_latency, in the gateways' Orleans clients and in the silos) over the
-# requests the gateways forwarded. "GATEWAY_ADMIN_URLS" and "SILO_URLS" are space-separated.
-run_distributed() {
-  local name=$1 gateways=$2 silos=$3; shift 3
-  warm "$@"
-  local calls0 requests0
-  calls0=$(metric orleans_app_requests_latency_milliseconds_count $gateways $silos); requests0=$(metric distributed_gateway_requests_total $gateways)
-  rps[$name]=$(throughput "$@"); urls[$name]=$(IFS=,; echo "$*"); echo "  $name: ${rps[$name]} req/s" >&2
-  calls[$name]=$(python3 -c "c=$(metric orleans_app_requests_latency_milliseconds_count $gateways $silos)-$calls0; r=$(metric distributed_gateway_requests_total $gateways)-$requests0; print(f'{c/r:.4f}' if r else '-')")
-}
+# Each scenario: start it, warm it up, and queue it for the measured rounds. For Distributed also the gateways' admin
+# URLs and the silos' URLs (space-separated), for grain calls per proxied request: every grain call Orleans itself
+# counted (orleans_app_requests_latency, in the gateways' Orleans clients and in the silos) over the requests forwarded.
+declare -A urls procs gateways silos
+targets=()
+add_target() { local name=$1; shift; warm "$@"; urls[$name]=$(IFS=,; echo "$*"); targets+=("$name"); echo "  started and warmed: $name" >&2; }
+field() { sed -E "s/.*$2=([^ ]+).*/\1/" <<<"$1"; }
+median() { python3 -c "import statistics, sys; print(statistics.median(float(v) for v in sys.argv[1:]))" "$@"; }
 
-echo "throughput (wrk, ${duration}s, 64 connections):" >&2
-run_throughput direct "http://127.0.0.1:${backend_ports[0]}/"
+echo "targets (each warmed ${warmup}s at 64 connections):" >&2
+add_target direct "http://127.0.0.1:${backend_ports[0]}/"
 
 yarp_port=$(free_port)
 start yarp "$(bin bench/PlainYarp)" dotnet Distributed.Bench.PlainYarp.dll --urls "http://127.0.0.1:$yarp_port" --Destinations "$backends"; procs[yarp]=$started
 wait_http "http://127.0.0.1:$yarp_port/"
-run_throughput yarp "http://127.0.0.1:$yarp_port/"
+add_target yarp "http://127.0.0.1:$yarp_port/"
 
 haproxy_port=$(free_port)
 cat >"$work/haproxy.cfg" <<CFG
@@ -99,7 +95,7 @@ backend be
 CFG
 start haproxy "$work" haproxy -db -f "$work/haproxy.cfg"; procs[haproxy]=$started
 wait_http "http://127.0.0.1:$haproxy_port/"
-run_throughput haproxy "http://127.0.0.1:$haproxy_port/"
+add_target haproxy "http://127.0.0.1:$haproxy_port/"
 
 nginx_port=$(free_port)
 mkdir -p "$work/nginx"
@@ -124,7 +120,7 @@ http {
 CFG
 start nginx "$work" nginx -c "$work/nginx.conf" -g "daemon off;"; procs[nginx]=$started
 wait_http "http://127.0.0.1:$nginx_port/"
-run_throughput nginx "http://127.0.0.1:$nginx_port/"
+add_target nginx "http://127.0.0.1:$nginx_port/"
 
 # Distributed, 1 gateway + 1 silo (localhost clustering, memory storage: the embedded default).
 pool_args=(--Balancer:Pools:web:SessionKey Header:X-Session-Id)
@@ -135,7 +131,8 @@ wait_http "http://127.0.0.1:${silo_ports[0]}/readyz"
 gw_port=$(free_port); gw_admin=$(free_port)
 start gw1 "$(bin src/Gateway)" dotnet Distributed.Gateway.dll --urls "http://127.0.0.1:$gw_port" --Balancer:Admin:Url "http://127.0.0.1:$gw_admin" --Orleans:GatewayPort "${silo_ports[2]}" "${pool_args[@]}"; procs[gw1]=$started
 wait_http "http://127.0.0.1:$gw_admin/readyz"
-run_distributed distributed-1 "http://127.0.0.1:$gw_admin" "http://127.0.0.1:${silo_ports[0]}" "http://127.0.0.1:$gw_port/"
+add_target distributed-1 "http://127.0.0.1:$gw_port/"
+gateways[distributed-1]="http://127.0.0.1:$gw_admin"; silos[distributed-1]="http://127.0.0.1:${silo_ports[0]}"
 
 # Distributed, 2 gateways + 2 silos clustered through Redis.
 redis_port=$(free_port)
@@ -155,32 +152,65 @@ for g in a b; do
   wait_http "http://127.0.0.1:$ga/readyz"
   gw2_urls+=("http://127.0.0.1:$gp/"); gw2_admins+=("http://127.0.0.1:$ga")
 done
-run_distributed distributed-2 "${gw2_admins[*]}" "${silo2_urls[*]}" "${gw2_urls[@]}"
+add_target distributed-2 "${gw2_urls[@]}"
+gateways[distributed-2]="${gw2_admins[*]}"; silos[distributed-2]="${silo2_urls[*]}"
+
+echo "throughput (wrk, $rounds interleaved rounds of ${duration}s, 64 connections):" >&2
+declare -A rounds_rps calls_made requests_made
+for ((round = 1; round <= rounds; round++)); do
+  for name in "${targets[@]}"; do
+    IFS=, read -r -a list <<<"${urls[$name]}"
+    if [[ -n "${gateways[$name]:-}" ]]; then
+      calls0=$(metric orleans_app_requests_latency_milliseconds_count ${gateways[$name]} ${silos[$name]}); requests0=$(metric distributed_gateway_requests_total ${gateways[$name]})
+    fi
+    value=$(throughput "${list[@]}")
+    rounds_rps[$name]+="$value "
+    if [[ -n "${gateways[$name]:-}" ]]; then
+      calls_made[$name]=$(( ${calls_made[$name]:-0} + $(metric orleans_app_requests_latency_milliseconds_count ${gateways[$name]} ${silos[$name]}) - calls0 ))
+      requests_made[$name]=$(( ${requests_made[$name]:-0} + $(metric distributed_gateway_requests_total ${gateways[$name]}) - requests0 ))
+    fi
+    echo "  round $round $name: $value req/s" >&2
+  done
+done
+for name in "${targets[@]}"; do
+  rps[$name]=$(printf "%.0f" "$(median ${rounds_rps[$name]})")
+  if [[ -n "${requests_made[$name]:-}" ]]; then
+    calls[$name]=$(python3 -c "print(f'{${calls_made[$name]}/${requests_made[$name]}:.4f}' if ${requests_made[$name]} else '-')")
+  fi
+done
 
 target_rate=$(( ${rps[yarp]} / 2 ))
-echo "latency at ${target_rate} req/s (50% of plain YARP's maximum, ${rate_duration}s):" >&2
-for name in direct yarp haproxy nginx distributed-1 distributed-2; do
-  lat[$name]=$(latency "${urls[$name]}" "$target_rate")
-  echo "  $name: ${lat[$name]}" >&2
+echo "latency at ${target_rate} req/s (50% of plain YARP's median maximum; $rounds interleaved rounds of ${rate_duration}s):" >&2
+declare -A rounds_p50 rounds_p99 rounds_p999 errors
+for ((round = 1; round <= rounds; round++)); do
+  for name in "${targets[@]}"; do
+    line=$(latency "${urls[$name]}" "$target_rate")
+    rounds_p50[$name]+="$(field "$line" p50) "; rounds_p99[$name]+="$(field "$line" p99) "; rounds_p999[$name]+="$(field "$line" p999) "
+    errors[$name]=$(( ${errors[$name]:-0} + $(field "$line" errors) ))
+    echo "  round $round $name: $line" >&2
+  done
+done
+for name in "${targets[@]}"; do
+  lat[$name]="p50=$(median ${rounds_p50[$name]}) p99=$(median ${rounds_p99[$name]}) p999=$(median ${rounds_p999[$name]}) errors=${errors[$name]}"
 done
 mem[distributed-1]="gateway $(rss_mb "${procs[gw1]}") MB, silo $(rss_mb "${procs[silo1]}") MB"
 mem[distributed-2]="gateways $(rss_mb "${procs[gwa]}")+$(rss_mb "${procs[gwb]}") MB, silos $(rss_mb "${procs[siloa]}")+$(rss_mb "${procs[silob]}") MB"
 mem[yarp]="$(rss_mb "${procs[yarp]}") MB"
 
-field() { sed -E "s/.*$2=([^ ]+).*/\1/" <<<"$1"; }
 ratio() { python3 -c "print(f'{$1/$2:.2f}' if $2 else '-')"; }
 {
   echo "# Benchmark results"
   echo
   echo "$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); everything on one machine (loopback)."
-  echo "Mode: $($smoke && echo 'smoke (seconds; figures not meaningful)' || echo full). Throughput: wrk, ${duration}s, 64 keep-alive connections, 10,000 session keys in X-Session-Id."
-  echo "Latency: fixed ${target_rate} req/s for ${rate_duration}s, coordinated-omission corrected (bench/LoadGen)."
+  echo "Mode: $($smoke && echo 'smoke (seconds; figures not meaningful)' || echo full). Every target warmed ${warmup}s, then measured in $rounds interleaved rounds; medians."
+  echo "Throughput: wrk, ${duration}s a round, 64 keep-alive connections, 10,000 session keys in X-Session-Id."
+  echo "Latency: fixed ${target_rate} req/s (half of plain YARP's throughput), ${rate_duration}s a round, 64 connections, coordinated-omission corrected (bench/LoadGen)."
   echo
-  echo "| target | req/s | × YARP | p50 ms | p99 ms | p99.9 ms | × YARP p99 | errors | grain calls / request | memory |"
-  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+  echo "| target | req/s | rounds | × YARP | p50 ms | p99 ms | p99.9 ms | × YARP p99 | errors | grain calls / request | memory |"
+  echo "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
   for name in direct yarp haproxy nginx distributed-1 distributed-2; do
     l=${lat[$name]}
-    echo "| $name | ${rps[$name]} | $(ratio "${rps[$name]}" "${rps[yarp]}") | $(field "$l" p50) | $(field "$l" p99) | $(field "$l" p999) | $(ratio "$(field "$l" p99)" "$(field "${lat[yarp]}" p99)") | $(field "$l" errors) | ${calls[$name]:--} | ${mem[$name]:--} |"
+    echo "| $name | ${rps[$name]} | $(echo ${rounds_rps[$name]} | tr ' ' '/') | $(ratio "${rps[$name]}" "${rps[yarp]}") | $(field "$l" p50) | $(field "$l" p99) | $(field "$l" p999) | $(ratio "$(field "$l" p99)" "$(field "${lat[yarp]}" p99)") | $(field "$l" errors) | ${calls[$name]:--} | ${mem[$name]:--} |"
   done
 } > "$results"
 cat "$results"
