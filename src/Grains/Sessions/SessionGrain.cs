@@ -13,8 +13,11 @@ namespace Distributed.Grains.Sessions;
 /// state) while the pin itself is about 100 bytes in grain storage, so silo memory should grow with the sessions being
 /// pinned right now, not with all sessions in use. Two rules keep it so. An activation woken only to confirm an existing
 /// pin (its first call finds a live pin read from storage: a gateway's periodic confirmation, or a cold cache miss)
-/// answers and deactivates at once, persisting the expiry extension in <see cref="OnDeactivateAsync"/>; the next
-/// confirmation is minutes away, so keeping it resident would buy nothing. Every other activation (it created the pin,
+/// deactivates once it had no other call for <see cref="ConfirmationIdle"/>, persisting the expiry extension in
+/// <see cref="OnDeactivateAsync"/>; the next confirmation is minutes away, so keeping it resident would buy nothing. Not
+/// at once: restarted gateways ask for the same session milliseconds apart, and a call that arrives while its activation
+/// is deactivating can wait Orleans' whole response timeout (seen in the chaos test: 5 s, twice, then a fail-static
+/// guess that split the session). Every other activation (it created the pin,
 /// or keeps receiving calls, as a new session does from each gateway within seconds) is collected after
 /// <see cref="CollectionAgeMinutes"/> idle minutes instead of Orleans' silo-wide default (hours). Steady-state silo
 /// memory is then about the sessions created or called in the last two minutes.
@@ -27,11 +30,14 @@ public sealed class SessionGrain(
     /// <summary>Minutes an idle session activation stays in memory; more than the collection quantum (one minute).</summary>
     internal const double CollectionAgeMinutes = 2;
 
+    /// <summary>How long an activation woken only by a confirmation waits for another call before it leaves memory.</summary>
+    internal static readonly TimeSpan ConfirmationIdle = TimeSpan.FromSeconds(3);
+
     // Idle expiry granted to callers but not yet persisted (see ExtendAsync).
     private DateTimeOffset _extendedUntil;
 
-    // Whether this activation already handled a call (set by every grain method before it awaits anything).
-    private bool _called;
+    // Calls this activation handled (counted by every grain method before it awaits anything).
+    private long _calls;
 
     /// <inheritdoc />
     public async Task<PinResult> GetOrPinAsync(string proposedBackendId, TimeSpan ttl, CancellationToken cancellationToken = default)
@@ -39,8 +45,7 @@ public sealed class SessionGrain(
         // A caller that gave up while this call was queued gets no pin made on its behalf; once started, a call
         // runs to completion so state and storage never disagree.
         cancellationToken.ThrowIfCancellationRequested();
-        var firstCall = !_called;
-        _called = true;
+        var firstCall = _calls++ == 0;
         Validate(proposedBackendId, ttl);
         var now = time.GetUtcNow();
         if (IsLive(now))
@@ -48,8 +53,8 @@ public sealed class SessionGrain(
             await ExtendAsync(now, ttl);
             if (firstCall)
             {
-                // Only a confirmation woke this activation: back to storage once this call is answered (see remarks).
-                DeactivateOnIdle();
+                // Only a confirmation woke this activation: back to storage unless another call follows (see remarks).
+                ReleaseWhenIdle();
             }
 
             return new PinResult(ToPin(), PinOutcome.Existing);
@@ -63,7 +68,7 @@ public sealed class SessionGrain(
     public async Task<PinResult> RepinAsync(long expectedEpoch, string proposedBackendId, TimeSpan ttl, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        _called = true;
+        _calls++;
         Validate(proposedBackendId, ttl);
         var now = time.GetUtcNow();
         var session = state.State;
@@ -81,14 +86,14 @@ public sealed class SessionGrain(
     /// <inheritdoc />
     public Task<Pin?> GetAsync()
     {
-        _called = true;
+        _calls++;
         return Task.FromResult(IsLive(time.GetUtcNow()) ? ToPin() : null);
     }
 
     /// <inheritdoc />
     public async Task UnpinAsync()
     {
-        _called = true;
+        _calls++;
         if (state.State.BackendId is null)
         {
             return;
@@ -106,6 +111,23 @@ public sealed class SessionGrain(
             await state.WriteStateAsync(cancellationToken);
             await TrackAsync();
         }
+    }
+
+    // A one-shot timer: Orleans holds it with the activation, and a tick does not count as activity for idle collection.
+    private void ReleaseWhenIdle()
+    {
+        var seen = _calls;
+        this.RegisterGrainTimer(
+            () =>
+            {
+                if (_calls == seen)
+                {
+                    DeactivateOnIdle();
+                }
+
+                return Task.CompletedTask;
+            },
+            new GrainTimerCreationOptions(ConfirmationIdle, Timeout.InfiniteTimeSpan));
     }
 
     private bool IsLive(DateTimeOffset now) => state.State.BackendId is not null && now < Expiry;

@@ -150,12 +150,35 @@ public sealed class SessionGrainTests(GrainClusterFixture cluster) : IClassFixtu
         Assert.Equal(("b1", first.Pin.Epoch), (confirmed.Pin.BackendId, confirmed.Pin.Epoch));
         var management = cluster.Client.GetGrain<IManagementGrain>(0);
         var remaining = await GrainClusterFixture.EventuallyAsync(() => management.GetGrainActivationCount((GrainReference)session), n => n == 0);
-        Assert.Equal(0, remaining); // gone without a collection pass: idle collection would take two minutes
+        Assert.Equal(0, remaining); // gone after a few idle seconds, without a collection pass (that would take two minutes)
 
         cluster.Time.Advance(TimeSpan.FromMinutes(9)); // 11 min after pinning: past the first persisted expiry, not the extended one
         var pin = await session.GetAsync();
         Assert.NotNull(pin);
         Assert.Equal(("b1", first.Pin.Epoch), (pin.BackendId, pin.Epoch));
+    }
+
+    [Fact]
+    public async Task GetOrPinAsync_ConfirmationFollowedByAnotherGateway_BothAnsweredByOneActivationThatStays()
+    {
+        // Restarted gateways ask for the same session milliseconds apart. Deactivating right after the first answer
+        // made the second call wait Orleans' whole response timeout (the chaos test saw sessions split that way).
+        var barrier = NewSession();
+        await barrier.GetOrPinAsync("b1", Ttl);
+        var session = NewSession();
+        var first = await session.GetOrPinAsync("b1", Ttl);
+        await CollectAsync(barrier);
+        await CollectAsync(session);
+
+        var woken = await session.GetOrPinAsync("b1", Ttl); // one gateway: only a confirmation woke it
+        await barrier.GetOrPinAsync("b1", Ttl); // confirmation-only, woken after it: its release timer fires later
+        var second = await session.GetOrPinAsync("b2", Ttl); // another gateway, right after
+
+        Assert.Equal((first.Pin.BackendId, first.Pin.Epoch), (woken.Pin.BackendId, woken.Pin.Epoch));
+        Assert.Equal((first.Pin.BackendId, first.Pin.Epoch), (second.Pin.BackendId, second.Pin.Epoch));
+        var management = cluster.Client.GetGrain<IManagementGrain>(0);
+        Assert.Equal(0, await GrainClusterFixture.EventuallyAsync(() => management.GetGrainActivationCount((GrainReference)barrier), n => n == 0));
+        Assert.Equal(1, await management.GetGrainActivationCount((GrainReference)session)); // its own release timer fired first, and let it stay
     }
 
     [Fact]
