@@ -15,11 +15,13 @@ stop() {
   kill -KILL "$1" 2>/dev/null || true
   wait "$1" 2>/dev/null || true
 }
-# Newest first: gateways before silos before Redis, so nothing shuts down against a dependency already gone.
-cleanup() {
+# Stops every process started so far, newest first: gateways before silos before Redis, so nothing shuts down
+# against a dependency already gone.
+stop_all() {
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do stop "${pids[$i]}"; done
-  rm -rf "$work"
+  pids=()
 }
+cleanup() { stop_all; rm -rf "$work"; }
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }

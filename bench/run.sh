@@ -2,7 +2,7 @@
 # One run, same generators and workload for every target: 3 echo backends, 10,000 session keys in a header,
 # keep-alive connections. Throughput with wrk; latency at a fixed rate (50% of plain YARP's maximum) with
 # bench/LoadGen (HdrHistogram, corrected for coordinated omission). Writes bench/results/latest.md (smoke.md in smoke mode).
-#   bench/run.sh            full run (about 10 minutes: proxies, then bench/sessions.sh with 1,000,000 sessions)
+#   bench/run.sh            full run (about 12-13 minutes: proxies, then bench/sessions.sh with 1,000,000 sessions)
 #   bench/run.sh --smoke    seconds per scenario; run by ./test.sh so the script cannot rot
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,6 +61,8 @@ declare -A urls procs gateways silos
 targets=()
 add_target() { local name=$1; shift; warm "$@"; urls[$name]=$(IFS=,; echo "$*"); targets+=("$name"); echo "  started and warmed: $name" >&2; }
 field() { sed -E "s/.*$2=([^ ]+).*/\1/" <<<"$1"; }
+# grain_counts NAME: "<grain calls Orleans counted in its gateways and silos> <requests its gateways forwarded>" so far.
+grain_counts() { echo "$(metric orleans_app_requests_latency_milliseconds_count ${gateways[$1]} ${silos[$1]}) $(metric distributed_gateway_requests_total ${gateways[$1]})"; }
 median() { python3 -c "import statistics, sys; print(statistics.median(float(v) for v in sys.argv[1:]))" "$@"; }
 
 echo "targets (each warmed ${warmup}s at 64 connections):" >&2
@@ -160,14 +162,13 @@ declare -A rounds_rps calls_made requests_made
 for ((round = 1; round <= rounds; round++)); do
   for name in "${targets[@]}"; do
     IFS=, read -r -a list <<<"${urls[$name]}"
-    if [[ -n "${gateways[$name]:-}" ]]; then
-      calls0=$(metric orleans_app_requests_latency_milliseconds_count ${gateways[$name]} ${silos[$name]}); requests0=$(metric distributed_gateway_requests_total ${gateways[$name]})
-    fi
+    if [[ -n "${gateways[$name]:-}" ]]; then read -r calls0 requests0 <<<"$(grain_counts "$name")"; fi
     value=$(throughput "${list[@]}")
     rounds_rps[$name]+="$value "
     if [[ -n "${gateways[$name]:-}" ]]; then
-      calls_made[$name]=$(( ${calls_made[$name]:-0} + $(metric orleans_app_requests_latency_milliseconds_count ${gateways[$name]} ${silos[$name]}) - calls0 ))
-      requests_made[$name]=$(( ${requests_made[$name]:-0} + $(metric distributed_gateway_requests_total ${gateways[$name]}) - requests0 ))
+      read -r calls1 requests1 <<<"$(grain_counts "$name")"
+      calls_made[$name]=$(( ${calls_made[$name]:-0} + calls1 - calls0 ))
+      requests_made[$name]=$(( ${requests_made[$name]:-0} + requests1 - requests0 ))
     fi
     echo "  round $round $name: $value req/s" >&2
   done
@@ -219,7 +220,6 @@ cat "$results"
 # storage), silo memory per session, and a gateway driven past its pin-cache cap (bench/sessions.sh, its own report).
 echo >&2
 echo "session scale (bench/sessions.sh):" >&2
-stop_all() { for ((i = ${#pids[@]} - 1; i >= 0; i--)); do stop "${pids[$i]}"; done; pids=(); }
 stop_all # the cores to the session benchmark alone
 if $smoke; then
   bench/sessions.sh --smoke >"$work/sessions.out" 2>&1 || { tail -n 40 "$work/sessions.out"; exit 1; }

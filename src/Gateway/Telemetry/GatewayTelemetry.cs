@@ -26,13 +26,13 @@ internal sealed class GatewayTelemetry
         // Per-request figures are running totals the request path keeps anyway (interlocked increments), read when
         // metrics are collected: a metric call with tags per request cost more than the routing decision itself.
         meter.CreateObservableCounter("distributed.gateway.requests", () => Requests(pools), "{request}", "Requests forwarded, by pool, backend and result (success, failure).");
-        meter.CreateObservableCounter("distributed.gateway.pin.cache.hits", () => pools.All.Select(p => new Measurement<long>(p.Pins.Hits, new KeyValuePair<string, object?>("pool", p.Name))), "{request}", "Requests whose session pin came from this gateway's cache.");
-        meter.CreateObservableCounter("distributed.gateway.pin.cache.misses", () => pools.All.Select(p => new Measurement<long>(p.Pins.Misses, new KeyValuePair<string, object?>("pool", p.Name))), "{request}", "Requests whose session pin needed the session grain.");
+        meter.CreateObservableCounter("distributed.gateway.pin.cache.hits", () => Pools(pools, p => p.Pins.Hits), "{request}", "Requests whose session pin came from this gateway's cache.");
+        meter.CreateObservableCounter("distributed.gateway.pin.cache.misses", () => Pools(pools, p => p.Pins.Misses), "{request}", "Requests whose session pin needed the session grain.");
         _grainCalls = meter.CreateCounter<long>("distributed.gateway.grain.calls", "{call}", "Session grain calls, by operation.");
         _retries = meter.CreateCounter<long>("distributed.gateway.retries", "{request}", "Idempotent requests retried on another backend after a transport failure.");
-        meter.CreateObservableGauge("distributed.gateway.snapshot.age", () => pools.All.Select(p => new Measurement<double>((time.GetUtcNow() - p.View.ReceivedAt).TotalSeconds, new KeyValuePair<string, object?>("pool", p.Name))), "s", "Age of this gateway's snapshot of each pool.");
+        meter.CreateObservableGauge("distributed.gateway.snapshot.age", () => Pools(pools, p => (time.GetUtcNow() - p.View.ReceivedAt).TotalSeconds), "s", "Age of this gateway's snapshot of each pool.");
         meter.CreateObservableGauge("distributed.gateway.degraded", () => connectivity.IsDegraded ? 1 : 0, description: "1 while the cluster is unreachable and the gateway routes fail-static.");
-        meter.CreateObservableGauge("distributed.gateway.pin.cache.entries", () => pools.All.Select(p => new Measurement<long>(p.Pins.Count, new KeyValuePair<string, object?>("pool", p.Name))), "{entry}", "Pins cached by this gateway.");
+        meter.CreateObservableGauge("distributed.gateway.pin.cache.entries", () => Pools(pools, p => (long)p.Pins.Count), "{entry}", "Pins cached by this gateway.");
         meter.CreateObservableGauge("distributed.backend.inflight", () => Backends(pools, b => b.Backend.ClusterInFlight), "{request}", "Requests in flight to the backend across every gateway (cluster-wide).");
         meter.CreateObservableGauge("distributed.backend.health", () => Backends(pools, b => (int)b.Backend.Health), description: "The cluster's verdict: 0 healthy, 1 unhealthy (probes), 2 ejected (passive).");
         meter.CreateObservableGauge("distributed.backend.weight.effective", () => Backends(pools, b => b.Backend.EffectiveWeight), description: "Weight after slow start.");
@@ -89,6 +89,10 @@ internal sealed class GatewayTelemetry
             new KeyValuePair<string, object?>("backend", backend),
             new KeyValuePair<string, object?>("result", result));
     }
+
+    private static IEnumerable<Measurement<T>> Pools<T>(PoolRegistry pools, Func<PoolRuntime, T> value)
+        where T : struct =>
+        pools.All.Select(p => new Measurement<T>(value(p), new KeyValuePair<string, object?>("pool", p.Name)));
 
     private static IEnumerable<Measurement<T>> Backends<T>(PoolRegistry pools, Func<BackendEntry, T> value)
         where T : struct =>

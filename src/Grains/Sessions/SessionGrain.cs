@@ -17,10 +17,10 @@ namespace Distributed.Grains.Sessions;
 /// <see cref="OnDeactivateAsync"/>; the next confirmation is minutes away, so keeping it resident would buy nothing. Not
 /// at once: restarted gateways ask for the same session milliseconds apart, and a call that arrives while its activation
 /// is deactivating can wait Orleans' whole response timeout (seen in the chaos test: 5 s, twice, then a fail-static
-/// guess that split the session). Every other activation (it created the pin,
-/// or keeps receiving calls, as a new session does from each gateway within seconds) is collected after
-/// <see cref="CollectionAgeMinutes"/> idle minutes instead of Orleans' silo-wide default (hours). Steady-state silo
-/// memory is then about the sessions created or called in the last two minutes.
+/// guess that split the session). Every other activation (it created the pin, or keeps receiving calls, as a new
+/// session does from each gateway within seconds) is collected after <see cref="CollectionAgeMinutes"/> idle minutes
+/// instead of Orleans' silo-wide default (hours). Steady-state silo memory is then about the sessions created or
+/// called in the last two minutes.
 /// </remarks>
 [CollectionAgeLimit(Minutes = CollectionAgeMinutes)]
 public sealed class SessionGrain(
