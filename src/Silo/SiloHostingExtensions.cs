@@ -70,15 +70,29 @@ public static class SiloHostingExtensions
         return builder;
     }
 
-    /// <summary>Ready once this silo is an active member of the cluster (it can host grains).</summary>
+    /// <summary>
+    /// Ready once this silo is an active member of the cluster (it can host grains) and its membership view lists no
+    /// superseded silo as active: an earlier incarnation (same endpoint, older generation) of a silo that restarted.
+    /// After every silo restarted at once such ghosts stay listed until they are voted dead, and grain calls routed
+    /// through them (directory partitions they seem to own) wait Orleans' whole response timeout meanwhile; the chaos
+    /// test saw sessions served from a fail-static guess that way.
+    /// </summary>
     private sealed class SiloActiveHealthCheck(IClusterMembershipService membership, ILocalSiloDetails local) : IHealthCheck
     {
         public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
         {
-            var status = membership.CurrentSnapshot.GetSiloStatus(local.SiloAddress);
-            return Task.FromResult(status == SiloStatus.Active
+            var snapshot = membership.CurrentSnapshot;
+            var status = snapshot.GetSiloStatus(local.SiloAddress);
+            if (status != SiloStatus.Active)
+            {
+                return Task.FromResult(HealthCheckResult.Unhealthy($"Silo status is {status}."));
+            }
+
+            var superseded = snapshot.Members.Values.Count(member => member.Status == SiloStatus.Active && snapshot.Members.Keys.Any(other =>
+                other.Endpoint.Equals(member.SiloAddress.Endpoint) && other.Generation > member.SiloAddress.Generation));
+            return Task.FromResult(superseded == 0
                 ? HealthCheckResult.Healthy()
-                : HealthCheckResult.Unhealthy($"Silo status is {status}."));
+                : HealthCheckResult.Unhealthy($"Membership still lists {superseded} superseded silo(s) as active (restarted; not yet declared dead)."));
         }
     }
 }
