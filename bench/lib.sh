@@ -24,7 +24,15 @@ stop_all() {
 cleanup() { stop_all; rm -rf "$work"; }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+# A free loopback port not handed out before in this run: the kernel may offer a just-released port again, and two
+# calls in a row once gave a gateway the same public and admin port. (A file, as callers run it in a subshell.)
+free_port() {
+  local port
+  while :; do
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+    if ! grep -qx "$port" "$work/ports" 2>/dev/null; then echo "$port" >>"$work/ports"; echo "$port"; return; fi
+  done
+}
 wait_http() {
   for _ in $(seq 1 200); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.25; done
   echo "$(basename "$0"): $1 never answered" >&2; tail -n 20 "$work"/*.log >&2 2>/dev/null || true; exit 1
