@@ -52,9 +52,12 @@ public sealed record BackendSpec(
 /// <param name="DrainDeadline">When a draining backend's remaining sessions are moved.</param>
 /// <param name="RequestRate">Requests per second completed across every gateway, over the passive-health window.</param>
 /// <param name="PinGeneration">
-/// Increases every time the backend stops keeping sessions (unhealthy, ejected, past a drain deadline), when gateways
-/// may move its sessions elsewhere. A gateway's cached pin taken under an older generation is checked with its session
-/// grain before it is used again, even if the gateway never saw the backend unusable.
+/// Names the backend's current keeps-sessions state: it increases every time the backend stops keeping sessions
+/// (unhealthy, ejected, past a drain deadline), when gateways may move its sessions elsewhere, and every time it starts
+/// keeping them again; it never repeats, even across a registry lost and re-seeded (it starts at the pool grain's clock
+/// in milliseconds). A gateway's cached pin taken under another generation is checked with its session grain before it
+/// is used again, even if the gateway never saw the backend unusable; a session grain refuses a re-pin away from a
+/// backend seen unusable at an older generation than the one the pin was confirmed at (a stale view).
 /// </param>
 [GenerateSerializer, Immutable, Alias("Distributed.BackendSnapshot")]
 public sealed record BackendSnapshot(
@@ -83,6 +86,10 @@ public sealed record BackendSnapshot(
 /// Sessions unpinned through the admin API in the last few minutes, so every gateway drops them from its pin cache.
 /// </param>
 /// <param name="Gateways">Gateways with a live lease, with their last report.</param>
+/// <param name="Unseeded">
+/// The pool has no registry: it was never seeded, or its store lost the data. Gateways keep their last view and seed
+/// the pool again (<see cref="IPoolGrain.InitializeAsync"/>).
+/// </param>
 [GenerateSerializer, Immutable, Alias("Distributed.PoolSnapshot")]
 public sealed record PoolSnapshot(
     [property: Id(0)] string Pool,
@@ -92,7 +99,8 @@ public sealed record PoolSnapshot(
     [property: Id(4)] DateTimeOffset GeneratedAt,
     [property: Id(5)] bool Panic = false,
     [property: Id(6)] ImmutableArray<string> RecentlyUnpinned = default,
-    [property: Id(7)] ImmutableArray<GatewayStatus> Gateways = default);
+    [property: Id(7)] ImmutableArray<GatewayStatus> Gateways = default,
+    [property: Id(8)] bool Unseeded = false);
 
 /// <summary>A gateway as the tracker sees it.</summary>
 /// <param name="Id">Gateway id.</param>

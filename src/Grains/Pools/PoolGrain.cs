@@ -52,9 +52,10 @@ public sealed partial class PoolGrain(
         if (!state.State.Initialized)
         {
             // The seed starts together, with no traffic yet to protect: no slow start for it (AddedAt left at MinValue).
+            var generation = FirstGeneration();
             state.State.Backends = [.. seed
                 .OrderBy(b => b.Id, StringComparer.Ordinal)
-                .Select(b => new BackendRecord { Id = b.Id, Address = b.Address, Weight = b.Weight, MaxInFlight = b.MaxInFlight })];
+                .Select(b => new BackendRecord { Id = b.Id, Address = b.Address, Weight = b.Weight, MaxInFlight = b.MaxInFlight, PinGeneration = generation })];
             state.State.Initialized = true;
             state.State.RegistryVersion++;
             changed = true;
@@ -124,7 +125,7 @@ public sealed partial class PoolGrain(
         }
         else
         {
-            state.State.Backends.Add(new BackendRecord { Id = backend.Id, Address = backend.Address, Weight = backend.Weight, MaxInFlight = backend.MaxInFlight, AddedAt = time.GetUtcNow() });
+            state.State.Backends.Add(new BackendRecord { Id = backend.Id, Address = backend.Address, Weight = backend.Weight, MaxInFlight = backend.MaxInFlight, AddedAt = time.GetUtcNow(), PinGeneration = FirstGeneration() });
             state.State.Backends.Sort((a, b) => string.CompareOrdinal(a.Id, b.Id));
             _health.Remove(backend.Id);
         }
@@ -326,14 +327,16 @@ public sealed partial class PoolGrain(
             var serves = verdict == BackendHealth.Healthy || panic;
             var drainedOut = backend.State == BackendState.Draining && backend.DrainDeadline <= now;
             var keepsSessions = serves && !drainedOut;
-            if (health.KeptSessions && !keepsSessions)
+            if (backend.KeepsSessions != keepsSessions)
             {
-                // From now on gateways may move this backend's sessions: every cached pin to it must be re-checked.
-                backend.PinGeneration++;
+                // Either way the generation moves on, so a generation names one state: gateways re-check every pin
+                // cached under another one, and a session grain can tell a re-pin made from a stale view (it saw
+                // this backend not keeping sessions at an older generation than the one a gateway confirmed it at).
+                backend.KeepsSessions = keepsSessions;
+                backend.PinGeneration = Math.Max(backend.PinGeneration + 1, time.GetUtcNow().ToUnixTimeMilliseconds());
                 _generationUnsaved = true;
             }
 
-            health.KeptSessions = keepsSessions;
             var usableSince = health.UsableSince > backend.AddedAt ? health.UsableSince : backend.AddedAt;
             backends.Add(new BackendSnapshot(
                 backend.Id,
@@ -364,8 +367,13 @@ public sealed partial class PoolGrain(
             now,
             panic,
             [.. _unpinned.Select(u => u.Key)],
-            [.. _leases.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => new GatewayStatus(l.Key, l.Value.LastReport, l.Value.Degraded))]);
+            [.. _leases.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => new GatewayStatus(l.Key, l.Value.LastReport, l.Value.Degraded))],
+            Unseeded: !state.State.Initialized);
     }
+
+    // Generations start at the pool grain's clock in milliseconds rather than at zero, so a registry re-seeded after its
+    // store lost the data still numbers every state after the generations session grains recorded before the loss.
+    private long FirstGeneration() => time.GetUtcNow().ToUnixTimeMilliseconds();
 
     private BackendRecord? Find(string backendId) => state.State.Backends.Find(b => b.Id == backendId);
 
@@ -408,9 +416,6 @@ public sealed partial class PoolGrain(
         public DateTimeOffset LastEjectionEnded { get; set; }
 
         public DateTimeOffset UsableSince { get; set; }
-
-        // Whether the previous snapshot let the backend keep its sessions (a change to false bumps the pin generation).
-        public bool KeptSessions { get; set; } = true;
     }
 
     [LoggerMessage(EventId = 5101, Level = LogLevel.Warning, Message = "Pool {Pool}: a changed pin generation could not be persisted yet; retrying with the next snapshot.")]

@@ -56,9 +56,14 @@ public sealed class BackendRecord
     public DateTimeOffset AddedAt { get; set; }
 
     /// <summary>
-    /// How often the backend stopped keeping sessions (see <see cref="BackendSnapshot.PinGeneration"/>). Persisted, so
-    /// the pool grain moving to another silo does not make every gateway re-check every cached pin at once.
+    /// Names the backend's current keeps-sessions state; moves on with every change of it (see
+    /// <see cref="BackendSnapshot.PinGeneration"/>). Persisted, so the pool grain moving to another silo does not make
+    /// every gateway re-check every cached pin at once.
     /// </summary>
     [Id(7)]
     public long PinGeneration { get; set; }
+
+    /// <summary>Whether the backend kept sessions in the latest snapshot (the state <see cref="PinGeneration"/> names).</summary>
+    [Id(8)]
+    public bool KeepsSessions { get; set; } = true;
 }

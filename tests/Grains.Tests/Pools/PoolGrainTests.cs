@@ -131,25 +131,55 @@ public sealed class PoolGrainTests(GrainClusterFixture cluster) : IClassFixture<
     }
 
     [Fact]
-    public async Task PinGeneration_BumpsWhenABackendStopsKeepingSessionsAndOnlyThen()
+    public async Task PinGeneration_MovesOnWithEveryKeepsSessionsChangeAndOnlyThen()
     {
         var pool = NewPool();
         var first = await pool.InitializeAsync(Seed, Settings);
-        Assert.All(first.Backends, b => Assert.Equal(0, b.PinGeneration));
+        var seeded = cluster.Time.GetUtcNow().ToUnixTimeMilliseconds();
+        Assert.All(first.Backends, b => Assert.Equal(seeded, b.PinGeneration)); // the clock, not zero: see Reseeded_... below
+        long Generation(PoolSnapshot snapshot, string id) => snapshot.Backends.Single(b => b.Id == id).PinGeneration;
 
         await pool.ReportAsync(Outcomes("g1", "b2", 3, 3)); // ejected: sessions may move
-        Assert.Equal(1, (await pool.GetSnapshotAsync()).Backends.Single(b => b.Id == "b2").PinGeneration);
-        Assert.Equal(1, (await pool.GetSnapshotAsync()).Backends.Single(b => b.Id == "b2").PinGeneration); // once per change
+        var ejected = Generation(await pool.GetSnapshotAsync(), "b2");
+        Assert.True(ejected > seeded);
+        Assert.Equal(ejected, Generation(await pool.GetSnapshotAsync(), "b2")); // once per change
 
-        cluster.Time.Advance(TimeSpan.FromSeconds(11)); // back: the generation stays, so pins cached before are re-checked
+        cluster.Time.Advance(TimeSpan.FromSeconds(11)); // back: a new generation again, so "keeps" and "stopped" never share one
         var back = await pool.GetSnapshotAsync();
-        Assert.True(back.Backends.Single(b => b.Id == "b2") is { KeepsSessions: true, PinGeneration: 1 });
-        Assert.Equal(0, back.Backends.Single(b => b.Id == "b1").PinGeneration);
+        Assert.True(back.Backends.Single(b => b.Id == "b2").KeepsSessions);
+        Assert.True(Generation(back, "b2") > ejected);
+        Assert.Equal(seeded, Generation(back, "b1"));
 
         Assert.True(await pool.DrainBackendAsync("b1", TimeSpan.FromMinutes(1)));
-        Assert.Equal(0, (await pool.GetSnapshotAsync()).Backends.Single(b => b.Id == "b1").PinGeneration); // pins stay while draining
+        Assert.Equal(seeded, Generation(await pool.GetSnapshotAsync(), "b1")); // pins stay while draining
         cluster.Time.Advance(TimeSpan.FromMinutes(1));
-        Assert.Equal(1, (await pool.GetSnapshotAsync()).Backends.Single(b => b.Id == "b1").PinGeneration); // past the deadline they move
+        Assert.True(Generation(await pool.GetSnapshotAsync(), "b1") > seeded); // past the deadline they move
+    }
+
+    [Fact]
+    public async Task GetSnapshotAsync_OfAPoolWithoutRegistry_SaysUnseededUntilSeeded()
+    {
+        var pool = NewPool();
+        var empty = await pool.GetSnapshotAsync();
+        Assert.True(empty.Unseeded);
+        Assert.Empty(empty.Backends);
+
+        Assert.False((await pool.InitializeAsync(Seed, Settings)).Unseeded);
+        Assert.False((await pool.GetSnapshotAsync()).Unseeded);
+    }
+
+    [Fact]
+    public async Task PinGeneration_OfARegistrySeededAgainLater_IsAboveEveryEarlierGeneration()
+    {
+        // A store that lost its data makes the pool seed again; generations recorded before must all be older.
+        var pool = NewPool();
+        await pool.InitializeAsync(Seed, Settings);
+        await pool.ReportAsync(Outcomes("g1", "b2", 3, 3));
+        var before = (await pool.GetSnapshotAsync()).Backends.Max(b => b.PinGeneration);
+
+        cluster.Time.Advance(TimeSpan.FromSeconds(1));
+        var again = await NewPool().InitializeAsync(Seed, Settings);
+        Assert.All(again.Backends, b => Assert.True(b.PinGeneration > before));
     }
 
     [Fact]
