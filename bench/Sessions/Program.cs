@@ -100,7 +100,7 @@ async Task<long> PassAsync(string poolName, int count, PinOutcome expected, stri
             try
             {
                 // A confirmation proposes the cached backend, as gateways do: the answer must be that pin, unchanged.
-                var result = await grain.GetOrPinAsync(backend, ttl, cancellationToken);
+                var result = await grain.GetOrPinAsync(new BackendRef(backend, 0), ttl, cancellationToken);
                 if (result.Outcome != expected || result.Pin.BackendId != backend || result.Pin.Epoch != 1)
                 {
                     Interlocked.Increment(ref wrong);

@@ -1,5 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
+using Distributed.Grains.Tests.Storage;
+using Orleans.Runtime.Hosting;
 using Orleans.TestingHost;
 
 namespace Distributed.Grains.Tests;
@@ -21,7 +23,8 @@ public sealed class GrainClusterFixture : IAsyncLifetime
         var builder = new InProcessTestClusterBuilder(1);
         builder.ConfigureSilo((_, silo) =>
         {
-            silo.AddMemoryGrainStorage(StorageNames.Sessions);
+            // Sessions on storage that tests can make fail; pools on Orleans' own memory storage.
+            silo.Services.AddGrainStorage(StorageNames.Sessions, (services, _) => ActivatorUtilities.CreateInstance<FaultyGrainStorage>(services));
             silo.AddMemoryGrainStorage(StorageNames.Pools);
             silo.Services.AddKeyedSingleton<TimeProvider>(BalancerTime.ServiceKey, Time);
             silo.Services.AddDistributedGrains();

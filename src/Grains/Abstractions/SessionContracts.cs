@@ -2,13 +2,27 @@ namespace Distributed.Grains.Abstractions;
 
 /// <summary>A session's pin: the backend it is bound to, the pin's epoch and when it lapses if idle.</summary>
 /// <param name="BackendId">The backend the session is pinned to.</param>
-/// <param name="Epoch">Increases on every change of the session's pin (pin, re-pin, unpin, expiry).</param>
+/// <param name="Epoch">Increases on every change of the session's pin (pin, re-pin, unpin, expiry); starts at 1.</param>
 /// <param name="ExpiresAt">The pin lapses if the session is not seen again before this instant.</param>
+/// <param name="BackendGeneration">
+/// The newest pin generation (<see cref="BackendSnapshot.PinGeneration"/>) at which a gateway saw the backend keep
+/// sessions while it used this pin. A re-pin from a view in which the backend stopped keeping sessions at an older
+/// generation is refused: that view is stale.
+/// </param>
 [GenerateSerializer, Immutable, Alias("Distributed.Pin")]
 public sealed record Pin(
     [property: Id(0)] string BackendId,
     [property: Id(1)] long Epoch,
-    [property: Id(2)] DateTimeOffset ExpiresAt);
+    [property: Id(2)] DateTimeOffset ExpiresAt,
+    [property: Id(3)] long BackendGeneration = 0);
+
+/// <summary>A backend as the caller's view of the pool shows it.</summary>
+/// <param name="Id">Backend id.</param>
+/// <param name="Generation">Its pin generation in the caller's latest snapshot (<see cref="BackendSnapshot.PinGeneration"/>).</param>
+[GenerateSerializer, Immutable, Alias("Distributed.BackendRef")]
+public readonly record struct BackendRef(
+    [property: Id(0)] string Id,
+    [property: Id(1)] long Generation);
 
 /// <summary>How a pin request was answered.</summary>
 public enum PinOutcome
@@ -24,6 +38,12 @@ public enum PinOutcome
 
     /// <summary>The re-pin lost: another caller changed the pin first; the winner's pin is returned.</summary>
     Conflict = 3,
+
+    /// <summary>
+    /// The re-pin was refused: a gateway confirmed the pinned backend keeping sessions at a newer generation than the
+    /// one at which the caller saw it stop (the caller's view is stale). The pin is returned unchanged.
+    /// </summary>
+    Refused = 4,
 }
 
 /// <summary>The answer to a pin request: the session's pin after the call and how it came about.</summary>
@@ -39,16 +59,21 @@ public sealed record PinResult(
 public interface ISessionGrain : IGrainWithStringKey
 {
     /// <summary>
-    /// Returns the live pin, extending its idle expiry by <paramref name="ttl"/>; if there is none,
-    /// atomically pins <paramref name="proposedBackendId"/>. Concurrent callers with different proposals get one answer.
+    /// Returns the live pin, extending its idle expiry by <paramref name="ttl"/>; if there is none, atomically pins
+    /// <paramref name="proposed"/>. Concurrent callers with different proposals get one answer. When the live pin is to
+    /// the proposed backend, the proposal's generation is recorded as seen keeping sessions (see
+    /// <see cref="Pin.BackendGeneration"/>). A change that cannot be stored fails the call and is not kept.
     /// </summary>
-    Task<PinResult> GetOrPinAsync(string proposedBackendId, TimeSpan ttl, CancellationToken cancellationToken = default);
+    Task<PinResult> GetOrPinAsync(BackendRef proposed, TimeSpan ttl, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Compare-and-set: moves the pin to <paramref name="proposedBackendId"/> only if its epoch is still
-    /// <paramref name="expectedEpoch"/>; otherwise returns the pin that won (<see cref="PinOutcome.Conflict"/>).
+    /// Compare-and-set: moves the pin to <paramref name="proposed"/> only if its epoch is still
+    /// <paramref name="expectedEpoch"/> (otherwise <see cref="PinOutcome.Conflict"/> with the pin that won) and the
+    /// caller saw the pinned backend stop keeping sessions at <paramref name="unusableGeneration"/>, newer than any
+    /// generation it was confirmed at (otherwise <see cref="PinOutcome.Refused"/>). <see cref="long.MaxValue"/> says
+    /// the backend is gone from the pool. A lapsed or missing pin is simply pinned to the proposal.
     /// </summary>
-    Task<PinResult> RepinAsync(long expectedEpoch, string proposedBackendId, TimeSpan ttl, CancellationToken cancellationToken = default);
+    Task<PinResult> RepinAsync(long expectedEpoch, long unusableGeneration, BackendRef proposed, TimeSpan ttl, CancellationToken cancellationToken = default);
 
     /// <summary>The live pin, or <c>null</c> when the session is not pinned (never pinned, unpinned or expired).</summary>
     Task<Pin?> GetAsync();

@@ -1,4 +1,5 @@
 using Distributed.Grains.Abstractions;
+using Microsoft.Extensions.Logging;
 using Orleans.Storage;
 
 namespace Distributed.Grains.Sessions;
@@ -6,7 +7,8 @@ namespace Distributed.Grains.Sessions;
 /// <summary>
 /// The pin of one session. Orleans runs one activation at a time per key and this grain is not reentrant,
 /// so each call is an atomic read-decide-write; the storage ETag guards the rare duplicate activation during
-/// a membership change (the loser's write fails, it reloads, and the caller retries).
+/// a membership change (the loser's write fails, it reloads, and the caller retries). A change that cannot be stored is
+/// undone before the call fails, so the grain never answers from a pin that is not persisted (design I9).
 /// </summary>
 /// <remarks>
 /// An activation costs the silo about 3 KiB (activation record, scheduler, directory entries, this object and its
@@ -23,9 +25,10 @@ namespace Distributed.Grains.Sessions;
 /// called in the last two minutes.
 /// </remarks>
 [CollectionAgeLimit(Minutes = CollectionAgeMinutes)]
-public sealed class SessionGrain(
+public sealed partial class SessionGrain(
     [PersistentState("session", StorageNames.Sessions)] IPersistentState<SessionState> state,
-    [FromKeyedServices(BalancerTime.ServiceKey)] TimeProvider time) : Grain, ISessionGrain
+    [FromKeyedServices(BalancerTime.ServiceKey)] TimeProvider time,
+    ILogger<SessionGrain> logger) : Grain, ISessionGrain
 {
     /// <summary>Minutes an idle session activation stays in memory; more than the collection quantum (one minute).</summary>
     internal const double CollectionAgeMinutes = 2;
@@ -36,20 +39,29 @@ public sealed class SessionGrain(
     // Idle expiry granted to callers but not yet persisted (see ExtendAsync).
     private DateTimeOffset _extendedUntil;
 
+    // The newest generation at which a gateway saw the pinned backend keep sessions, not yet persisted (it is stored
+    // with the next write: an expiry extension, a change or graceful deactivation).
+    private long _seenGeneration;
+
     // Calls this activation handled (counted by every grain method before it awaits anything).
     private long _calls;
 
     /// <inheritdoc />
-    public async Task<PinResult> GetOrPinAsync(string proposedBackendId, TimeSpan ttl, CancellationToken cancellationToken = default)
+    public async Task<PinResult> GetOrPinAsync(BackendRef proposed, TimeSpan ttl, CancellationToken cancellationToken = default)
     {
         // A caller that gave up while this call was queued gets no pin made on its behalf; once started, a call
         // runs to completion so state and storage never disagree.
         cancellationToken.ThrowIfCancellationRequested();
         var firstCall = _calls++ == 0;
-        Validate(proposedBackendId, ttl);
+        Validate(proposed, ttl);
         var now = time.GetUtcNow();
         if (IsLive(now))
         {
+            if (proposed.Id == state.State.BackendId && proposed.Generation > Generation)
+            {
+                _seenGeneration = proposed.Generation;
+            }
+
             await ExtendAsync(now, ttl);
             if (firstCall)
             {
@@ -60,27 +72,32 @@ public sealed class SessionGrain(
             return new PinResult(ToPin(), PinOutcome.Existing);
         }
 
-        await ChangeAsync(proposedBackendId, now + ttl);
+        await ChangeAsync(proposed, now + ttl);
         return new PinResult(ToPin(), PinOutcome.Created);
     }
 
     /// <inheritdoc />
-    public async Task<PinResult> RepinAsync(long expectedEpoch, string proposedBackendId, TimeSpan ttl, CancellationToken cancellationToken = default)
+    public async Task<PinResult> RepinAsync(long expectedEpoch, long unusableGeneration, BackendRef proposed, TimeSpan ttl, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
         _calls++;
-        Validate(proposedBackendId, ttl);
+        Validate(proposed, ttl);
         var now = time.GetUtcNow();
-        var session = state.State;
-        if (session.Epoch != expectedEpoch && IsLive(now))
+        if (!IsLive(now))
         {
-            await ExtendAsync(now, ttl);
-            return new PinResult(ToPin(), PinOutcome.Conflict);
+            await ChangeAsync(proposed, now + ttl);
+            return new PinResult(ToPin(), PinOutcome.Created);
         }
 
-        var outcome = session.Epoch == expectedEpoch && session.BackendId is not null ? PinOutcome.Repinned : PinOutcome.Created;
-        await ChangeAsync(proposedBackendId, now + ttl);
-        return new PinResult(ToPin(), outcome);
+        if (state.State.Epoch != expectedEpoch || unusableGeneration <= Generation)
+        {
+            // Another caller moved the pin first, or the caller's view is older than a confirmation of the backend.
+            await ExtendAsync(now, ttl);
+            return new PinResult(ToPin(), state.State.Epoch != expectedEpoch ? PinOutcome.Conflict : PinOutcome.Refused);
+        }
+
+        await ChangeAsync(proposed, now + ttl);
+        return new PinResult(ToPin(), PinOutcome.Repinned);
     }
 
     /// <inheritdoc />
@@ -99,18 +116,33 @@ public sealed class SessionGrain(
             return;
         }
 
-        await ChangeAsync(backendId: null, expiresAt: default);
+        await ChangeAsync(to: null, expiresAt: default);
     }
 
     /// <inheritdoc />
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        if (state.State.BackendId is not null && _extendedUntil > state.State.ExpiresAt)
+        var session = state.State;
+        if (session.BackendId is null || (_extendedUntil <= session.ExpiresAt && _seenGeneration <= session.BackendGeneration))
         {
-            state.State.ExpiresAt = _extendedUntil;
-            await state.WriteStateAsync(cancellationToken);
-            await TrackAsync();
+            return;
         }
+
+        var before = session.Copy();
+        (session.ExpiresAt, session.BackendGeneration) = (Expiry, Generation);
+        try
+        {
+            await state.WriteStateAsync(cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Nobody to tell: the stored pin stays as it was (only its expiry extension is lost).
+            session.Restore(before);
+            LogNotPersisted(logger, this.GetPrimaryKeyString(), ex);
+            return;
+        }
+
+        await TrackAsync();
     }
 
     // A one-shot timer: Orleans holds it with the activation, and a tick does not count as activity for idle collection.
@@ -134,9 +166,13 @@ public sealed class SessionGrain(
 
     private DateTimeOffset Expiry => _extendedUntil > state.State.ExpiresAt ? _extendedUntil : state.State.ExpiresAt;
 
+    private long Generation => Math.Max(_seenGeneration, state.State.BackendGeneration);
+
     // Persisting the expiry on every call would turn each cache miss into a storage write. The extension is kept
     // in memory and persisted only once less than half a TTL of the persisted expiry is left (and on graceful
     // deactivation), so a pin is written about twice per TTL at most, and a silo crash costs it half a TTL at most.
+    // A failed extension write is not the caller's failure: the pin it gets is the stored one, and the write is
+    // tried again on the next call.
     private async Task ExtendAsync(DateTimeOffset now, TimeSpan ttl)
     {
         var wanted = now + ttl;
@@ -145,31 +181,87 @@ public sealed class SessionGrain(
             _extendedUntil = wanted;
         }
 
-        if (state.State.ExpiresAt - now >= ttl / 2)
+        var session = state.State;
+        if (session.ExpiresAt - now >= ttl / 2)
         {
             return;
         }
 
-        state.State.ExpiresAt = _extendedUntil;
-        await WriteAsync();
-        await TrackAsync();
-    }
-
-    private async Task ChangeAsync(string? backendId, DateTimeOffset expiresAt)
-    {
-        var session = state.State;
-        var previous = session.BackendId;
-        session.BackendId = backendId;
-        session.ExpiresAt = expiresAt;
-        session.Epoch++;
-        _extendedUntil = default;
-        await WriteAsync();
-        if (previous is not null && previous != backendId)
+        var before = session.Copy();
+        (session.ExpiresAt, session.BackendGeneration) = (_extendedUntil, Generation);
+        try
         {
-            await Index(previous).ForgetAsync(SessionKey);
+            await WriteOrRevertAsync(before);
+        }
+        catch (Exception ex) when (ex is not InconsistentStateException)
+        {
+            LogNotPersisted(logger, this.GetPrimaryKeyString(), ex);
+            return;
         }
 
         await TrackAsync();
+    }
+
+    private async Task ChangeAsync(BackendRef? to, DateTimeOffset expiresAt)
+    {
+        var session = state.State;
+        var before = session.Copy();
+        var extension = (_extendedUntil, _seenGeneration);
+        (session.BackendId, session.ExpiresAt, session.BackendGeneration) = (to?.Id, expiresAt, to?.Generation ?? 0);
+        session.Epoch++;
+        (_extendedUntil, _seenGeneration) = (default, 0);
+        try
+        {
+            await WriteOrRevertAsync(before);
+        }
+        catch
+        {
+            if (state.State.Epoch == before.Epoch)
+            {
+                (_extendedUntil, _seenGeneration) = extension; // reverted: the pin before the change is still ours
+            }
+
+            throw;
+        }
+
+        if (before.BackendId is not null && before.BackendId != session.BackendId)
+        {
+            await Index(before.BackendId).ForgetAsync(SessionKey);
+        }
+
+        await TrackAsync();
+    }
+
+    // Writes the state. When that fails the activation goes back to what is stored, so it never answers from a change
+    // that was not persisted: after an ETag conflict (another activation wrote first) it adopts the stored state and the
+    // caller retries against the truth; after any other failure it restores the state from before the change.
+    private async Task WriteOrRevertAsync(SessionState before)
+    {
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch (InconsistentStateException)
+        {
+            try
+            {
+                await state.ReadStateAsync();
+            }
+            catch (Exception ex)
+            {
+                // Unknown stored state: answer nothing more from this activation.
+                state.State.Restore(before);
+                DeactivateOnIdle();
+                LogNotPersisted(logger, this.GetPrimaryKeyString(), ex);
+            }
+
+            throw;
+        }
+        catch
+        {
+            state.State.Restore(before);
+            throw;
+        }
     }
 
     // Keeps the backend's session list (drain progress, admin API) in step with what was persisted. One-way calls.
@@ -188,26 +280,14 @@ public sealed class SessionGrain(
 
     private string SessionKey => this.GetPrimaryKeyString()[(this.GetPrimaryKeyString().IndexOf('/', StringComparison.Ordinal) + 1)..];
 
-    private async Task WriteAsync()
-    {
-        try
-        {
-            await state.WriteStateAsync();
-        }
-        catch (InconsistentStateException)
-        {
-            // Another activation wrote first: adopt its state so this activation never answers with a pin that
-            // was not stored, and let the caller retry against the truth.
-            await state.ReadStateAsync();
-            throw;
-        }
-    }
+    private Pin ToPin() => new(state.State.BackendId!, state.State.Epoch, Expiry, Generation);
 
-    private Pin ToPin() => new(state.State.BackendId!, state.State.Epoch, Expiry);
-
-    private static void Validate(string proposedBackendId, TimeSpan ttl)
+    private static void Validate(BackendRef proposed, TimeSpan ttl)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(proposedBackendId);
+        ArgumentException.ThrowIfNullOrWhiteSpace(proposed.Id, nameof(proposed));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(ttl, TimeSpan.Zero);
     }
+
+    [LoggerMessage(EventId = 5201, Level = LogLevel.Warning, Message = "Session {Session}: a pin's expiry extension could not be stored; the stored pin stands and the write is retried on the next call.")]
+    private static partial void LogNotPersisted(ILogger logger, string session, Exception exception);
 }

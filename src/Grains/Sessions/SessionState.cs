@@ -15,4 +15,21 @@ public sealed class SessionState
     /// <summary>When the pin lapses if the session is idle.</summary>
     [Id(2)]
     public DateTimeOffset ExpiresAt { get; set; }
+
+    /// <summary>
+    /// The newest pin generation at which a gateway saw the pinned backend keep sessions (see
+    /// <see cref="Abstractions.Pin.BackendGeneration"/>).
+    /// </summary>
+    [Id(3)]
+    public long BackendGeneration { get; set; }
+
+    /// <summary>A copy, to restore when a write fails.</summary>
+    public SessionState Copy() => (SessionState)MemberwiseClone();
+
+    /// <summary>Takes every value of <paramref name="other"/>.</summary>
+    public void Restore(SessionState other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        (BackendId, Epoch, ExpiresAt, BackendGeneration) = (other.BackendId, other.Epoch, other.ExpiresAt, other.BackendGeneration);
+    }
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Distributed.Grains.Abstractions;
 using Distributed.Grains.Sessions;
+using Distributed.Grains.Tests.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Metadata;
 
@@ -11,13 +12,18 @@ public sealed class SessionGrainTests(GrainClusterFixture cluster) : IClassFixtu
 {
     private static readonly TimeSpan Ttl = TimeSpan.FromMinutes(10);
 
+    // A view in which the pinned backend stopped keeping sessions after every generation the tests confirm at.
+    private const long Stopped = 1;
+
     private ISessionGrain NewSession() => cluster.Client.GetGrain<ISessionGrain>(SessionGrainKey.For("web", Guid.NewGuid().ToString("N")));
+
+    private static BackendRef B(string id, long generation = 0) => new(id, generation);
 
     [Fact]
     public async Task GetOrPinAsync_ConcurrentCallersProposingDifferentBackends_AllGetOnePin()
     {
         var session = NewSession();
-        var results = await Task.WhenAll(Enumerable.Range(0, 50).Select(i => session.GetOrPinAsync($"b{i % 5}", Ttl)));
+        var results = await Task.WhenAll(Enumerable.Range(0, 50).Select(i => session.GetOrPinAsync(B($"b{i % 5}"), Ttl)));
 
         Assert.Single(results.Select(r => r.Pin.BackendId).Distinct());
         Assert.Single(results.Select(r => r.Pin.Epoch).Distinct());
@@ -29,11 +35,11 @@ public sealed class SessionGrainTests(GrainClusterFixture cluster) : IClassFixtu
     public async Task RepinAsync_TwoCallersWithTheSameExpectedEpoch_OneWinsTheOtherGetsTheWinner()
     {
         var session = NewSession();
-        var first = await session.GetOrPinAsync("b1", Ttl);
+        var first = await session.GetOrPinAsync(B("b1"), Ttl);
 
         var results = await Task.WhenAll(
-            session.RepinAsync(first.Pin.Epoch, "b2", Ttl),
-            session.RepinAsync(first.Pin.Epoch, "b3", Ttl));
+            session.RepinAsync(first.Pin.Epoch, Stopped, B("b2"), Ttl),
+            session.RepinAsync(first.Pin.Epoch, Stopped, B("b3"), Ttl));
 
         var winner = Assert.Single(results, r => r.Outcome == PinOutcome.Repinned);
         var loser = Assert.Single(results, r => r.Outcome == PinOutcome.Conflict);
@@ -46,10 +52,10 @@ public sealed class SessionGrainTests(GrainClusterFixture cluster) : IClassFixtu
     public async Task RepinAsync_StaleEpoch_IsAConflictAndChangesNothing()
     {
         var session = NewSession();
-        var first = await session.GetOrPinAsync("b1", Ttl);
-        var moved = await session.RepinAsync(first.Pin.Epoch, "b2", Ttl);
+        var first = await session.GetOrPinAsync(B("b1"), Ttl);
+        var moved = await session.RepinAsync(first.Pin.Epoch, Stopped, B("b2"), Ttl);
 
-        var stale = await session.RepinAsync(first.Pin.Epoch, "b3", Ttl);
+        var stale = await session.RepinAsync(first.Pin.Epoch, Stopped, B("b3"), Ttl);
 
         Assert.Equal(PinOutcome.Conflict, stale.Outcome);
         Assert.Equal("b2", stale.Pin.BackendId);
@@ -57,15 +63,102 @@ public sealed class SessionGrainTests(GrainClusterFixture cluster) : IClassFixtu
     }
 
     [Fact]
+    public async Task RepinAsync_FromAViewOlderThanAConfirmationOfTheBackend_IsRefusedAndANewerOneMovesIt()
+    {
+        var session = NewSession();
+        var first = await session.GetOrPinAsync(B("b1", generation: 10), Ttl);
+        Assert.Equal(10, first.Pin.BackendGeneration);
+        var confirmed = await session.GetOrPinAsync(B("b1", generation: 30), Ttl); // b1 flapped and keeps sessions again
+        Assert.Equal(30, confirmed.Pin.BackendGeneration);
+        await session.GetOrPinAsync(B("b2", generation: 99), Ttl); // another backend's generation says nothing about b1
+        Assert.Equal(30, (await session.GetAsync())!.BackendGeneration);
+
+        var stale = await session.RepinAsync(first.Pin.Epoch, unusableGeneration: 20, B("b2"), Ttl); // saw b1 stop at 20
+        Assert.Equal(PinOutcome.Refused, stale.Outcome);
+        Assert.Equal(("b1", first.Pin.Epoch), (stale.Pin.BackendId, stale.Pin.Epoch));
+
+        var fresh = await session.RepinAsync(first.Pin.Epoch, unusableGeneration: 31, B("b2", generation: 5), Ttl);
+        Assert.Equal(PinOutcome.Repinned, fresh.Outcome);
+        Assert.Equal(("b2", 5L), (fresh.Pin.BackendId, fresh.Pin.BackendGeneration));
+    }
+
+    [Fact]
+    public async Task RepinAsync_AfterTheActivationLeftMemory_StillRefusesAViewOlderThanTheConfirmation()
+    {
+        var session = NewSession();
+        var first = await session.GetOrPinAsync(B("b1", generation: 10), Ttl);
+        await session.GetOrPinAsync(B("b1", generation: 30), Ttl); // recorded in memory, stored on deactivation
+
+        await CollectAsync(session);
+
+        Assert.Equal(PinOutcome.Refused, (await session.RepinAsync(first.Pin.Epoch, unusableGeneration: 20, B("b2"), Ttl)).Outcome);
+        Assert.Equal(PinOutcome.Repinned, (await session.RepinAsync(first.Pin.Epoch, unusableGeneration: long.MaxValue, B("b2"), Ttl)).Outcome); // removed from the pool
+    }
+
+    [Fact]
+    public async Task GetOrPinAsync_StoreFailsTheWrite_CallFailsAndNoPinIsKept()
+    {
+        var session = NewSession();
+        using (FaultyGrainStorage.FailWritesOf(session.GetGrainId()))
+        {
+            await Assert.ThrowsAnyAsync<Exception>(() => session.GetOrPinAsync(B("b1"), Ttl));
+            Assert.Null(await session.GetAsync());
+            await Assert.ThrowsAnyAsync<Exception>(() => session.GetOrPinAsync(B("b2"), Ttl)); // still nothing kept
+            Assert.Null(await session.GetAsync());
+        }
+
+        var next = await session.GetOrPinAsync(B("b3"), Ttl);
+        Assert.Equal((PinOutcome.Created, "b3"), (next.Outcome, next.Pin.BackendId));
+    }
+
+    [Fact]
+    public async Task RepinAndUnpin_StoreFailsTheWrite_CallFailsAndTheStoredPinStands()
+    {
+        var session = NewSession();
+        var first = await session.GetOrPinAsync(B("b1"), Ttl);
+        using (FaultyGrainStorage.FailWritesOf(session.GetGrainId()))
+        {
+            await Assert.ThrowsAnyAsync<Exception>(() => session.RepinAsync(first.Pin.Epoch, Stopped, B("b2"), Ttl));
+            Assert.Equal(("b1", first.Pin.Epoch), ((await session.GetAsync())!.BackendId, (await session.GetAsync())!.Epoch));
+            await Assert.ThrowsAnyAsync<Exception>(() => session.UnpinAsync());
+            Assert.Equal("b1", (await session.GetAsync())?.BackendId);
+        }
+
+        await CollectAsync(session); // what was stored is what this activation answered
+        var again = await session.GetOrPinAsync(B("b3"), Ttl);
+        Assert.Equal((PinOutcome.Existing, "b1", first.Pin.Epoch), (again.Outcome, again.Pin.BackendId, again.Pin.Epoch));
+    }
+
+    [Fact]
+    public async Task GetOrPinAsync_ExpiryExtensionCannotBeStored_AnswersTheStoredPin()
+    {
+        // An extension is not a change of the pin: failing the request for it would turn a store outage into guesses.
+        var session = NewSession();
+        var first = await session.GetOrPinAsync(B("b1"), Ttl);
+        cluster.Time.Advance(TimeSpan.FromMinutes(6)); // less than half the TTL left: this call writes the extension
+        using (FaultyGrainStorage.FailWritesOf(session.GetGrainId()))
+        {
+            var seen = await session.GetOrPinAsync(B("b2"), Ttl);
+            Assert.Equal((PinOutcome.Existing, "b1", first.Pin.Epoch), (seen.Outcome, seen.Pin.BackendId, seen.Pin.Epoch));
+        }
+
+        cluster.Time.Advance(TimeSpan.FromMinutes(1));
+        await session.GetOrPinAsync(B("b1"), Ttl); // stored now
+        await CollectAsync(session);
+        cluster.Time.Advance(TimeSpan.FromMinutes(5)); // past the first stored expiry
+        Assert.Equal("b1", (await session.GetAsync())?.BackendId);
+    }
+
+    [Fact]
     public async Task GetOrPinAsync_AfterTheTtlWithoutRequests_PinLapsesAndTheNextProposalIsPinnedWithAHigherEpoch()
     {
         var session = NewSession();
-        var first = await session.GetOrPinAsync("b1", Ttl);
+        var first = await session.GetOrPinAsync(B("b1"), Ttl);
 
         cluster.Time.Advance(Ttl + TimeSpan.FromMinutes(1));
 
         Assert.Null(await session.GetAsync());
-        var next = await session.GetOrPinAsync("b2", Ttl);
+        var next = await session.GetOrPinAsync(B("b2"), Ttl);
         Assert.Equal(PinOutcome.Created, next.Outcome);
         Assert.Equal("b2", next.Pin.BackendId);
         Assert.True(next.Pin.Epoch > first.Pin.Epoch);
@@ -75,10 +168,10 @@ public sealed class SessionGrainTests(GrainClusterFixture cluster) : IClassFixtu
     public async Task GetOrPinAsync_SessionSeenAgain_ExtendsTheIdleExpiry()
     {
         var session = NewSession();
-        await session.GetOrPinAsync("b1", Ttl);
+        await session.GetOrPinAsync(B("b1"), Ttl);
 
         cluster.Time.Advance(TimeSpan.FromMinutes(8));
-        var seen = await session.GetOrPinAsync("b2", Ttl);
+        var seen = await session.GetOrPinAsync(B("b2"), Ttl);
         Assert.Equal(PinOutcome.Existing, seen.Outcome);
         Assert.Equal("b1", seen.Pin.BackendId);
 
@@ -93,12 +186,12 @@ public sealed class SessionGrainTests(GrainClusterFixture cluster) : IClassFixtu
     public async Task UnpinAsync_PinnedSession_NextRequestIsPinnedAfreshWithAHigherEpoch()
     {
         var session = NewSession();
-        var first = await session.GetOrPinAsync("b1", Ttl);
+        var first = await session.GetOrPinAsync(B("b1"), Ttl);
 
         await session.UnpinAsync();
 
         Assert.Null(await session.GetAsync());
-        var next = await session.GetOrPinAsync("b3", Ttl);
+        var next = await session.GetOrPinAsync(B("b3"), Ttl);
         Assert.Equal(PinOutcome.Created, next.Outcome);
         Assert.Equal("b3", next.Pin.BackendId);
         Assert.True(next.Pin.Epoch > first.Pin.Epoch + 1, "Unpin and pin each bump the epoch.");
@@ -108,9 +201,9 @@ public sealed class SessionGrainTests(GrainClusterFixture cluster) : IClassFixtu
     public async Task GetAsync_AfterTheIdleGrainWasCollected_PinAndUnpersistedExtensionComeBackFromStorage()
     {
         var session = NewSession();
-        var first = await session.GetOrPinAsync("b1", Ttl); // persisted expiry: 10 min from now
+        var first = await session.GetOrPinAsync(B("b1"), Ttl); // persisted expiry: 10 min from now
         cluster.Time.Advance(TimeSpan.FromMinutes(2));
-        await session.GetOrPinAsync("b2", Ttl); // extended to 12 min, in memory only (8 min of the persisted 10 left)
+        await session.GetOrPinAsync(B("b2"), Ttl); // extended to 12 min, in memory only (8 min of the persisted 10 left)
 
         await CollectAsync(session);
 
@@ -125,7 +218,7 @@ public sealed class SessionGrainTests(GrainClusterFixture cluster) : IClassFixtu
     {
         var key = Guid.NewGuid().ToString("N");
         var session = cluster.Client.GetGrain<ISessionGrain>(SessionGrainKey.For("web", key));
-        await session.GetOrPinAsync("b-kept", Ttl);
+        await session.GetOrPinAsync(B("b-kept"), Ttl);
         var index = cluster.Client.GetGrain<IBackendSessionsGrain>("web/b-kept");
         await GrainClusterFixture.EventuallyAsync(() => index.ListAsync(null, 10), p => p.Sessions.Contains(key));
 
@@ -140,11 +233,11 @@ public sealed class SessionGrainTests(GrainClusterFixture cluster) : IClassFixtu
     public async Task GetOrPinAsync_ConfirmationWakesACollectedSession_AnswersThenLeavesMemoryWithTheExtensionPersisted()
     {
         var session = NewSession();
-        var first = await session.GetOrPinAsync("b1", Ttl); // persisted expiry: 10 min from now
+        var first = await session.GetOrPinAsync(B("b1"), Ttl); // persisted expiry: 10 min from now
         await CollectAsync(session);
 
         cluster.Time.Advance(TimeSpan.FromMinutes(2));
-        var confirmed = await session.GetOrPinAsync("b1", Ttl); // a gateway's confirmation: extended to 12 min, not written
+        var confirmed = await session.GetOrPinAsync(B("b1"), Ttl); // a gateway's confirmation: extended to 12 min, not written
 
         Assert.Equal(PinOutcome.Existing, confirmed.Outcome);
         Assert.Equal(("b1", first.Pin.Epoch), (confirmed.Pin.BackendId, confirmed.Pin.Epoch));
@@ -164,15 +257,15 @@ public sealed class SessionGrainTests(GrainClusterFixture cluster) : IClassFixtu
         // Restarted gateways ask for the same session milliseconds apart. Deactivating right after the first answer
         // made the second call wait Orleans' whole response timeout (the chaos test saw sessions split that way).
         var barrier = NewSession();
-        await barrier.GetOrPinAsync("b1", Ttl);
+        await barrier.GetOrPinAsync(B("b1"), Ttl);
         var session = NewSession();
-        var first = await session.GetOrPinAsync("b1", Ttl);
+        var first = await session.GetOrPinAsync(B("b1"), Ttl);
         await CollectAsync(barrier);
         await CollectAsync(session);
 
-        var woken = await session.GetOrPinAsync("b1", Ttl); // one gateway: only a confirmation woke it
-        await barrier.GetOrPinAsync("b1", Ttl); // confirmation-only, woken after it: its release timer fires later
-        var second = await session.GetOrPinAsync("b2", Ttl); // another gateway, right after
+        var woken = await session.GetOrPinAsync(B("b1"), Ttl); // one gateway: only a confirmation woke it
+        await barrier.GetOrPinAsync(B("b1"), Ttl); // confirmation-only, woken after it: its release timer fires later
+        var second = await session.GetOrPinAsync(B("b2"), Ttl); // another gateway, right after
 
         Assert.Equal((first.Pin.BackendId, first.Pin.Epoch), (woken.Pin.BackendId, woken.Pin.Epoch));
         Assert.Equal((first.Pin.BackendId, first.Pin.Epoch), (second.Pin.BackendId, second.Pin.Epoch));
@@ -185,15 +278,15 @@ public sealed class SessionGrainTests(GrainClusterFixture cluster) : IClassFixtu
     public async Task GetOrPinAsync_SessionJustCreated_KeepsItsActivationForTheOtherGatewaysAsking()
     {
         var confirmedOnly = NewSession();
-        await confirmedOnly.GetOrPinAsync("b1", Ttl);
+        await confirmedOnly.GetOrPinAsync(B("b1"), Ttl);
         await CollectAsync(confirmedOnly);
 
         var created = NewSession();
-        await created.GetOrPinAsync("b1", Ttl);
-        await created.GetOrPinAsync("b2", Ttl); // a second gateway asking within seconds
+        await created.GetOrPinAsync(B("b1"), Ttl);
+        await created.GetOrPinAsync(B("b2"), Ttl); // a second gateway asking within seconds
 
         // The confirmation-only activation leaving memory shows deactivation had time to happen; the creator's did not.
-        await confirmedOnly.GetOrPinAsync("b1", Ttl);
+        await confirmedOnly.GetOrPinAsync(B("b1"), Ttl);
         var management = cluster.Client.GetGrain<IManagementGrain>(0);
         Assert.Equal(0, await GrainClusterFixture.EventuallyAsync(() => management.GetGrainActivationCount((GrainReference)confirmedOnly), n => n == 0));
         Assert.Equal(1, await management.GetGrainActivationCount((GrainReference)created));
@@ -226,8 +319,8 @@ public sealed class SessionGrainTests(GrainClusterFixture cluster) : IClassFixtu
     public async Task GetOrPinAsync_InvalidArguments_AreRejected()
     {
         var session = NewSession();
-        await Assert.ThrowsAsync<ArgumentException>(() => session.GetOrPinAsync(" ", Ttl));
-        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => session.GetOrPinAsync("b1", TimeSpan.Zero));
+        await Assert.ThrowsAsync<ArgumentException>(() => session.GetOrPinAsync(B(" "), Ttl));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => session.GetOrPinAsync(B("b1"), TimeSpan.Zero));
         Assert.Null(await session.GetAsync());
     }
 }
