@@ -45,19 +45,15 @@ public class RoutingDecisionBenchmarks : IDisposable
             _pool.Pins.Set($"user-{i}", new CachedPin($"b{(i % 3) + 1}", 1, Generation: 0, time.GetUtcNow()));
         }
 
-        var connectivity = new ClusterConnectivity(time, Options.Create(options));
+        var connectivity = new ClusterConnectivity();
         var registry = new PoolRegistry(Options.Create(options), time, NullLogger<PoolRegistry>.Instance);
         var telemetry = new GatewayTelemetry(new NoopMeterFactory(), registry, connectivity, time);
         // The cached path never calls a grain, so no grain factory is needed.
-        _resolver = new SessionPinResolver(null!, _random, time, connectivity, telemetry, Options.Create(options), NullLogger<SessionPinResolver>.Instance);
+        _resolver = new SessionPinResolver(null!, _random, time, connectivity, new PoolViewRefresher(null!, time, Options.Create(options)), telemetry, Options.Create(options), NullLogger<SessionPinResolver>.Instance);
         _context.Request.Headers["X-Session-Id"] = "user-4242";
     }
 
-    public void Dispose()
-    {
-        _pool.Dispose();
-        GC.SuppressFinalize(this);
-    }
+    public void Dispose() => GC.SuppressFinalize(this);
 
     [Benchmark]
     public string? ExtractKey() => _keys.GetKey(_context).Key;
@@ -69,14 +65,14 @@ public class RoutingDecisionBenchmarks : IDisposable
     public string? DecideReturningSession()
     {
         var key = _keys.GetKey(_context);
-        var decision = _resolver.ResolveAsync(_pool, key.Key, key.IsNew);
+        var decision = _resolver.ResolveAsync(_pool, key);
         return decision.IsCompletedSuccessfully ? decision.Result.Backend?.Id : throw new InvalidOperationException("A cached pin must not need a grain.");
     }
 
     [Benchmark]
     public string? DecideKeyless()
     {
-        var decision = _resolver.ResolveAsync(_pool, null, false);
+        var decision = _resolver.ResolveAsync(_pool, SessionKeyResult.None);
         return decision.IsCompletedSuccessfully ? decision.Result.Backend?.Id : throw new InvalidOperationException("A keyless decision must not need a grain.");
     }
 

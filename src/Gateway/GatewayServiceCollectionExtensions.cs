@@ -23,6 +23,7 @@ internal static class GatewayServiceCollectionExtensions
         services.AddSingleton(Random.Shared);
         services.AddSingleton<PoolRegistry>();
         services.AddSingleton<ClusterConnectivity>();
+        services.AddSingleton<PoolViewRefresher>();
         services.AddSingleton<SessionPinResolver>();
         services.AddSingleton<GatewayTelemetry>();
         services.AddHostedService<ClusterLoadReporter>();

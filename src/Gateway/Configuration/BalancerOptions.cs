@@ -24,12 +24,26 @@ public sealed class BalancerOptions
     public TimeSpan? ReportLease { get; set; }
 
     /// <summary>
-    /// Longest wait for one cluster call (a load report, or a session grain on the request path). A request whose
-    /// session is not cached tries twice while the cluster otherwise answers, once while the gateway is degraded; then
-    /// it is served from a provisional pin (a rendezvous hash of the key, the same on every gateway) that is reconciled
-    /// with the grain later, instead of waiting for the cluster to recover. <value>Default: 2 s.</value>
+    /// Longest a request waits for the cluster, in total (session grain calls, re-pins and a view refresh together).
+    /// Past it the request is routed by the gateway's guess of the pin (where placement puts the session, which any
+    /// gateway computes alike; the cookie's backend for cookie pools) and the grain's answer is taken in the background:
+    /// a different answer moves the session once. <value>Default: 250 ms.</value>
+    /// </summary>
+    public TimeSpan ClusterWaitBudget { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>
+    /// Longest wait for one cluster call made in the background: a load report, a pin confirmation, a pin written
+    /// behind a response, or the grain's answer to a request that went past <see cref="ClusterWaitBudget"/>. Bounds what
+    /// Orleans would otherwise wait (its 30 s response timeout) for a silo that died. <value>Default: 2 s.</value>
     /// </summary>
     public TimeSpan ClusterCallTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Adds a <c>Server-Timing: route;dur=…;desc=…</c> header to every proxied response: how long the routing decision
+    /// took (including any wait for the cluster) and how it was made. For diagnosis and tests; it tells clients how
+    /// their session was routed. <value>Default: false.</value>
+    /// </summary>
+    public bool ServerTiming { get; set; }
 
     /// <summary>Longest session key accepted, in characters. <value>Default: 128.</value></summary>
     public int MaxSessionKeyLength { get; set; } = 128;
@@ -61,6 +75,15 @@ public sealed class PoolOptions
 
     /// <summary>A pin lapses after this long without requests. <value>Default: 30 minutes.</value></summary>
     public TimeSpan SessionTtl { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>
+    /// How far above its weighted share of the pool's requests in flight a backend may be and still take a new session
+    /// (consistent hashing with bounded loads, as HAProxy's <c>hash-balance-factor</c> / 100): a new session goes to the
+    /// first backend in its key's rendezvous order within this factor of its share plus two requests. Lower balances
+    /// tighter; higher keeps more sessions where a gateway without their pin would guess them. 0 ignores load (plain
+    /// consistent hashing). <value>Default: 2.</value>
+    /// </summary>
+    public double BalanceFactor { get; set; } = Distributed.Grains.LoadBalancing.BoundedLoadPlacement.DefaultBalanceFactor;
 
     /// <summary>Backends by id; seeds the pool's registry the first time the cluster sees the pool.</summary>
     public Dictionary<string, BackendOptions> Backends { get; set; } = new(StringComparer.Ordinal);
@@ -179,6 +202,12 @@ public sealed class SessionCookieOptions
     /// <value>Default: a random key per process, with a warning (cookies then do not survive a restart or cross gateways).</value>
     /// </summary>
     public string? SigningKey { get; set; }
+
+    /// <summary>
+    /// Keys this gateway signed with before (base64, at least 32 bytes each): cookies they signed are still accepted and
+    /// issued again with <see cref="SigningKey"/>, so keys rotate without moving sessions. <value>Default: none.</value>
+    /// </summary>
+    public List<string> PreviousSigningKeys { get; set; } = [];
 
     /// <summary>SameSite mode of issued cookies. <value>Default: Lax.</value></summary>
     public SameSiteMode SameSite { get; set; } = SameSiteMode.Lax;

@@ -26,6 +26,11 @@ internal sealed class BalancerOptionsValidator : IValidateOptions<BalancerOption
             errors.Add($"{Section}:ClusterCallTimeout must be between 00:00:00.050 and 00:00:30 (was {options.ClusterCallTimeout}).");
         }
 
+        if (options.ClusterWaitBudget < TimeSpan.Zero || options.ClusterWaitBudget > options.ClusterCallTimeout)
+        {
+            errors.Add($"{Section}:ClusterWaitBudget must be between 0 and {Section}:ClusterCallTimeout ({options.ClusterCallTimeout}) (was {options.ClusterWaitBudget}).");
+        }
+
         if (options.MaxSessionKeyLength is < 1 or > 1024)
         {
             errors.Add($"{Section}:MaxSessionKeyLength must be between 1 and 1024 (was {options.MaxSessionKeyLength}).");
@@ -34,6 +39,19 @@ internal sealed class BalancerOptionsValidator : IValidateOptions<BalancerOption
         if (options.Cookies.SigningKey is { } key && !SessionCookieProtector.TryDecodeKey(key, out _))
         {
             errors.Add($"{Section}:Cookies:SigningKey must be base64 of at least 32 bytes.");
+        }
+
+        for (var i = 0; i < options.Cookies.PreviousSigningKeys.Count; i++)
+        {
+            if (!SessionCookieProtector.TryDecodeKey(options.Cookies.PreviousSigningKeys[i], out _))
+            {
+                errors.Add($"{Section}:Cookies:PreviousSigningKeys:{i} must be base64 of at least 32 bytes.");
+            }
+        }
+
+        if (options.Cookies.PreviousSigningKeys.Count > 0 && string.IsNullOrWhiteSpace(options.Cookies.SigningKey))
+        {
+            errors.Add($"{Section}:Cookies:PreviousSigningKeys needs {Section}:Cookies:SigningKey, the key that replaced them.");
         }
 
         if (options.PinCache.MaxEntries < 1)
@@ -87,6 +105,11 @@ internal sealed class BalancerOptionsValidator : IValidateOptions<BalancerOption
         else if (pool.SessionKey is { Length: > 0 } && options.PinCache.ConfirmInterval >= pool.SessionTtl)
         {
             errors.Add($"{Section}:PinCache:ConfirmInterval ({options.PinCache.ConfirmInterval}) must be shorter than {prefix}:SessionTtl ({pool.SessionTtl}).");
+        }
+
+        if (pool.BalanceFactor != 0 && pool.BalanceFactor is < 1 or > 100 or double.NaN)
+        {
+            errors.Add($"{prefix}:BalanceFactor must be 0 (ignore load) or between 1 and 100 (was {pool.BalanceFactor}).");
         }
 
         var health = pool.HealthCheck;

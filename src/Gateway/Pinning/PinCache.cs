@@ -1,49 +1,66 @@
 using System.Collections.Concurrent;
-using Microsoft.Extensions.Caching.Memory;
 
 namespace Distributed.Gateway.Pinning;
 
 /// <summary>A pin as this gateway knows it.</summary>
 /// <param name="BackendId">Pinned backend.</param>
-/// <param name="Epoch">The pin's epoch at the grain; -1 for a provisional pin made while the cluster was unreachable.</param>
+/// <param name="Epoch">
+/// The pin's epoch at its session grain (1 and up). 0: not from the grain yet — read from the client's signed cookie,
+/// or chosen for a brand-new session and written behind the response. -1: a guess made while the grain did not answer
+/// within the request's budget, reconciled with the grain in the background.
+/// </param>
 /// <param name="Generation">The backend's pin generation in the snapshot the pin was cached under (see <see cref="Distributed.Grains.Abstractions.BackendSnapshot.PinGeneration"/>).</param>
 /// <param name="ConfirmedAt">When the session grain last confirmed the pin (and extended its expiry).</param>
 internal sealed record CachedPin(string BackendId, long Epoch, long Generation, DateTimeOffset ConfirmedAt)
 {
-    /// <summary>A pin chosen locally while the cluster did not answer; reconciled with the grain on the next request.</summary>
+    /// <summary>A guess made while the cluster did not answer in time; reconciled with the grain on the next request.</summary>
     public bool IsProvisional => Epoch < 0;
 }
 
 /// <summary>
 /// One pool's bounded cache of pins. Entries do not expire by time: a pin older than the confirmation interval is
 /// still used at once, and re-confirmed with its grain in the background (which also extends the session's idle expiry
-/// cluster-wide). So a request never waits for a known pin, and a pin survives a cluster outage (fail-static). Only the
-/// size cap evicts. A pin moved by another gateway reaches this cache through the snapshot: a backend's pin generation
-/// (bumped whenever it stops keeping sessions) and the list of sessions unpinned through the admin API.
+/// cluster-wide). So a request never waits for a known pin, and a pin survives a cluster outage (fail-static). A pin
+/// moved by another gateway reaches this cache through the snapshot: a backend's pin generation (which moves on whenever
+/// it stops or starts keeping sessions) and the list of sessions unpinned through the admin API.
 /// </summary>
-internal sealed class PinCache : IDisposable
+/// <remarks>
+/// A concurrent dictionary with CLOCK eviction: a hit only sets a flag on its entry (no allocation, no lock), and when
+/// the cache is full a background sweep drops entries not used since the previous sweep. Adds are refused while the
+/// cache is at its cap, so it never holds more than <c>maxEntries</c> pins. Answers from grains are offered rather than
+/// set, so an answer that arrives late (a background confirmation) never replaces a pin with a higher epoch.
+/// </remarks>
+internal sealed class PinCache
 {
-    private readonly MemoryCache _cache;
+    private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _confirming = new(StringComparer.Ordinal);
+    private readonly int _capacity;
+    private int _count;
+    private int _sweeping;
     private long _hits;
     private long _misses;
+    private long _guesses;
 
     public PinCache(int maxEntries, TimeSpan confirmInterval)
     {
-        _cache = new MemoryCache(new MemoryCacheOptions { SizeLimit = maxEntries, CompactionPercentage = 0.1 });
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxEntries, 1);
+        _capacity = maxEntries;
         ConfirmInterval = confirmInterval;
     }
 
     /// <summary>How long a pin is used before it is confirmed with its grain again.</summary>
     public TimeSpan ConfirmInterval { get; }
 
-    public int Count => _cache.Count;
+    public int Count => Volatile.Read(ref _count);
 
-    /// <summary>Requests whose pin came from this cache, since the gateway started.</summary>
+    /// <summary>Requests whose pin came from this cache or the client's cookie, since the gateway started.</summary>
     public long Hits => Interlocked.Read(ref _hits);
 
-    /// <summary>Requests whose pin needed the session grain, since the gateway started.</summary>
+    /// <summary>Requests whose pin needed the session grain.</summary>
     public long Misses => Interlocked.Read(ref _misses);
+
+    /// <summary>Requests routed by a guess because the grain did not answer within the request's budget.</summary>
+    public long Guesses => Interlocked.Read(ref _guesses);
 
     /// <summary>Counts a request answered from the cache (read by the metrics; no per-request metric call).</summary>
     public void CountHit() => Interlocked.Increment(ref _hits);
@@ -51,12 +68,45 @@ internal sealed class PinCache : IDisposable
     /// <summary>Counts a request that needed the session grain.</summary>
     public void CountMiss() => Interlocked.Increment(ref _misses);
 
-    public CachedPin? Get(string sessionKey) => _cache.TryGetValue(sessionKey, out CachedPin? pin) ? pin : null;
+    /// <summary>Counts a request routed by a guess.</summary>
+    public void CountGuess() => Interlocked.Increment(ref _guesses);
 
-    public void Set(string sessionKey, CachedPin pin) =>
-        _cache.Set(sessionKey, pin, new MemoryCacheEntryOptions { Size = 1 });
+    public CachedPin? Get(string sessionKey)
+    {
+        if (!_entries.TryGetValue(sessionKey, out var entry))
+        {
+            return null;
+        }
 
-    public void Remove(string sessionKey) => _cache.Remove(sessionKey);
+        entry.Touch();
+        return entry.Pin;
+    }
+
+    /// <summary>Caches <paramref name="pin"/>, replacing whatever was cached for the key.</summary>
+    public void Set(string sessionKey, CachedPin pin) => Store(sessionKey, pin, onlyIfNotNewer: false);
+
+    /// <summary>
+    /// Caches <paramref name="pin"/> unless the key holds a pin with a higher epoch (a newer answer won the race).
+    /// Returns whether it was cached.
+    /// </summary>
+    public bool Offer(string sessionKey, CachedPin pin) => Store(sessionKey, pin, onlyIfNotNewer: true);
+
+    public void Remove(string sessionKey)
+    {
+        if (_entries.TryRemove(sessionKey, out _))
+        {
+            Interlocked.Decrement(ref _count);
+        }
+    }
+
+    /// <summary>Removes the key's pin if it is still <paramref name="pin"/> (nothing newer replaced it meanwhile).</summary>
+    public void Remove(string sessionKey, CachedPin pin)
+    {
+        if (_entries.TryGetValue(sessionKey, out var entry) && ReferenceEquals(entry.Pin, pin) && _entries.TryRemove(KeyValuePair.Create(sessionKey, entry)))
+        {
+            Interlocked.Decrement(ref _count);
+        }
+    }
 
     /// <summary>Whether <paramref name="pin"/> is due for confirmation at <paramref name="now"/>.</summary>
     public bool IsDue(CachedPin pin, DateTimeOffset now) => now - pin.ConfirmedAt >= ConfirmInterval;
@@ -66,5 +116,108 @@ internal sealed class PinCache : IDisposable
 
     public void EndConfirm(string sessionKey) => _confirming.TryRemove(sessionKey, out _);
 
-    public void Dispose() => _cache.Dispose();
+    private bool Store(string sessionKey, CachedPin pin, bool onlyIfNotNewer)
+    {
+        while (true)
+        {
+            if (_entries.TryGetValue(sessionKey, out var entry))
+            {
+                var current = entry.Pin;
+                if (onlyIfNotNewer && current.Epoch > pin.Epoch)
+                {
+                    return false;
+                }
+
+                if (entry.TryReplace(current, pin))
+                {
+                    return true;
+                }
+
+                continue;
+            }
+
+            if (Volatile.Read(ref _count) >= _capacity)
+            {
+                // Full: this key goes uncached (its next request asks its grain again) while a sweep makes room.
+                BeginSweep();
+                return false;
+            }
+
+            if (_entries.TryAdd(sessionKey, new Entry(pin)))
+            {
+                if (Interlocked.Increment(ref _count) >= _capacity)
+                {
+                    BeginSweep();
+                }
+
+                return true;
+            }
+        }
+    }
+
+    private void BeginSweep()
+    {
+        if (Interlocked.Exchange(ref _sweeping, 1) == 0)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static cache => cache.Sweep(), this, preferLocal: false);
+        }
+    }
+
+    // CLOCK: drop entries not used since the previous pass, clear the flag of the rest, until a tenth of the cap is free.
+    private void Sweep()
+    {
+        try
+        {
+            var target = _capacity - Math.Max(1, _capacity / 10);
+            for (var pass = 0; pass < 2 && Volatile.Read(ref _count) > target; pass++)
+            {
+                foreach (var (key, entry) in _entries)
+                {
+                    if (Volatile.Read(ref _count) <= target)
+                    {
+                        break;
+                    }
+
+                    if (!entry.ClearReference() && _entries.TryRemove(KeyValuePair.Create(key, entry)))
+                    {
+                        Interlocked.Decrement(ref _count);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _sweeping, 0);
+        }
+    }
+
+    private sealed class Entry(CachedPin pin)
+    {
+        private CachedPin _pin = pin;
+        private int _referenced = 1;
+
+        public CachedPin Pin => Volatile.Read(ref _pin);
+
+        public void Touch()
+        {
+            if (Volatile.Read(ref _referenced) == 0)
+            {
+                Volatile.Write(ref _referenced, 1);
+            }
+        }
+
+        /// <summary>Clears the referenced flag; returns whether it was set.</summary>
+        public bool ClearReference() => Interlocked.Exchange(ref _referenced, 0) == 1;
+
+        public bool TryReplace(CachedPin expected, CachedPin pin)
+        {
+            var replaced = ReferenceEquals(Interlocked.CompareExchange(ref _pin, pin, expected), expected);
+            if (replaced)
+            {
+                Touch();
+            }
+
+            return replaced;
+        }
+    }
 }

@@ -1,5 +1,6 @@
 using Distributed.Gateway.Configuration;
 using Distributed.Gateway.Pools;
+using Distributed.Gateway.SessionKeys;
 using Distributed.Gateway.Telemetry;
 using Distributed.Grains.Abstractions;
 using Microsoft.Extensions.Options;
@@ -15,55 +16,74 @@ public enum RoutingOutcome
     /// <summary>A request without session key: least-loaded.</summary>
     Keyless,
 
-    /// <summary>The session's existing pin (from cache or grain).</summary>
+    /// <summary>The session's existing pin (from cache, cookie or grain).</summary>
     Pinned,
 
-    /// <summary>A new session, pinned to the least-loaded backend.</summary>
+    /// <summary>A new session, placed by consistent hashing with bounded loads.</summary>
     New,
 
     /// <summary>The session's pin was unusable and moved.</summary>
     Repinned,
 
-    /// <summary>The cluster did not answer in time: a local least-loaded choice, reconciled with the grain later.</summary>
+    /// <summary>
+    /// The grain did not answer within the request's budget: routed by the gateway's guess (where placement puts the
+    /// session), reconciled with the grain in the background.
+    /// </summary>
     Provisional,
 }
 
 /// <summary>The routing decision for one request.</summary>
-internal readonly record struct RoutingDecision(BackendEntry? Backend, RoutingOutcome Outcome);
+/// <param name="Backend">Where the request goes; <c>null</c> when nowhere.</param>
+/// <param name="Outcome">How it was decided.</param>
+/// <param name="Pin">The session's pin as the cluster has it, for a cookie to carry; <c>null</c> for guesses and keyless requests.</param>
+internal readonly record struct RoutingDecision(BackendEntry? Backend, RoutingOutcome Outcome, PinHint? Pin = null);
 
 /// <summary>
 /// Resolves a session's backend. A cached, usable pin answers at once (and is re-confirmed with its grain in the
-/// background when due). Otherwise the session grain decides: get-or-pin with this gateway's least-loaded proposal,
-/// and a compare-and-set re-pin when the pinned backend is no longer usable. If the grain does not answer within
-/// <see cref="BalancerOptions.ClusterCallTimeout"/>, the request is served from a provisional local choice (fail-static).
+/// background when due); so does the pin a signed session cookie carries. A brand-new cookie session is placed at once
+/// and its pin written behind the response. Otherwise the session grain decides, within
+/// <see cref="BalancerOptions.ClusterWaitBudget"/> in total: get-or-pin proposing where the session most likely is
+/// (its cached backend, else where placement puts it), and a compare-and-set re-pin when the pinned backend is no
+/// longer usable. Past the budget the request goes where that proposal says, the guess, and the grain's answer is
+/// taken in the background; since placement is consistent hashing with bounded loads, the guess is the real pin for
+/// nearly every session (docs/chaos.md).
 /// </summary>
 internal sealed partial class SessionPinResolver(
     IGrainFactory grains,
     Random random,
     TimeProvider time,
     ClusterConnectivity connectivity,
+    PoolViewRefresher refresher,
     GatewayTelemetry telemetry,
     IOptions<BalancerOptions> options,
     ILogger<SessionPinResolver> logger)
 {
-    // Re-pin attempts before giving up; each lost attempt means another gateway moved the pin in between.
+    // Re-pin attempts before following the cluster's pin; each lost attempt means another gateway moved the pin.
     private const int MaxRepinAttempts = 3;
+    private readonly TimeSpan _budget = options.Value.ClusterWaitBudget;
     private readonly TimeSpan _callTimeout = options.Value.ClusterCallTimeout;
 
     /// <summary>The randomness behind least-loaded choices (injected, so tests can seed it).</summary>
     public Random Random => random;
 
-    public ValueTask<RoutingDecision> ResolveAsync(PoolRuntime pool, string? sessionKey, bool isNewKey)
+    public ValueTask<RoutingDecision> ResolveAsync(PoolRuntime pool, in SessionKeyResult key)
     {
+        ArgumentNullException.ThrowIfNull(pool);
         var view = pool.View;
-        if (sessionKey is null)
+        if (key.Key is not { } sessionKey)
         {
             var backend = view.ChooseLeastLoaded(random);
             return ValueTask.FromResult(new RoutingDecision(backend, backend is null ? RoutingOutcome.NoBackend : RoutingOutcome.Keyless));
         }
 
         var now = time.GetUtcNow();
-        if (!isNewKey && pool.Pins.Get(sessionKey) is { } cached && IsUsable(pool, view, cached, now) is { } hit)
+        if (key.IsNew)
+        {
+            return ValueTask.FromResult(PlaceNew(pool, sessionKey, now));
+        }
+
+        var cached = pool.Pins.Get(sessionKey);
+        if (cached is not null && Usable(pool, view, cached, now) is { } hit)
         {
             pool.Pins.CountHit();
             if (cached.IsProvisional || pool.Pins.IsDue(cached, now))
@@ -71,88 +91,166 @@ internal sealed partial class SessionPinResolver(
                 ConfirmInBackground(pool, sessionKey, cached);
             }
 
-            return ValueTask.FromResult(new RoutingDecision(hit, RoutingOutcome.Pinned));
+            return ValueTask.FromResult(new RoutingDecision(hit, RoutingOutcome.Pinned, cached.IsProvisional ? null : Hint(cached)));
+        }
+
+        if (key.Hint is { } carried && (cached is null || cached.Epoch <= 0))
+        {
+            // The client's cookie names the pin, signed by a gateway: as good as a cached pin not confirmed since.
+            var fromCookie = new CachedPin(carried.BackendId, Epoch: 0, carried.Generation, carried.ConfirmedAt);
+            if (Usable(pool, view, fromCookie, now) is { } hinted)
+            {
+                pool.Pins.Set(sessionKey, fromCookie);
+                pool.Pins.CountHit();
+                if (pool.Pins.IsDue(fromCookie, now))
+                {
+                    ConfirmInBackground(pool, sessionKey, fromCookie);
+                }
+
+                return ValueTask.FromResult(new RoutingDecision(hinted, RoutingOutcome.Pinned, carried));
+            }
         }
 
         pool.Pins.CountMiss();
-        return ResolveWithGrainAsync(pool, view, sessionKey);
+
+        // Where the session most likely is: its last known backend while that still keeps sessions (its generation
+        // merely moved on), else where placement puts it. This is what the grain is asked to pin if it has no pin (a
+        // store that lost its data), and where the request goes if the grain does not answer in time.
+        var known = cached?.BackendId ?? key.Hint?.BackendId;
+        var proposal = known is not null && view.Find(known) is { KeepsSessions: true } last ? last : pool.Place(sessionKey);
+        if (proposal is null)
+        {
+            return ValueTask.FromResult(new RoutingDecision(null, RoutingOutcome.NoBackend));
+        }
+
+        return ResolveWithGrainAsync(pool, view, sessionKey, proposal);
     }
 
-    private BackendEntry? IsUsable(PoolRuntime pool, PoolView view, CachedPin cached, DateTimeOffset now) =>
-        view.Find(cached.BackendId) is { } backend
-        && PinValidity.IsUsable(cached, backend.Backend, now, pool.Options.SessionTtl, connectivity.IsDegraded)
+    private BackendEntry? Usable(PoolRuntime pool, PoolView view, CachedPin pin, DateTimeOffset now) =>
+        view.Find(pin.BackendId) is { } backend
+        && PinValidity.IsUsable(pin, backend.Backend, now, pool.Options.SessionTtl, connectivity.IsDegraded)
             ? backend
             : null;
 
-    private async ValueTask<RoutingDecision> ResolveWithGrainAsync(PoolRuntime pool, PoolView view, string sessionKey)
+    // A minted cookie session: nobody else knows its id, so nothing can disagree with a local placement. The pin is
+    // written behind the response (one grain call, one storage write) and the cookie carries it meanwhile.
+    private RoutingDecision PlaceNew(PoolRuntime pool, string sessionKey, DateTimeOffset now)
     {
-        var proposal = view.ChooseLeastLoaded(random);
-        if (proposal is null)
+        pool.Pins.CountMiss();
+        var placed = pool.Place(sessionKey);
+        if (placed is null)
         {
             return new RoutingDecision(null, RoutingOutcome.NoBackend);
         }
 
+        var pin = new CachedPin(placed.Id, Epoch: 0, placed.Backend.PinGeneration, now);
+        pool.Pins.Set(sessionKey, pin);
+        ConfirmInBackground(pool, sessionKey, pin);
+        return new RoutingDecision(placed, RoutingOutcome.New, Hint(pin));
+    }
+
+    private async ValueTask<RoutingDecision> ResolveWithGrainAsync(PoolRuntime pool, PoolView view, string sessionKey, BackendEntry proposal)
+    {
+        var started = time.GetTimestamp();
+        var work = PinWithGrainAsync(pool, view, sessionKey, proposal);
         try
         {
-            try
-            {
-                return await PinWithGrainAsync(pool, view, sessionKey, proposal);
-            }
-            catch (Exception ex) when (ex is not ArgumentException && !connectivity.IsDegraded)
-            {
-                // The cluster answers reports, so this call was merely slow (a grain activating after a membership
-                // change, a cold process). A guess could move an existing session: ask once more before guessing.
-                LogSlowCall(logger, pool.Name, ex);
-                return await PinWithGrainAsync(pool, view, sessionKey, proposal);
-            }
+            return await work.WaitAsync(_budget, time);
+        }
+        catch (TimeoutException)
+        {
+            LogSlowGrain(logger, pool.Name, _budget.TotalMilliseconds, proposal.Id);
         }
         catch (Exception ex) when (ex is not ArgumentException)
         {
-            // Fail-static: serve the request now. The provisional backend is a rendezvous hash of the key, so every
-            // gateway cut off from the cluster picks the same one; it is reconciled with the grain on a later request.
-            connectivity.CallFailed();
-            var fallback = view.ChooseByHash(sessionKey) ?? proposal;
-            LogProvisional(logger, pool.Name, fallback.Id, ex);
-            pool.Pins.Set(sessionKey, new CachedPin(fallback.Id, Epoch: -1, fallback.Backend.PinGeneration, DateTimeOffset.MinValue));
-            return new RoutingDecision(fallback, RoutingOutcome.Provisional);
+            // Failed fast (an ETag conflict after which the grain re-read its state, a store that lost its data, a silo
+            // that just went away): one more try if the budget allows.
+            var left = _budget - time.GetElapsedTime(started);
+            if (left > TimeSpan.Zero)
+            {
+                work = PinWithGrainAsync(pool, view, sessionKey, proposal);
+                try
+                {
+                    return await work.WaitAsync(left, time);
+                }
+                catch (Exception retry) when (retry is not ArgumentException)
+                {
+                    LogGrainFailed(logger, pool.Name, proposal.Id, retry);
+                }
+            }
+            else
+            {
+                LogGrainFailed(logger, pool.Name, proposal.Id, ex);
+            }
         }
+
+        // The guess: served now; the grain's answer, when it comes, replaces it in the cache (a real pin's epoch is
+        // always above a guess's), so a different answer moves the session once.
+        ObserveInBackground(work);
+        pool.Pins.CountGuess();
+        if (!work.IsCompletedSuccessfully)
+        {
+            pool.Pins.Set(sessionKey, new CachedPin(proposal.Id, Epoch: -1, proposal.Backend.PinGeneration, DateTimeOffset.MinValue));
+        }
+
+        return new RoutingDecision(proposal, RoutingOutcome.Provisional);
     }
 
+    // The grain protocol: get-or-pin, then re-pin while the pinned backend is unusable in this gateway's view. Bounded by
+    // ClusterCallTimeout, so work the request stopped waiting for ends by itself; every answer is offered to the cache.
     private async Task<RoutingDecision> PinWithGrainAsync(PoolRuntime pool, PoolView view, string sessionKey, BackendEntry proposal)
     {
         using var timeout = new CancellationTokenSource(_callTimeout, time);
         var grain = grains.GetGrain<ISessionGrain>(SessionGrainKey.For(pool.Name, sessionKey));
         var ttl = pool.Options.SessionTtl;
         telemetry.GrainCall(pool.Name, "get_or_pin");
-        var result = await grain.GetOrPinAsync(proposal.Id, ttl, timeout.Token).WaitAsync(timeout.Token);
-        var repinned = false;
+        var result = await grain.GetOrPinAsync(Ref(proposal), ttl, timeout.Token).WaitAsync(timeout.Token);
+        var refreshed = false;
         for (var attempt = 0; ; attempt++)
         {
-            if (view.Find(result.Pin.BackendId) is { KeepsSessions: true } pinned)
+            var pin = result.Pin;
+            var pinned = view.Find(pin.BackendId);
+            if (pinned is null && !refreshed)
             {
-                pool.Pins.Set(sessionKey, new CachedPin(pinned.Id, result.Pin.Epoch, pinned.Backend.PinGeneration, time.GetUtcNow()));
-                var outcome = repinned ? RoutingOutcome.Repinned : result.Outcome == PinOutcome.Created ? RoutingOutcome.New : RoutingOutcome.Pinned;
-                return new RoutingDecision(pinned, outcome);
+                // A backend this view does not know: added moments ago, or removed. A fresh view tells which.
+                view = await refresher.RefreshAsync(pool).WaitAsync(timeout.Token);
+                refreshed = true;
+                pinned = view.Find(pin.BackendId);
             }
 
-            if (attempt == MaxRepinAttempts)
+            if (pinned is { KeepsSessions: true })
             {
-                // Other gateways keep moving the pin to a backend this gateway's snapshot does not consider usable
-                // (it is stale). Follow the cluster's pin if the backend is known at all, never a pin of our own.
-                return view.Find(result.Pin.BackendId) is { } known
-                    ? new RoutingDecision(known, RoutingOutcome.Pinned)
-                    : new RoutingDecision(null, RoutingOutcome.NoBackend);
+                var entry = new CachedPin(pinned.Id, pin.Epoch, pinned.Backend.PinGeneration, time.GetUtcNow());
+                pool.Pins.Offer(sessionKey, entry);
+                if (pin.BackendGeneration < entry.Generation && pinned.Id != proposal.Id)
+                {
+                    // Tell the grain this generation keeps sessions, so a gateway with an older view cannot move it.
+                    ConfirmInBackground(pool, sessionKey, entry);
+                }
+
+                var outcome = attempt > 0 ? RoutingOutcome.Repinned : result.Outcome == PinOutcome.Created ? RoutingOutcome.New : RoutingOutcome.Pinned;
+                return new RoutingDecision(pinned, outcome, Hint(entry));
             }
 
+            var target = pool.Place(sessionKey, excludedId: pin.BackendId);
+            if (result.Outcome == PinOutcome.Refused || attempt == MaxRepinAttempts || target is null)
+            {
+                // The cluster says the pin stands (this view is behind), other gateways keep moving it, or nothing
+                // else takes sessions: follow the cluster's pin when the backend is known at all, never one of our own.
+                return pinned is not null ? new RoutingDecision(pinned, RoutingOutcome.Pinned) : new RoutingDecision(null, RoutingOutcome.NoBackend);
+            }
+
+            // Unusable here: seen not keeping sessions at its generation, or gone from a fresh view.
+            var unusable = pinned?.Backend.PinGeneration ?? long.MaxValue;
             telemetry.GrainCall(pool.Name, "repin");
-            result = await grain.RepinAsync(result.Pin.Epoch, proposal.Id, ttl, timeout.Token).WaitAsync(timeout.Token);
-            repinned = true;
+            result = await grain.RepinAsync(pin.Epoch, unusable, Ref(target), ttl, timeout.Token).WaitAsync(timeout.Token);
         }
     }
 
-    // Confirms a cached pin with its grain without holding up the request: extends the session's expiry cluster-wide,
-    // turns a provisional pin into a real one (or adopts the pin another gateway made meanwhile), and picks up a pin
-    // that moved elsewhere. At most one confirmation per key runs at a time.
+    // Confirms a pin with its grain without holding up the request: extends the session's expiry cluster-wide, writes
+    // a new session's pin or turns a guess into a real pin (or adopts the pin another gateway made meanwhile), records
+    // the generation this gateway saw the backend keep sessions at, and picks up a pin that moved elsewhere. At most
+    // one confirmation per key runs at a time; its answer never replaces a newer one.
     private void ConfirmInBackground(PoolRuntime pool, string sessionKey, CachedPin cached)
     {
         if (pool.Pins.TryBeginConfirm(sessionKey))
@@ -168,20 +266,21 @@ internal sealed partial class SessionPinResolver(
             using var timeout = new CancellationTokenSource(_callTimeout, time);
             var grain = grains.GetGrain<ISessionGrain>(SessionGrainKey.For(pool.Name, sessionKey));
             telemetry.GrainCall(pool.Name, "confirm");
-            var result = await grain.GetOrPinAsync(cached.BackendId, pool.Options.SessionTtl, timeout.Token).WaitAsync(timeout.Token);
+            var view = pool.View;
+            var proposed = view.Find(cached.BackendId) is { KeepsSessions: true } backend ? Ref(backend) : new BackendRef(cached.BackendId, cached.Generation);
+            var result = await grain.GetOrPinAsync(proposed, pool.Options.SessionTtl, timeout.Token).WaitAsync(timeout.Token);
             if (pool.View.Find(result.Pin.BackendId) is { KeepsSessions: true } pinned)
             {
-                pool.Pins.Set(sessionKey, new CachedPin(pinned.Id, result.Pin.Epoch, pinned.Backend.PinGeneration, time.GetUtcNow()));
+                pool.Pins.Offer(sessionKey, new CachedPin(pinned.Id, result.Pin.Epoch, pinned.Backend.PinGeneration, time.GetUtcNow()));
             }
             else
             {
                 // The cluster's pin points at a backend this gateway cannot use: resolve afresh on the next request.
-                pool.Pins.Remove(sessionKey);
+                pool.Pins.Remove(sessionKey, cached);
             }
         }
         catch (Exception ex)
         {
-            connectivity.CallFailed();
             LogConfirmFailed(logger, pool.Name, ex);
         }
         finally
@@ -190,12 +289,26 @@ internal sealed partial class SessionPinResolver(
         }
     }
 
-    [LoggerMessage(EventId = 4001, Level = LogLevel.Warning, Message = "Pool {Pool}: session grain did not answer; serving a provisional pin to {Backend}.")]
-    private static partial void LogProvisional(ILogger logger, string pool, string backend, Exception exception);
+    private void ObserveInBackground(Task work) => work.ContinueWith(
+        static (task, state) => LogLateAnswerFailed((ILogger)state!, task.Exception!),
+        logger,
+        CancellationToken.None,
+        TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
+        TaskScheduler.Default);
 
-    [LoggerMessage(EventId = 4003, Level = LogLevel.Information, Message = "Pool {Pool}: session grain call failed or timed out while the cluster is reachable; retrying once.")]
-    private static partial void LogSlowCall(ILogger logger, string pool, Exception exception);
+    private static BackendRef Ref(BackendEntry backend) => new(backend.Id, backend.Backend.PinGeneration);
 
-    [LoggerMessage(EventId = 4002, Level = LogLevel.Debug, Message = "Pool {Pool}: background confirmation of a cached pin failed; it stays in use.")]
+    private static PinHint Hint(CachedPin pin) => new(pin.BackendId, pin.Generation, pin.ConfirmedAt);
+
+    [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "Pool {Pool}: session grain did not answer within {BudgetMs} ms; routed by the guess {Backend}, its answer is taken in the background.")]
+    private static partial void LogSlowGrain(ILogger logger, string pool, double budgetMs, string backend);
+
+    [LoggerMessage(EventId = 4003, Level = LogLevel.Warning, Message = "Pool {Pool}: session grain call failed; routed by the guess {Backend}.")]
+    private static partial void LogGrainFailed(ILogger logger, string pool, string backend, Exception exception);
+
+    [LoggerMessage(EventId = 4002, Level = LogLevel.Debug, Message = "Pool {Pool}: background confirmation of a pin failed; the pin stays in use.")]
     private static partial void LogConfirmFailed(ILogger logger, string pool, Exception exception);
+
+    [LoggerMessage(EventId = 4004, Level = LogLevel.Debug, Message = "A session grain answer the request stopped waiting for failed; the guess stays until the next confirmation.")]
+    private static partial void LogLateAnswerFailed(ILogger logger, Exception exception);
 }

@@ -1,4 +1,5 @@
 using Distributed.Gateway.Configuration;
+using Distributed.Gateway.Telemetry;
 using Distributed.Grains.Abstractions;
 using Microsoft.Extensions.Options;
 
@@ -14,6 +15,7 @@ internal sealed partial class ClusterLoadReporter(
     IGrainFactory grains,
     ClusterConnectivity connectivity,
     IOptions<BalancerOptions> options,
+    GatewayTelemetry telemetry,
     TimeProvider time,
     ILogger<ClusterLoadReporter> logger) : BackgroundService
 {
@@ -69,7 +71,13 @@ internal sealed partial class ClusterLoadReporter(
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
             timeout.CancelAfter(_options.ClusterCallTimeout);
             var report = new LoadReport(pools.GatewayId, load, _options.EffectiveReportLease, connectivity.IsDegraded);
-            var snapshot = await grains.GetGrain<IPoolGrain>(pool.Name).ReportAsync(report, timeout.Token).WaitAsync(timeout.Token);
+            var grain = grains.GetGrain<IPoolGrain>(pool.Name);
+            var snapshot = await grain.ReportAsync(report, timeout.Token).WaitAsync(timeout.Token);
+            if (snapshot.Unseeded)
+            {
+                snapshot = await ReseedAsync(grain, pool, timeout.Token);
+            }
+
             pool.Apply(snapshot, load, time.GetUtcNow());
             connectivity.ReportSucceeded();
         }
@@ -80,6 +88,24 @@ internal sealed partial class ClusterLoadReporter(
             LogReportFailed(logger, pool.Name, ex);
         }
     }
+
+    // The cluster answers but has no registry for the pool: its store lost the data (Redis restarted empty). Seed it
+    // again with what this gateway last knew from the cluster (backends added or changed through the admin API stay),
+    // or its configuration if it never heard from the cluster. Never route from the empty registry.
+    private async Task<PoolSnapshot> ReseedAsync(IPoolGrain grain, PoolRuntime pool, CancellationToken cancellationToken)
+    {
+        var view = pool.View;
+        var seed = view.FromCluster
+            ? [.. view.Backends.Select(b => new BackendSpec(b.Id, b.Backend.Address, b.Backend.Weight, b.Backend.MaxInFlight))]
+            : pool.Seed;
+        var snapshot = await grain.InitializeAsync(seed, pool.Settings, cancellationToken).WaitAsync(cancellationToken);
+        telemetry.Reseeded(pool.Name);
+        LogReseeded(logger, pool.Name, view.FromCluster ? "this gateway's last view of it" : "configuration", seed.Length);
+        return snapshot;
+    }
+
+    [LoggerMessage(EventId = 2004, Level = LogLevel.Error, Message = "Pool {Pool}: the cluster had no registry for it: its store (Redis) lost its data. Seeded it again from {Source} ({Backends} backends). Session pins stored there are lost too: sessions keep their backends through gateway caches, session cookies and placement, and are pinned again as they return.")]
+    private static partial void LogReseeded(ILogger logger, string pool, string source, int backends);
 
     [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Pool {Pool}: registry has {Backends} backends (version {Version}).")]
     private static partial void LogSeeded(ILogger logger, string pool, int backends, long version);

@@ -7,7 +7,7 @@ using Microsoft.Extensions.Options;
 namespace Distributed.Gateway.Pools;
 
 /// <summary>The gateway's pools, built once from validated configuration.</summary>
-internal sealed partial class PoolRegistry : IDisposable
+internal sealed partial class PoolRegistry
 {
     private readonly FrozenDictionary<string, PoolRuntime> _pools;
 
@@ -27,12 +27,13 @@ internal sealed partial class PoolRegistry : IDisposable
             }
         }
 
-        var protector = new SessionCookieProtector(key);
+        var previous = balancer.Cookies.PreviousSigningKeys.Select(k => SessionCookieProtector.TryDecodeKey(k, out var bytes) ? bytes : throw new InvalidOperationException("Validated at start-up."));
+        var protector = new SessionCookieProtector(key, previous);
         _pools = balancer.Pools.ToFrozenDictionary(
             p => p.Key,
             p =>
             {
-                var source = SessionKeySourceFactory.Create(SessionKeySourceFactory.Parse(p.Value.SessionKey), p.Key, balancer.MaxSessionKeyLength, protector, balancer.Cookies.SameSite);
+                var source = SessionKeySourceFactory.Create(SessionKeySourceFactory.Parse(p.Value.SessionKey), p.Key, balancer.MaxSessionKeyLength, protector, balancer.Cookies.SameSite, balancer.PinCache.ConfirmInterval);
                 return new PoolRuntime(p.Key, p.Value, source, balancer.PinCache, time);
             },
             StringComparer.Ordinal);
@@ -44,14 +45,6 @@ internal sealed partial class PoolRegistry : IDisposable
     public IEnumerable<PoolRuntime> All => _pools.Values;
 
     public PoolRuntime? Find(string pool) => _pools.GetValueOrDefault(pool);
-
-    public void Dispose()
-    {
-        foreach (var pool in _pools.Values)
-        {
-            pool.Dispose();
-        }
-    }
 
     [LoggerMessage(EventId = 1001, Level = LogLevel.Warning, Message = "Balancer:Cookies:SigningKey is not set: session cookies are signed with a random per-process key, so they are not accepted by other gateways or after a restart. Set the same key on every gateway.")]
     private static partial void LogEphemeralCookieKey(ILogger logger);

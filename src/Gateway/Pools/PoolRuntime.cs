@@ -8,7 +8,7 @@ using Distributed.Grains.Abstractions;
 namespace Distributed.Gateway.Pools;
 
 /// <summary>Everything one gateway holds for one pool: its settings, current view, counters and pin cache.</summary>
-internal sealed class PoolRuntime : IDisposable
+internal sealed class PoolRuntime
 {
     private readonly ConcurrentDictionary<string, BackendCounter> _counters = new(StringComparer.Ordinal);
     private PoolView _view;
@@ -69,9 +69,21 @@ internal sealed class PoolRuntime : IDisposable
         return builder.DrainToImmutable();
     }
 
-    /// <summary>Adopts the tracker's answer to <paramref name="reported"/>.</summary>
+    /// <summary>Where a new session of <paramref name="sessionKey"/> goes in the current view (see <see cref="PoolView.Place"/>).</summary>
+    public BackendEntry? Place(string sessionKey, string? excludedId = null) => View.Place(sessionKey, Options.BalanceFactor, excludedId);
+
+    /// <summary>
+    /// Adopts the tracker's answer to <paramref name="reported"/>. A snapshot of a pool without registry (its store lost
+    /// the data) is not adopted: routing stays on the last view until the pool is seeded again.
+    /// </summary>
     public void Apply(PoolSnapshot snapshot, ImmutableArray<BackendLoad> reported, DateTimeOffset receivedAt)
     {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        if (snapshot.Unseeded)
+        {
+            return;
+        }
+
         foreach (var load in reported)
         {
             CounterFor(load.BackendId).Reported = load.InFlight;
@@ -92,6 +104,4 @@ internal sealed class PoolRuntime : IDisposable
             RegistryChanged?.Invoke(this);
         }
     }
-
-    public void Dispose() => Pins.Dispose();
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Frozen;
 using Distributed.Grains.Abstractions;
 using Distributed.Grains.LoadBalancing;
@@ -127,28 +128,29 @@ internal sealed class PoolView
     }
 
     /// <summary>
-    /// Weighted rendezvous hashing of <paramref name="sessionKey"/> over usable backends: every gateway with the same
-    /// view makes the same choice without asking anyone. Used for new sessions while the cluster is unreachable, so
-    /// a new user is still not split across gateways.
+    /// Where a new session of <paramref name="sessionKey"/> goes (consistent hashing with bounded loads over the backends
+    /// that take new sessions, never <paramref name="excludedId"/>); <c>null</c> when none does. Every gateway with the
+    /// same view makes the same choice without asking anyone, so it is also this gateway's guess of where an existing
+    /// session is pinned when its grain does not answer in time.
     /// </summary>
-    public BackendEntry? ChooseByHash(string sessionKey)
+    public BackendEntry? Place(string sessionKey, double balanceFactor, string? excludedId = null)
     {
-        BackendEntry? best = null;
-        var bestScore = double.NegativeInfinity;
-        foreach (var backend in Backends)
+        var backends = Backends;
+        var candidates = ArrayPool<PlacementCandidate>.Shared.Rent(backends.Length);
+        try
         {
-            if (!backend.Backend.AcceptsNewSessions)
+            for (var i = 0; i < backends.Length; i++)
             {
-                continue;
+                var b = backends[i];
+                candidates[i] = new PlacementCandidate(b.Id, b.Backend.Weight, b.Backend.EffectiveWeight, b.EstimatedInFlight, b.AcceptsNew && !string.Equals(b.Id, excludedId, StringComparison.Ordinal));
             }
 
-            var score = RendezvousHash.Score(sessionKey, backend.Id, backend.Backend.Weight);
-            if (score > bestScore)
-            {
-                (best, bestScore) = (backend, score);
-            }
+            var index = BoundedLoadPlacement.Choose(sessionKey, candidates.AsSpan(0, backends.Length), balanceFactor);
+            return index < 0 ? null : backends[index];
         }
-
-        return best;
+        finally
+        {
+            ArrayPool<PlacementCandidate>.Shared.Return(candidates, clearArray: true);
+        }
     }
 }

@@ -1,6 +1,10 @@
+using System.Globalization;
+using Distributed.Gateway.Configuration;
 using Distributed.Gateway.Pinning;
 using Distributed.Gateway.Pools;
+using Distributed.Gateway.SessionKeys;
 using Distributed.Gateway.Telemetry;
+using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.Model;
 
@@ -17,8 +21,11 @@ internal sealed partial class SessionRoutingMiddleware(
     SessionPinResolver resolver,
     GatewayTelemetry telemetry,
     TimeProvider time,
+    IOptions<BalancerOptions> options,
     ILogger<SessionRoutingMiddleware> logger)
 {
+    private readonly bool _serverTiming = options.Value.ServerTiming;
+
     public async Task InvokeAsync(HttpContext context)
     {
         var proxy = context.GetReverseProxyFeature();
@@ -29,26 +36,29 @@ internal sealed partial class SessionRoutingMiddleware(
             return;
         }
 
-        string? key = null;
-        var isNew = false;
+        var key = SessionKeyResult.None;
         if (pool.KeySource is { } source)
         {
-            var result = source.GetKey(context);
-            if (result.Error is { } error)
+            key = source.GetKey(context);
+            if (key.Error is { } error)
             {
                 await WriteProblemAsync(context, StatusCodes.Status400BadRequest, "Invalid session key", error);
                 return;
             }
-
-            (key, isNew) = (result.Key, result.IsNew);
         }
 
         RoutingDecision decision;
+        var started = time.GetTimestamp();
         using (var span = GatewayTelemetry.StartDecision(pool.Name))
         {
             var view = pool.View;
-            decision = await resolver.ResolveAsync(pool, key, isNew);
+            decision = await resolver.ResolveAsync(pool, key);
             GatewayTelemetry.Decided(span, decision, view, time);
+        }
+
+        if (_serverTiming)
+        {
+            context.Response.Headers.Append("Server-Timing", string.Create(CultureInfo.InvariantCulture, $"route;dur={time.GetElapsedTime(started).TotalMilliseconds:F1};desc=\"{GatewayTelemetry.Outcome(decision.Outcome)}\""));
         }
 
         var backend = decision.Backend;
@@ -68,14 +78,16 @@ internal sealed partial class SessionRoutingMiddleware(
             return;
         }
 
+        pool.KeySource?.OnRouted(context, key, decision.Pin);
         if (await ForwardAsync(context, proxy, destination, backend!) || !CanRetry(context))
         {
             return;
         }
 
         // The backend could not be reached and nothing was sent to the client: an idempotent request without a body
-        // is retried once on another backend (the pin is left alone; health decides whether it moves).
-        var alternative = pool.View.ChooseLeastLoadedExcept(backend!.Id, resolver.Random);
+        // is retried once on another backend (the pin is left alone; health decides whether it moves). A session's
+        // retry goes where placement would re-pin it, so a later re-pin does not move it a second time.
+        var alternative = key.Key is { } sessionKey ? pool.Place(sessionKey, excludedId: backend!.Id) : pool.View.ChooseLeastLoadedExcept(backend!.Id, resolver.Random);
         var retryDestination = alternative is null ? null : FindDestination(proxy, alternative.Id);
         if (retryDestination is null)
         {
@@ -121,9 +133,14 @@ internal sealed partial class SessionRoutingMiddleware(
             && !request.Headers.ContainsKey("Transfer-Encoding");
     }
 
-    private static DestinationState? FindDestination(IReverseProxyFeature proxy, string backendId)
+    // The request's own destinations, then the cluster's current ones: a backend added moments ago (met through a
+    // session pinned to it by another gateway) is in the latter once YARP applied the new configuration.
+    private static DestinationState? FindDestination(IReverseProxyFeature proxy, string backendId) =>
+        Find(proxy.AllDestinations, backendId) ?? (proxy.Route.Cluster?.DestinationsState.AllDestinations is { } current ? Find(current, backendId) : null);
+
+    private static DestinationState? Find(IReadOnlyList<DestinationState> destinations, string backendId)
     {
-        foreach (var destination in proxy.AllDestinations)
+        foreach (var destination in destinations)
         {
             if (string.Equals(destination.DestinationId, backendId, StringComparison.Ordinal))
             {

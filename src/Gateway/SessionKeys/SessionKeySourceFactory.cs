@@ -67,10 +67,10 @@ public static class SessionKeySourceFactory
         TryParse(setting, out var spec, out var error) ? spec : throw new FormatException($"SessionKey {error}");
 
     /// <summary>The source for <paramref name="spec"/>, or <c>null</c> for a pool without stickiness.</summary>
-    public static SessionKeySource? Create(SessionKeySpec spec, string pool, int maxKeyLength, SessionCookieProtector protector, SameSiteMode sameSite) => spec.Kind switch
+    public static SessionKeySource? Create(SessionKeySpec spec, string pool, int maxKeyLength, SessionCookieProtector protector, SameSiteMode sameSite, TimeSpan renewCookieAfter) => spec.Kind switch
     {
         SessionKeyKind.Header => new HeaderSessionKeySource(spec.Name!, maxKeyLength),
-        SessionKeyKind.Cookie => new CookieSessionKeySource(spec.Name!, pool, protector, sameSite),
+        SessionKeyKind.Cookie => new CookieSessionKeySource(spec.Name!, pool, protector, sameSite, renewCookieAfter),
         SessionKeyKind.Claim => new ClaimSessionKeySource(spec.Name!, maxKeyLength),
         SessionKeyKind.ClientIp => new ClientIpSessionKeySource(),
         _ => null,

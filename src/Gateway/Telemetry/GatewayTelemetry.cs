@@ -19,6 +19,7 @@ internal sealed class GatewayTelemetry
 
     private readonly Counter<long> _grainCalls;
     private readonly Counter<long> _retries;
+    private readonly Counter<long> _reseeds;
 
     public GatewayTelemetry(IMeterFactory meters, PoolRegistry pools, ClusterConnectivity connectivity, TimeProvider time)
     {
@@ -28,8 +29,10 @@ internal sealed class GatewayTelemetry
         meter.CreateObservableCounter("distributed.gateway.requests", () => Requests(pools), "{request}", "Requests forwarded, by pool, backend and result (success, failure).");
         meter.CreateObservableCounter("distributed.gateway.pin.cache.hits", () => Pools(pools, p => p.Pins.Hits), "{request}", "Requests whose session pin came from this gateway's cache.");
         meter.CreateObservableCounter("distributed.gateway.pin.cache.misses", () => Pools(pools, p => p.Pins.Misses), "{request}", "Requests whose session pin needed the session grain.");
+        meter.CreateObservableCounter("distributed.gateway.pin.guesses", () => Pools(pools, p => p.Pins.Guesses), "{request}", "Requests routed by a guess because the session grain did not answer within the wait budget.");
         _grainCalls = meter.CreateCounter<long>("distributed.gateway.grain.calls", "{call}", "Session grain calls, by operation.");
         _retries = meter.CreateCounter<long>("distributed.gateway.retries", "{request}", "Idempotent requests retried on another backend after a transport failure.");
+        _reseeds = meter.CreateCounter<long>("distributed.gateway.pool.reseeds", "{seed}", "Pools this gateway seeded again because the cluster's store had lost their registry.");
         meter.CreateObservableGauge("distributed.gateway.snapshot.age", () => Pools(pools, p => (time.GetUtcNow() - p.View.ReceivedAt).TotalSeconds), "s", "Age of this gateway's snapshot of each pool.");
         meter.CreateObservableGauge("distributed.gateway.degraded", () => connectivity.IsDegraded ? 1 : 0, description: "1 while the cluster is unreachable and the gateway routes fail-static.");
         meter.CreateObservableGauge("distributed.gateway.pin.cache.entries", () => Pools(pools, p => (long)p.Pins.Count), "{entry}", "Pins cached by this gateway.");
@@ -44,6 +47,8 @@ internal sealed class GatewayTelemetry
 
     public void Retried(string pool, string backend) =>
         _retries.Add(1, new KeyValuePair<string, object?>("pool", pool), new KeyValuePair<string, object?>("backend", backend));
+
+    public void Reseeded(string pool) => _reseeds.Add(1, new KeyValuePair<string, object?>("pool", pool));
 
     /// <summary>Starts the span of a routing decision (a child of the request's server span; grain calls nest in it).</summary>
     public static Activity? StartDecision(string pool) =>
@@ -62,7 +67,8 @@ internal sealed class GatewayTelemetry
         activity.SetTag("distributed.snapshot.age_ms", (long)(time.GetUtcNow() - view.ReceivedAt).TotalMilliseconds);
     }
 
-    private static string Outcome(RoutingOutcome outcome) => outcome switch
+    /// <summary>The outcome as spans and the <c>Server-Timing</c> header name it.</summary>
+    public static string Outcome(RoutingOutcome outcome) => outcome switch
     {
         RoutingOutcome.Pinned => "pinned",
         RoutingOutcome.New => "new",

@@ -95,15 +95,42 @@ public sealed class PoolViewTests
     }
 
     [Fact]
-    public void ChooseByHash_SameKey_SameBackendOnEveryViewWithTheSameBackends()
+    public void Place_SameKey_SameBackendOnEveryViewWithTheSameBackendsAndSimilarLoad()
     {
-        var first = View(Backend("b1"), Backend("b2"), Backend("b3", clusterInFlight: 9));
+        // Order of backends and moderate load differences do not change where a session goes: any gateway, warm or
+        // cold, computes the same placement (docs/chaos.md).
+        var first = View(Backend("b1"), Backend("b2"), Backend("b3", clusterInFlight: 3));
         var second = View(Backend("b3"), Backend("b1", clusterInFlight: 4), Backend("b2"));
-        for (var i = 0; i < 200; i++)
+        for (var i = 0; i < 500; i++)
         {
-            Assert.Equal(first.ChooseByHash($"user-{i}")!.Id, second.ChooseByHash($"user-{i}")!.Id);
+            Assert.Equal(first.Place($"user-{i}", 2)!.Id, second.Place($"user-{i}", 2)!.Id);
         }
 
-        Assert.Null(View(Backend("b1", state: BackendState.Draining)).ChooseByHash("user-1"));
+        Assert.Null(View(Backend("b1", state: BackendState.Draining)).Place("user-1", 2));
+    }
+
+    [Fact]
+    public void Place_ExcludedOrFullBackend_IsNeverChosen()
+    {
+        var view = View(Backend("b1"), Backend("b2", clusterInFlight: 5, maxInFlight: 5), Backend("b3"));
+        for (var i = 0; i < 300; i++)
+        {
+            var placed = view.Place($"user-{i}", 2, excludedId: "b1")!.Id;
+            Assert.Equal("b3", placed);
+        }
+    }
+
+    [Fact]
+    public void Place_ThisGatewaysOwnInFlight_CountsAtOnce()
+    {
+        // Requests this gateway sent since its last report steer placement before the snapshot shows them.
+        var view = View(Backend("b1"), Backend("b2"), Backend("b3"));
+        var key = Enumerable.Range(0, 100).Select(i => $"user-{i}").First(k => view.Place(k, 2)!.Id == "b1");
+        for (var i = 0; i < 20; i++)
+        {
+            view.Find("b1")!.Counter.Begin();
+        }
+
+        Assert.NotEqual("b1", view.Place(key, 2)!.Id);
     }
 }

@@ -101,45 +101,98 @@ public sealed class SessionKeySourceTests
         Assert.Equal("10.1.2.3", new ClientIpSessionKeySource().GetKey(context).Key);
     }
 
+    private static readonly DateTimeOffset Issued = new(2026, 12, 1, 10, 0, 0, TimeSpan.Zero);
+
+    private static CookieSessionKeySource Cookies(SameSiteMode sameSite = SameSiteMode.Lax) => new("dist_session", "web", Protector, sameSite, renewAfter: TimeSpan.FromMinutes(5));
+
+    private static (string Id, string Cookie) Issue(string backend = "b1", long generation = 7) =>
+        Issue(SessionCookieProtector.NewId(), backend, generation);
+
+    private static (string Id, string Cookie) Issue(string id, string backend, long generation) =>
+        (id, Protector.Protect("web", id, backend, generation, Issued));
+
     [Fact]
-    public void CookieSource_NoCookie_MintsASessionAndIssuesAHardenedCookie()
+    public void CookieSource_NoCookie_MintsASessionAndIssuesAHardenedCookieNamingItsPin()
     {
         var context = new DefaultHttpContext();
+        var source = Cookies();
 
-        var result = new CookieSessionKeySource("dist_session", "web", Protector, SameSiteMode.Lax).GetKey(context);
-
+        var result = source.GetKey(context);
         Assert.True(result.IsNew);
         Assert.NotNull(result.Key);
+        Assert.Equal(0, context.Response.Headers.SetCookie.Count); // issued once the pin is known
+        source.OnRouted(context, result, new PinHint("b3", 9, Issued));
+
         var setCookie = context.Response.Headers.SetCookie.ToString();
         Assert.StartsWith("dist_session=", setCookie, StringComparison.Ordinal);
         Assert.Contains("httponly", setCookie, StringComparison.OrdinalIgnoreCase);
         Assert.Contains("samesite=lax", setCookie, StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotContain("secure", setCookie, StringComparison.OrdinalIgnoreCase);
+        Assert.True(Protector.TryUnprotect("web", setCookie["dist_session=".Length..].Split(';')[0], out var issued));
+        Assert.Equal((result.Key, "b3", 9L), (issued.Id, issued.BackendId, issued.Generation));
     }
 
     [Fact]
-    public void CookieSource_ValidCookie_IsTheSessionWithoutANewCookie()
+    public void CookieSource_ValidCookie_IsTheSessionWithItsPinAndNoNewCookieWhileThePinIsUnchanged()
     {
-        var (id, cookie) = Protector.Mint("web");
+        var (id, cookie) = Issue();
         var context = new DefaultHttpContext();
         context.Request.Headers.Cookie = $"dist_session={cookie}";
+        var source = Cookies();
 
-        var result = new CookieSessionKeySource("dist_session", "web", Protector, SameSiteMode.Lax).GetKey(context);
+        var result = source.GetKey(context);
+        source.OnRouted(context, result, new PinHint("b1", 7, Issued + TimeSpan.FromMinutes(4)));
 
         Assert.Equal(id, result.Key);
         Assert.False(result.IsNew);
+        Assert.Equal(new PinHint("b1", 7, Issued), result.Hint);
+        Assert.Equal(0, context.Response.Headers.SetCookie.Count);
+    }
+
+    [Theory]
+    [InlineData("b2", 7, 0)] // moved to another backend
+    [InlineData("b1", 8, 0)] // same backend, new generation (it flapped)
+    [InlineData("b1", 7, 6)] // confirmed well after the cookie was issued
+    public void CookieSource_PinMovedOrConfirmedSince_IssuesTheCookieAgainForTheSameSession(string backend, long generation, int minutesLater)
+    {
+        var (id, cookie) = Issue();
+        var context = new DefaultHttpContext();
+        context.Request.Headers.Cookie = $"dist_session={cookie}";
+        var source = Cookies();
+
+        var result = source.GetKey(context);
+        source.OnRouted(context, result, new PinHint(backend, generation, Issued + TimeSpan.FromMinutes(minutesLater)));
+
+        var setCookie = context.Response.Headers.SetCookie.ToString();
+        Assert.True(Protector.TryUnprotect("web", setCookie["dist_session=".Length..].Split(';')[0], out var issued));
+        Assert.Equal((id, backend, generation), (issued.Id, issued.BackendId, issued.Generation));
+    }
+
+    [Fact]
+    public void CookieSource_RoutedByAGuess_LeavesTheCookieAlone()
+    {
+        // A guess may be wrong; writing it into the cookie would make every cold gateway repeat it.
+        var (_, cookie) = Issue();
+        var context = new DefaultHttpContext();
+        context.Request.Headers.Cookie = $"dist_session={cookie}";
+        var source = Cookies();
+
+        source.OnRouted(context, source.GetKey(context), pin: null);
+
         Assert.Equal(0, context.Response.Headers.SetCookie.Count);
     }
 
     [Fact]
     public void CookieSource_TamperedCookie_GetsAFreshSession()
     {
-        var (id, cookie) = Protector.Mint("web");
+        var (id, cookie) = Issue();
         var context = new DefaultHttpContext();
         context.Request.Headers.Cookie = $"dist_session={cookie[..^1]}{(cookie[^1] == 'A' ? 'B' : 'A')}";
         context.Request.IsHttps = true;
+        var source = Cookies(SameSiteMode.Strict);
 
-        var result = new CookieSessionKeySource("dist_session", "web", Protector, SameSiteMode.Strict).GetKey(context);
+        var result = source.GetKey(context);
+        source.OnRouted(context, result, new PinHint("b1", 7, Issued));
 
         Assert.True(result.IsNew);
         Assert.NotEqual(id, result.Key);
