@@ -26,7 +26,8 @@ internal sealed record CachedPin(string BackendId, long Epoch, long Generation, 
 /// </summary>
 /// <remarks>
 /// A concurrent dictionary with CLOCK eviction: a hit only sets a flag on its entry (no allocation, no lock), and when
-/// the cache is full a background sweep drops entries not used since the previous sweep. Adds are refused while the
+/// the cache is full a background sweep drops entries not used since they were cached or since the previous sweep, so
+/// a flood of one-shot sessions cannot evict the pins of returning users. Adds are refused while the
 /// cache is at its cap, so it never holds more than <c>maxEntries</c> pins. Answers from grains are offered rather than
 /// set, so an answer that arrives late (a background confirmation) never replaces a pin with a higher epoch.
 /// </remarks>
@@ -194,7 +195,9 @@ internal sealed class PinCache
     private sealed class Entry(CachedPin pin)
     {
         private CachedPin _pin = pin;
-        private int _referenced = 1;
+
+        // Clear at first: a pin never asked for again after it was cached (a one-shot session) is the first to go.
+        private int _referenced;
 
         public CachedPin Pin => Volatile.Read(ref _pin);
 

@@ -157,8 +157,9 @@ internal sealed partial class SessionPinResolver(
         {
             return await work.WaitAsync(_budget, time);
         }
-        catch (TimeoutException)
+        catch (TimeoutException) when (!work.IsCompleted)
         {
+            // The budget ran out (a grain call's own TimeoutException, e.g. Orleans', completes the work: handled below).
             LogSlowGrain(logger, pool.Name, _budget.TotalMilliseconds, proposal.Id);
         }
         catch (Exception ex) when (ex is not ArgumentException)

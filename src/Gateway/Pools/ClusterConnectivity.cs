@@ -13,7 +13,10 @@ internal sealed class ClusterConnectivity
     private int _consecutiveReportFailures;
 
     /// <summary>True while load reports fail.</summary>
-    public bool IsDegraded => Volatile.Read(ref _consecutiveReportFailures) >= FailedReportsForDegraded;
+    public bool IsDegraded => ConsecutiveReportFailures >= FailedReportsForDegraded;
+
+    /// <summary>Report rounds that failed since the last one that succeeded.</summary>
+    public int ConsecutiveReportFailures => Volatile.Read(ref _consecutiveReportFailures);
 
     public void ReportSucceeded() => Volatile.Write(ref _consecutiveReportFailures, 0);
 

@@ -1,0 +1,227 @@
+using System.Collections.Concurrent;
+using System.Collections.Immutable;
+using System.Reflection;
+using Distributed.Grains.Abstractions;
+
+namespace Distributed.Gateway.Tests.Fakes;
+
+/// <summary>
+/// An <see cref="IGrainFactory"/> (an interface, as YARP's own tests fake their collaborators) handing out in-memory
+/// session and pool grains whose answers a test controls: held until released, failing, or answering as the real grains'
+/// contracts say.
+/// </summary>
+public sealed class FakeGrains
+{
+    private readonly ConcurrentDictionary<string, FakeSessionGrain> _sessions = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, FakePoolGrain> _pools = new(StringComparer.Ordinal);
+
+    public FakeGrains()
+    {
+        var factory = DispatchProxy.Create<IGrainFactory, GrainFactoryProxy>();
+        ((GrainFactoryProxy)(object)factory).Resolve = Resolve;
+        Factory = factory;
+    }
+
+    public IGrainFactory Factory { get; }
+
+    /// <summary>The session grain of <paramref name="key"/> in <paramref name="pool"/>.</summary>
+    public FakeSessionGrain Session(string pool, string key) => _sessions.GetOrAdd(SessionGrainKey.For(pool, key), _ => new FakeSessionGrain());
+
+    /// <summary>Every session grain a test or the code under test touched.</summary>
+    public IEnumerable<FakeSessionGrain> Sessions => _sessions.Values;
+
+    public FakePoolGrain Pool(string name) => _pools.GetOrAdd(name, n => new FakePoolGrain(n));
+
+    private object Resolve(Type type, string key)
+    {
+        if (type == typeof(ISessionGrain))
+        {
+            return _sessions.GetOrAdd(key, _ => new FakeSessionGrain());
+        }
+
+        if (type == typeof(IPoolGrain))
+        {
+            return Pool(key);
+        }
+
+        throw new NotSupportedException($"No fake for {type.Name}.");
+    }
+}
+
+/// <summary>The proxy behind <see cref="FakeGrains.Factory"/>: only <c>GetGrain&lt;T&gt;(string)</c> is answered.</summary>
+public class GrainFactoryProxy : DispatchProxy
+{
+    internal Func<Type, string, object>? Resolve { get; set; }
+
+    /// <inheritdoc />
+    protected override object? Invoke(MethodInfo? targetMethod, object?[]? args) =>
+        targetMethod is { Name: nameof(IGrainFactory.GetGrain), IsGenericMethod: true } && args is [string key, ..]
+            ? Resolve!(targetMethod.GetGenericArguments()[0], key)
+            : throw new NotSupportedException($"The fake grain factory does not do {targetMethod?.Name}.");
+}
+
+/// <summary>A session grain keeping its pin in memory, with the real grain's rules of get-or-pin and re-pin.</summary>
+public sealed class FakeSessionGrain : ISessionGrain
+{
+    private readonly Lock _gate = new();
+    private long _epoch;
+
+    /// <summary>The stored pin.</summary>
+    public Pin? Current { get; set; }
+
+    /// <summary>Calls as "operation backend@generation", in order.</summary>
+    public ConcurrentQueue<string> Calls { get; } = new();
+
+    /// <summary>While set, every call waits for it (or for its cancellation token).</summary>
+    public TaskCompletionSource? Hold { get; set; }
+
+    /// <summary>Calls to fail (with <see cref="TimeoutException"/>, as a dead silo's) before answering again.</summary>
+    public int FailNext { get; set; }
+
+    public async Task<PinResult> GetOrPinAsync(BackendRef proposed, TimeSpan ttl, CancellationToken cancellationToken = default)
+    {
+        Calls.Enqueue($"get_or_pin {proposed.Id}@{proposed.Generation}");
+        await GateAsync(cancellationToken);
+        lock (_gate)
+        {
+            if (Current is { } pin)
+            {
+                if (pin.BackendId == proposed.Id && proposed.Generation > pin.BackendGeneration)
+                {
+                    Current = pin with { BackendGeneration = proposed.Generation };
+                }
+
+                return new PinResult(Current, PinOutcome.Existing);
+            }
+
+            Current = new Pin(proposed.Id, ++_epoch, DateTimeOffset.MaxValue, proposed.Generation);
+            return new PinResult(Current, PinOutcome.Created);
+        }
+    }
+
+    public async Task<PinResult> RepinAsync(long expectedEpoch, long unusableGeneration, BackendRef proposed, TimeSpan ttl, CancellationToken cancellationToken = default)
+    {
+        Calls.Enqueue($"repin {proposed.Id}@{proposed.Generation} unusable@{unusableGeneration}");
+        await GateAsync(cancellationToken);
+        lock (_gate)
+        {
+            if (Current is { } pin)
+            {
+                if (pin.Epoch != expectedEpoch)
+                {
+                    return new PinResult(pin, PinOutcome.Conflict);
+                }
+
+                if (unusableGeneration <= pin.BackendGeneration)
+                {
+                    return new PinResult(pin, PinOutcome.Refused);
+                }
+            }
+
+            var outcome = Current is null ? PinOutcome.Created : PinOutcome.Repinned;
+            _epoch = Math.Max(_epoch, Current?.Epoch ?? 0);
+            Current = new Pin(proposed.Id, ++_epoch, DateTimeOffset.MaxValue, proposed.Generation);
+            return new PinResult(Current, outcome);
+        }
+    }
+
+    public Task<Pin?> GetAsync() => Task.FromResult(Current);
+
+    public Task UnpinAsync()
+    {
+        Current = null;
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Pins the session as if a gateway had, with epoch <paramref name="epoch"/>.</summary>
+    public Pin Pin(string backendId, long epoch = 1, long generation = 0)
+    {
+        _epoch = epoch;
+        return Current = new Pin(backendId, epoch, DateTimeOffset.MaxValue, generation);
+    }
+
+    private async Task GateAsync(CancellationToken cancellationToken)
+    {
+        if (Hold is { } hold)
+        {
+            await hold.Task.WaitAsync(cancellationToken);
+        }
+
+        if (FailNext > 0)
+        {
+            FailNext--;
+            throw new TimeoutException("Injected failure.");
+        }
+    }
+}
+
+/// <summary>A pool grain answering with the snapshot a test sets, and recording what it was told.</summary>
+public sealed class FakePoolGrain(string name) : IPoolGrain
+{
+    /// <summary>The answer to every call; <see cref="PoolSnapshot.Unseeded"/> until seeded when <see cref="LoseRegistry"/> was called.</summary>
+    public PoolSnapshot Snapshot { get; set; } = new(name, 1, [], 0, DateTimeOffset.UnixEpoch);
+
+    /// <summary>While set, calls fail as if the cluster were unreachable.</summary>
+    public bool Unreachable { get; set; }
+
+    public ConcurrentQueue<LoadReport> Reports { get; } = new();
+
+    public ConcurrentQueue<ImmutableArray<BackendSpec>> Seeds { get; } = new();
+
+    private int _snapshotCalls;
+
+    /// <summary>Calls of <see cref="GetSnapshotAsync"/>.</summary>
+    public int SnapshotCalls => Volatile.Read(ref _snapshotCalls);
+
+    /// <summary>From now on the pool has no registry (its store lost it) until seeded again.</summary>
+    public void LoseRegistry() => Snapshot = Snapshot with { Backends = [], Unseeded = true };
+
+    public Task<PoolSnapshot> InitializeAsync(ImmutableArray<BackendSpec> seed, PoolSettings settings, CancellationToken cancellationToken = default)
+    {
+        Check();
+        Seeds.Enqueue(seed);
+        if (Snapshot.Unseeded || Snapshot.Backends.IsEmpty)
+        {
+            Snapshot = Snapshot with
+            {
+                Unseeded = false,
+                RegistryVersion = Snapshot.RegistryVersion + 1,
+                Backends = [.. seed.Select(b => new BackendSnapshot(b.Id, b.Address, b.Weight, BackendState.Active, 0, EffectiveWeight: b.Weight, MaxInFlight: b.MaxInFlight))],
+            };
+        }
+
+        return Task.FromResult(Snapshot);
+    }
+
+    public Task<PoolSnapshot> ReportAsync(LoadReport report, CancellationToken cancellationToken = default)
+    {
+        Check();
+        Reports.Enqueue(report);
+        return Task.FromResult(Snapshot);
+    }
+
+    public Task<PoolSnapshot> GetSnapshotAsync()
+    {
+        Check();
+        Interlocked.Increment(ref _snapshotCalls);
+        return Task.FromResult(Snapshot);
+    }
+
+    public Task<PoolSnapshot> UpsertBackendAsync(BackendSpec backend) => throw new NotSupportedException();
+
+    public Task<bool> RemoveBackendAsync(string backendId) => throw new NotSupportedException();
+
+    public Task<bool> DrainBackendAsync(string backendId, TimeSpan? timeout, bool cancel = false) => throw new NotSupportedException();
+
+    public Task NotifyUnpinnedAsync(string sessionKey) => throw new NotSupportedException();
+
+    public Task ReportProbeAsync(string backendId, bool healthy) => throw new NotSupportedException();
+
+    private void Check()
+    {
+        if (Unreachable)
+        {
+            throw new TimeoutException("The pool grain is unreachable.");
+        }
+    }
+}

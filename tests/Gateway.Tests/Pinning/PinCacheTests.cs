@@ -1,0 +1,73 @@
+using Distributed.Gateway.Pinning;
+using Distributed.Gateway.Tests.Fakes;
+
+namespace Distributed.Gateway.Tests.Pinning;
+
+[Trait("Category", "Unit")]
+public sealed class PinCacheTests
+{
+    private static readonly DateTimeOffset Now = new(2026, 12, 1, 12, 0, 0, TimeSpan.Zero);
+
+    private static CachedPin Pin(string backend = "b1", long epoch = 1) => new(backend, epoch, 10, Now);
+
+    [Fact]
+    public void Offer_NeverReplacesAPinWithAHigherEpochButReplacesGuessesAndOlderPins()
+    {
+        var cache = new PinCache(100, TimeSpan.FromMinutes(5));
+        cache.Set("k", Pin("b1", epoch: -1)); // a guess
+        Assert.True(cache.Offer("k", Pin("b2", epoch: 0))); // a cookie's or written-behind pin beats a guess
+        Assert.True(cache.Offer("k", Pin("b2", epoch: 4)));
+        Assert.False(cache.Offer("k", Pin("b3", epoch: 3))); // a late answer
+        Assert.True(cache.Offer("k", Pin("b2", epoch: 4) with { ConfirmedAt = Now.AddMinutes(1) })); // the same pin, confirmed again
+
+        Assert.Equal(Pin("b2", epoch: 4) with { ConfirmedAt = Now.AddMinutes(1) }, cache.Get("k"));
+        cache.Set("k", Pin("b1", epoch: -1)); // Set is for what the request path knows replaces it
+        Assert.Equal(-1, cache.Get("k")!.Epoch);
+    }
+
+    [Fact]
+    public void Remove_WithAPin_OnlyRemovesThatPin()
+    {
+        var cache = new PinCache(100, TimeSpan.FromMinutes(5));
+        var old = Pin("b1", 1);
+        cache.Set("k", old);
+        var newer = Pin("b2", 2);
+        cache.Set("k", newer);
+
+        cache.Remove("k", old);
+        Assert.Same(newer, cache.Get("k"));
+        cache.Remove("k", newer);
+        Assert.Null(cache.Get("k"));
+        Assert.Equal(0, cache.Count);
+    }
+
+    [Fact]
+    public async Task Set_AFloodOfOneShotSessionsPastTheCap_NeverHoldsMoreAndKeepsThePinsInUse()
+    {
+        const int Cap = 1_000;
+        var cache = new PinCache(Cap, TimeSpan.FromMinutes(5));
+        for (var i = 0; i < Cap; i++)
+        {
+            cache.Set($"k{i}", Pin());
+            if (i < 100)
+            {
+                cache.Get($"k{i}"); // returning users, from the start
+            }
+        }
+
+        for (var i = Cap; i < 5 * Cap; i++)
+        {
+            for (var hot = 0; hot < 100; hot++)
+            {
+                cache.Get($"k{hot}"); // returning users
+            }
+
+            cache.Set($"flood{i}", Pin());
+            Assert.InRange(cache.Count, 0, Cap);
+        }
+
+        await GatewayHarness.EventuallyAsync(() => cache.Count < Cap, "a sweep to make room");
+        Assert.All(Enumerable.Range(0, 100), hot => Assert.NotNull(cache.Get($"k{hot}")));
+        Assert.True(cache.Offer("late", Pin()), "a new key is cached again once there is room");
+    }
+}

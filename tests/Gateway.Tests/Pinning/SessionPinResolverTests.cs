@@ -1,0 +1,279 @@
+using Distributed.Gateway.Pinning;
+using Distributed.Gateway.SessionKeys;
+using Distributed.Gateway.Tests.Fakes;
+using static Distributed.Gateway.Tests.Fakes.GatewayHarness;
+
+namespace Distributed.Gateway.Tests.Pinning;
+
+[Trait("Category", "Unit")]
+public sealed class SessionPinResolverTests : IDisposable
+{
+    private readonly GatewayHarness _gateway = new();
+
+    public void Dispose() => _gateway.Dispose();
+
+    private ValueTask<RoutingDecision> Resolve(string key, PinHint? hint = null) =>
+        _gateway.Resolver.ResolveAsync(_gateway.Pool, hint is null ? SessionKeyResult.Existing(key) : SessionKeyResult.Existing(key, hint, renew: false));
+
+    [Fact]
+    public async Task ResolveAsync_CacheMiss_AsksTheGrainWithThePlacementAndCachesItsAnswer()
+    {
+        var key = _gateway.KeyPlacedOn("b2");
+
+        var first = await Resolve(key);
+        var second = await Resolve(key);
+
+        Assert.Equal((RoutingOutcome.New, "b2"), (first.Outcome, first.Backend!.Id));
+        Assert.Equal((RoutingOutcome.Pinned, "b2"), (second.Outcome, second.Backend!.Id));
+        Assert.Equal([$"get_or_pin b2@{Generation}"], _gateway.Session(key).Calls);
+        Assert.Equal(1, _gateway.Pool.Pins.Hits);
+    }
+
+    [Fact]
+    public async Task ResolveAsync_ExistingPinElsewhere_FollowsTheGrain()
+    {
+        var key = _gateway.KeyPlacedOn("b1");
+        _gateway.Session(key).Pin("b3", epoch: 4, generation: Generation);
+
+        var decision = await Resolve(key);
+
+        Assert.Equal((RoutingOutcome.Pinned, "b3"), (decision.Outcome, decision.Backend!.Id));
+        Assert.Equal(new CachedPin("b3", 4, Generation, _gateway.Time.GetUtcNow()), _gateway.Pool.Pins.Get(key));
+    }
+
+    [Fact]
+    public async Task ResolveAsync_GrainSlowerThanTheBudget_RoutesByThePlacementAtTheBudgetAndTakesTheAnswerLater()
+    {
+        var key = _gateway.KeyPlacedOn("b1");
+        var grain = _gateway.Session(key);
+        grain.Pin("b3", epoch: 2, generation: Generation); // the rare session placed past its first choice
+        grain.Hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        var pending = Resolve(key);
+        _gateway.Time.Advance(TimeSpan.FromMilliseconds(249));
+        Assert.False(pending.IsCompleted);
+        _gateway.Time.Advance(TimeSpan.FromMilliseconds(1));
+        var guessed = await pending;
+
+        Assert.Equal((RoutingOutcome.Provisional, "b1"), (guessed.Outcome, guessed.Backend!.Id));
+        Assert.Null(guessed.Pin); // a guess is never handed to a cookie
+        Assert.Equal(1, _gateway.Pool.Pins.Guesses);
+
+        // The grain answers late: the session moves to its real pin once, and stays there without another call.
+        grain.Hold.SetResult();
+        await EventuallyAsync(() => _gateway.Pool.Pins.Get(key)?.BackendId == "b3", "the late answer to reach the cache");
+        var calls = grain.Calls.Count;
+        Assert.Equal("b3", (await Resolve(key)).Backend!.Id);
+        Assert.Equal("b3", (await Resolve(key)).Backend!.Id);
+        Assert.Equal(calls, grain.Calls.Count);
+    }
+
+    [Fact]
+    public async Task ResolveAsync_BudgetIsForEveryCallTogether_ARepinAfterASlowAnswerStillEndsAtTheBudget()
+    {
+        var key = _gateway.KeyPlacedOn("b1");
+        var grain = _gateway.Session(key);
+        grain.Pin("b2", epoch: 1, generation: 1); // pinned to b2, which this gateway sees stopped keeping sessions
+        _gateway.Adopt(Backend("b1"), Backend("b2", generation: Generation + 1, keepsSessions: false, acceptsNew: false), Backend("b3"));
+        grain.Hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        var pending = Resolve(key);
+        _gateway.Time.Advance(TimeSpan.FromMilliseconds(200));
+        var firstAnswer = grain.Hold;
+        grain.Hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously); // the re-pin will wait
+        firstAnswer.SetResult();
+        await EventuallyAsync(() => grain.Calls.Count == 2, "the re-pin to be sent");
+        Assert.False(pending.IsCompleted);
+        _gateway.Time.Advance(TimeSpan.FromMilliseconds(50));
+
+        var decision = await pending;
+        Assert.Equal((RoutingOutcome.Provisional, "b1"), (decision.Outcome, decision.Backend!.Id));
+        grain.Hold.SetResult();
+    }
+
+    [Fact]
+    public async Task ResolveAsync_GrainFailsFast_TriesOnceMoreWithinTheBudget()
+    {
+        var key = _gateway.KeyPlacedOn("b2");
+        _gateway.Session(key).FailNext = 1;
+
+        var decision = await Resolve(key);
+
+        Assert.Equal((RoutingOutcome.New, "b2"), (decision.Outcome, decision.Backend!.Id));
+        Assert.Equal(2, _gateway.Session(key).Calls.Count);
+        Assert.Equal(0, _gateway.Pool.Pins.Guesses);
+    }
+
+    [Fact]
+    public async Task ResolveAsync_OneSlowSession_DoesNotMakeOtherSessionsGuess()
+    {
+        // Degraded mode is per call: a stuck grain costs its own request the budget, nobody else anything.
+        var slow = _gateway.KeyPlacedOn("b1", "slow");
+        _gateway.Session(slow).Hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var pending = Resolve(slow);
+        _gateway.Time.Advance(TimeSpan.FromMilliseconds(250));
+        Assert.Equal(RoutingOutcome.Provisional, (await pending).Outcome);
+
+        var other = _gateway.KeyPlacedOn("b3", "other");
+        _gateway.Session(other).Pin("b2", epoch: 3, generation: Generation);
+        var decision = await Resolve(other);
+
+        Assert.Equal((RoutingOutcome.Pinned, "b2"), (decision.Outcome, decision.Backend!.Id));
+        Assert.False(_gateway.Connectivity.IsDegraded);
+        _gateway.Session(slow).Hold!.SetResult();
+    }
+
+    [Fact]
+    public async Task ResolveAsync_CachedPinWhoseGenerationMoved_ProposesTheCachedBackendSoALostPinComesBackThere()
+    {
+        // The store lost the pin (Redis restarted empty) while the backend merely flapped: the grain pins the proposal,
+        // which must be where the session was, not where placement would put a new one.
+        var key = _gateway.KeyPlacedOn("b1");
+        _gateway.Pool.Pins.Set(key, new CachedPin("b3", 5, Generation, _gateway.Time.GetUtcNow()));
+        _gateway.Adopt(Backend("b1"), Backend("b2"), Backend("b3", generation: Generation + 2));
+
+        var decision = await Resolve(key);
+
+        Assert.Equal("b3", decision.Backend!.Id);
+        Assert.Equal([$"get_or_pin b3@{Generation + 2}"], _gateway.Session(key).Calls);
+    }
+
+    [Fact]
+    public async Task ResolveAsync_ReRepinRefusedBecauseThisViewIsStale_FollowsTheClusterPinWithoutCachingIt()
+    {
+        // This gateway still sees b2 ejected (generation 1001); another confirmed it keeping sessions at 1002 since.
+        var key = _gateway.KeyPlacedOn("b1");
+        var grain = _gateway.Session(key);
+        grain.Pin("b2", epoch: 6, generation: Generation + 2);
+        _gateway.Adopt(Backend("b1"), Backend("b2", generation: Generation + 1, keepsSessions: false, acceptsNew: false), Backend("b3"));
+
+        var decision = await Resolve(key);
+
+        Assert.Equal((RoutingOutcome.Pinned, "b2"), (decision.Outcome, decision.Backend!.Id));
+        Assert.Equal(("b2", 6L), (grain.Current!.BackendId, grain.Current.Epoch));
+        Assert.Contains(grain.Calls, c => c.StartsWith("repin b1", StringComparison.Ordinal) && c.EndsWith($"unusable@{Generation + 1}", StringComparison.Ordinal));
+        Assert.Null(_gateway.Pool.Pins.Get(key));
+    }
+
+    [Fact]
+    public async Task ResolveAsync_PinnedBackendUnusableForEveryone_RepinsOnceToThePlacement()
+    {
+        var key = _gateway.KeyPlacedOn("b1");
+        var grain = _gateway.Session(key);
+        grain.Pin("b2", epoch: 6, generation: Generation);
+        _gateway.Adopt(Backend("b1"), Backend("b2", generation: Generation + 1, keepsSessions: false, acceptsNew: false), Backend("b3"));
+
+        var decision = await Resolve(key);
+
+        Assert.Equal((RoutingOutcome.Repinned, "b1"), (decision.Outcome, decision.Backend!.Id));
+        Assert.Equal(("b1", 7L), (grain.Current!.BackendId, grain.Current.Epoch));
+    }
+
+    [Fact]
+    public async Task ResolveAsync_PinToABackendThisViewDoesNotKnowYet_RefreshesTheViewInsteadOfMovingIt()
+    {
+        var key = _gateway.KeyPlacedOn("b1");
+        _gateway.Session(key).Pin("b4", epoch: 2, generation: Generation);
+        var pool = _gateway.Grains.Pool(PoolName);
+        pool.Snapshot = Snapshot(Backend("b1"), Backend("b2"), Backend("b3"), Backend("b4")); // added a moment ago
+
+        var decision = await Resolve(key);
+
+        Assert.Equal((RoutingOutcome.Pinned, "b4"), (decision.Outcome, decision.Backend!.Id));
+        Assert.Equal(1, pool.SnapshotCalls);
+        Assert.DoesNotContain(_gateway.Session(key).Calls, c => c.StartsWith("repin", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task ResolveAsync_PinToABackendGoneFromAFreshView_RepinsAsRemoved()
+    {
+        var key = _gateway.KeyPlacedOn("b1");
+        var grain = _gateway.Session(key);
+        grain.Pin("b9", epoch: 2, generation: long.MaxValue - 1);
+
+        var decision = await Resolve(key);
+
+        Assert.Equal((RoutingOutcome.Repinned, "b1"), (decision.Outcome, decision.Backend!.Id));
+        Assert.Contains(grain.Calls, c => c.EndsWith($"unusable@{long.MaxValue}", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task ResolveAsync_CookieNamesAUsablePin_RoutesThereWithoutTheCluster()
+    {
+        var key = _gateway.KeyPlacedOn("b1");
+        _gateway.Grains.Pool(PoolName).Unreachable = true;
+        _gateway.Session(key).Hold = new TaskCompletionSource(); // the cluster is gone: nothing answers
+
+        var decision = await Resolve(key, new PinHint("b3", Generation, _gateway.Time.GetUtcNow() - TimeSpan.FromMinutes(1)));
+
+        Assert.Equal((RoutingOutcome.Pinned, "b3"), (decision.Outcome, decision.Backend!.Id));
+        Assert.True(decision.Backend is not null);
+        Assert.Empty(_gateway.Session(key).Calls);
+    }
+
+    [Fact]
+    public async Task ResolveAsync_CookieOfAnOlderGeneration_AsksTheGrainProposingTheCookiesBackend()
+    {
+        var key = _gateway.KeyPlacedOn("b1");
+
+        var decision = await Resolve(key, new PinHint("b3", Generation - 1, _gateway.Time.GetUtcNow()));
+
+        Assert.Equal("b3", decision.Backend!.Id);
+        Assert.Equal([$"get_or_pin b3@{Generation}"], _gateway.Session(key).Calls);
+    }
+
+    [Fact]
+    public async Task ResolveAsync_NewCookieSession_IsPlacedAtOnceAndPinnedBehindTheResponse()
+    {
+        var key = SessionCookieProtector.NewId();
+        var grain = _gateway.Session(key);
+        grain.Hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        var pending = _gateway.Resolver.ResolveAsync(_gateway.Pool, SessionKeyResult.Minted(key));
+
+        Assert.True(pending.IsCompletedSuccessfully); // no wait for the cluster
+        var decision = await pending;
+        Assert.Equal((RoutingOutcome.New, _gateway.Placed(key)), (decision.Outcome, decision.Backend!.Id));
+        Assert.Equal(decision.Backend.Id, decision.Pin?.BackendId);
+        grain.Hold.SetResult();
+        await EventuallyAsync(() => grain.Current?.BackendId == decision.Backend.Id, "the pin written behind the response");
+        await EventuallyAsync(() => _gateway.Pool.Pins.Get(key)?.Epoch == 1, "the written pin to reach the cache");
+    }
+
+    [Fact]
+    public async Task ConfirmAsync_LateAnswer_NeverReplacesANewerCachedPin()
+    {
+        var key = _gateway.KeyPlacedOn("b1");
+        var grain = _gateway.Session(key);
+        grain.Pin("b1", epoch: 5, generation: Generation);
+        var stale = new CachedPin("b1", 5, Generation, _gateway.Time.GetUtcNow() - _gateway.Pool.Pins.ConfirmInterval);
+        _gateway.Pool.Pins.Set(key, stale);
+        grain.Hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        Assert.Equal("b1", (await Resolve(key)).Backend!.Id); // due: a confirmation starts in the background
+        var newer = new CachedPin("b2", 6, Generation, _gateway.Time.GetUtcNow());
+        _gateway.Pool.Pins.Set(key, newer); // meanwhile a re-pin by this gateway
+        grain.Hold.SetResult();
+        await EventuallyAsync(() => grain.Calls.Count == 1 && _gateway.Pool.Pins.TryBeginConfirm(key), "the confirmation to finish");
+
+        Assert.Same(newer, _gateway.Pool.Pins.Get(key));
+    }
+
+    [Fact]
+    public async Task ResolveAsync_ProvisionalPin_IsUsedAndReconciledWithoutAnotherWait()
+    {
+        var key = _gateway.KeyPlacedOn("b2");
+        var grain = _gateway.Session(key);
+        grain.Hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var pending = Resolve(key);
+        _gateway.Time.Advance(TimeSpan.FromMilliseconds(250));
+        Assert.Equal(RoutingOutcome.Provisional, (await pending).Outcome);
+
+        var again = Resolve(key); // the guess is cached: no second wait while the grain is still stuck
+        Assert.True(again.IsCompletedSuccessfully);
+        Assert.Equal("b2", (await again).Backend!.Id);
+        grain.Hold.SetResult();
+        await EventuallyAsync(() => _gateway.Pool.Pins.Get(key)?.Epoch == 1, "the grain's answer to replace the guess");
+        Assert.Equal("b2", grain.Current!.BackendId); // the session was created where it was guessed
+    }
+}

@@ -1,0 +1,184 @@
+using Distributed.Gateway.Pinning;
+using Distributed.Gateway.Routing;
+using Distributed.Gateway.SessionKeys;
+using Distributed.Gateway.Tests.Fakes;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Yarp.ReverseProxy.Configuration;
+using Yarp.ReverseProxy.Forwarder;
+using Yarp.ReverseProxy.Model;
+using static Distributed.Gateway.Tests.Fakes.GatewayHarness;
+
+namespace Distributed.Gateway.Tests.Routing;
+
+/// <summary>
+/// The routing step of the proxy pipeline, as YARP tests its middleware: a <see cref="DefaultHttpContext"/> carrying a
+/// reverse-proxy feature, and a <c>next</c> that stands for YARP's forwarder.
+/// </summary>
+[Trait("Category", "Unit")]
+public sealed class SessionRoutingMiddlewareTests : IDisposable
+{
+    private static readonly DestinationState[] Destinations = [new("b1"), new("b2"), new("b3")];
+    private readonly ServiceProvider _services = new ServiceCollection().AddLogging().AddProblemDetails().BuildServiceProvider();
+    private readonly List<(string Backend, int InFlight)> _forwarded = [];
+    private GatewayHarness _gateway = new();
+
+    /// <summary>What the forwarder does with each request, by attempt: a status code, or a transport error.</summary>
+    private Func<int, (int Status, ForwarderError? Error)> _backend = _ => (200, null);
+
+    public void Dispose()
+    {
+        _gateway.Dispose();
+        _services.Dispose();
+    }
+
+    [Fact]
+    public async Task InvokeAsync_ReturningSession_ForwardsOnlyToItsPinCountedInFlightMeanwhile()
+    {
+        var key = _gateway.KeyPlacedOn("b3");
+        _gateway.Pool.Pins.Set(key, new CachedPin("b2", 4, Generation, _gateway.Time.GetUtcNow()));
+
+        var context = await SendAsync(Request(key));
+
+        Assert.Equal(200, context.Response.StatusCode);
+        Assert.Equal([("b2", 1)], _forwarded);
+        Assert.Equal(0, _gateway.Pool.View.Find("b2")!.Counter.InFlight);
+        Assert.Equal((1L, 0L), _gateway.Pool.View.Find("b2")!.Counter.TakeOutcomes());
+    }
+
+    [Fact]
+    public async Task InvokeAsync_TwoSessionHeaders_Is400AndNothingIsForwarded()
+    {
+        var context = Request("a");
+        context.Request.Headers.Append("X-Session-Id", "b");
+
+        await SendAsync(context);
+
+        Assert.Equal(400, context.Response.StatusCode);
+        Assert.Empty(_forwarded);
+        Assert.Empty(_gateway.Grains.Sessions);
+    }
+
+    [Fact]
+    public async Task InvokeAsync_NoUsableBackend_Is503WithRetryAfter()
+    {
+        _gateway.Adopt(
+            Backend("b1", keepsSessions: false, acceptsNew: false),
+            Backend("b2", keepsSessions: false, acceptsNew: false),
+            Backend("b3", keepsSessions: false, acceptsNew: false));
+
+        var context = await SendAsync(Request("someone"));
+
+        Assert.Equal(503, context.Response.StatusCode);
+        Assert.Equal("1", context.Response.Headers.RetryAfter.ToString());
+        Assert.Empty(_forwarded);
+    }
+
+    [Fact]
+    public async Task InvokeAsync_GetWhoseBackendIsUnreachable_IsRetriedOnceWhereARepinWouldGoAndThePinStays()
+    {
+        var key = _gateway.KeyPlacedOn("b1");
+        var pin = new CachedPin("b1", 3, Generation, _gateway.Time.GetUtcNow());
+        _gateway.Pool.Pins.Set(key, pin);
+        _backend = attempt => attempt == 0 ? (502, ForwarderError.Request) : (200, null);
+
+        var context = await SendAsync(Request(key));
+
+        Assert.Equal(200, context.Response.StatusCode);
+        Assert.Equal(["b1", _gateway.Placed(key, excluded: "b1")], _forwarded.Select(f => f.Backend));
+        Assert.Same(pin, _gateway.Pool.Pins.Get(key));
+        Assert.Equal((1L, 1L), _gateway.Pool.View.Find("b1")!.Counter.TakeOutcomes());
+    }
+
+    [Fact]
+    public async Task InvokeAsync_PostWithABodyWhoseBackendIsUnreachable_IsNotRetried()
+    {
+        var key = _gateway.KeyPlacedOn("b1");
+        _gateway.Pool.Pins.Set(key, new CachedPin("b1", 3, Generation, _gateway.Time.GetUtcNow()));
+        _backend = _ => (502, ForwarderError.Request);
+        var context = Request(key);
+        context.Request.Method = HttpMethods.Post;
+        context.Request.ContentLength = 5;
+
+        await SendAsync(context);
+
+        Assert.Equal(502, context.Response.StatusCode);
+        Assert.Equal(["b1"], _forwarded.Select(f => f.Backend));
+    }
+
+    [Fact]
+    public async Task InvokeAsync_ServerTimingOn_SaysHowLongTheDecisionTookAndHowItWasMade()
+    {
+        _gateway.Dispose();
+        _gateway = new GatewayHarness(configure: o => o.ServerTiming = true);
+        var key = _gateway.KeyPlacedOn("b2");
+
+        var context = await SendAsync(Request(key));
+
+        Assert.Matches(@"^route;dur=\d+\.\d;desc=""new""$", context.Response.Headers["Server-Timing"].ToString());
+    }
+
+    [Fact]
+    public async Task InvokeAsync_CookiePoolFirstVisit_IssuesACookieNamingThePlacedBackend()
+    {
+        _gateway.Dispose();
+        _gateway = new GatewayHarness(sessionKey: "Cookie:dist");
+
+        var context = await SendAsync(new DefaultHttpContext());
+
+        var setCookie = context.Response.Headers.SetCookie.ToString();
+        var protector = new SessionCookieProtector(new byte[32]);
+        Assert.True(protector.TryUnprotect(PoolName, setCookie["dist=".Length..].Split(';')[0], out var cookie));
+        Assert.Equal([cookie.BackendId!], _forwarded.Select(f => f.Backend));
+        Assert.Equal(_gateway.Placed(cookie.Id), cookie.BackendId);
+    }
+
+    private static DefaultHttpContext Request(string sessionKey)
+    {
+        var context = new DefaultHttpContext();
+        context.Request.Method = HttpMethods.Get;
+        context.Request.Headers["X-Session-Id"] = sessionKey;
+        return context;
+    }
+
+    private async Task<DefaultHttpContext> SendAsync(DefaultHttpContext context)
+    {
+        context.RequestServices = _services;
+        var route = new RouteModel(new RouteConfig { RouteId = "all", ClusterId = PoolName }, cluster: null, HttpTransformer.Default);
+        var proxy = new ReverseProxyFeature
+        {
+            Route = route,
+            Cluster = new ClusterModel(new ClusterConfig { ClusterId = PoolName }, new HttpMessageInvoker(new SocketsHttpHandler())),
+            AllDestinations = Destinations,
+            AvailableDestinations = Destinations,
+        };
+        context.Features.Set<IReverseProxyFeature>(proxy);
+        var attempt = 0;
+        var middleware = new SessionRoutingMiddleware(
+            ctx =>
+            {
+                var destination = Assert.Single(proxy.AvailableDestinations);
+                _forwarded.Add((destination.DestinationId, _gateway.Pool.View.Find(destination.DestinationId)!.Counter.InFlight));
+                var (status, error) = _backend(attempt++);
+                ctx.Response.StatusCode = status;
+                ctx.Features.Set<IForwarderErrorFeature>(error is { } e ? new ForwarderErrorFeature(e) : null);
+                return Task.CompletedTask;
+            },
+            _gateway.Registry,
+            _gateway.Resolver,
+            _gateway.Telemetry,
+            _gateway.Time,
+            Microsoft.Extensions.Options.Options.Create(_gateway.Options),
+            NullLogger<SessionRoutingMiddleware>.Instance);
+        await middleware.InvokeAsync(context);
+        return context;
+    }
+
+    private sealed class ForwarderErrorFeature(ForwarderError error) : IForwarderErrorFeature
+    {
+        public ForwarderError Error { get; } = error;
+
+        public Exception? Exception => null;
+    }
+}
