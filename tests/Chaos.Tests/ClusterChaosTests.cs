@@ -121,10 +121,11 @@ public sealed class ClusterChaosTests(ITestOutputHelper output)
         await load.StopAsync();
 
         // 5. Durability: fresh gateways (empty caches) and silos that restarted after Redis did must find every pin.
-        // The fresh gateways wait longer for grains than the 1 s used above to exercise the fail-static path quickly:
+        // The fresh gateways wait longer for grains than the 250 ms budget used above to exercise the fail-static path:
         // right after every silo restarted at once, a few grain activations stall for seconds (docs/chaos.md), and
         // this step checks what the cluster stored, not how fast a cold gateway gives up.
         gatewaySettings["Balancer:ClusterCallTimeout"] = "00:00:05";
+        gatewaySettings["Balancer:ClusterWaitBudget"] = "00:00:05";
         await topology.RestartAsync("gateway1");
         await topology.RestartAsync("gateway2");
 

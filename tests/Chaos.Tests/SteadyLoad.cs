@@ -6,9 +6,34 @@ using Distributed.Topology;
 namespace Distributed.Chaos.Tests;
 
 /// <summary>One request of the load, as the client saw it.</summary>
-public sealed record Sample(string Key, int Gateway, string? Backend, int Status, TimeSpan Latency, TimeSpan At, string? Error)
+/// <param name="Key">The session's name (its header key, or the cookie session's label).</param>
+/// <param name="Gateway">The gateway that answered (after a failover, the other one).</param>
+/// <param name="Backend">The backend that answered (<c>X-Backend-Id</c>).</param>
+/// <param name="Status">HTTP status; 0 when no answer came.</param>
+/// <param name="Latency">End to end, as the client measured it.</param>
+/// <param name="At">When the request was sent, since the load started.</param>
+/// <param name="Error">Why no answer came.</param>
+/// <param name="RouteMs">How long the gateway's routing decision took (its <c>Server-Timing</c> header), when it said.</param>
+/// <param name="Route">How the gateway decided (pinned, new, repinned, provisional...).</param>
+public sealed record Sample(string Key, int Gateway, string? Backend, int Status, TimeSpan Latency, TimeSpan At, string? Error, double? RouteMs = null, string? Route = null)
 {
     public bool Succeeded => Status == 200 && Backend is not null;
+}
+
+/// <summary>
+/// A client session of the load: a header key (<c>X-Session-Id</c>, pool <c>web</c>) or a browser-like cookie jar for
+/// the cookie pool (paths under <c>/c/</c>) that keeps whatever session cookie the gateways last set.
+/// </summary>
+public sealed class LoadSession(string name, bool cookie = false)
+{
+    public string Name { get; } = name;
+
+    public bool IsCookie { get; } = cookie;
+
+    /// <summary>The session cookie the client holds (cookie sessions), <c>null</c> before the first answer.</summary>
+    public string? Cookie { get; set; }
+
+    public override string ToString() => Name;
 }
 
 /// <summary>
@@ -20,8 +45,9 @@ public sealed record Sample(string Key, int Gateway, string? Backend, int Status
 public sealed class SteadyLoad : IAsyncDisposable
 {
     private const int MaxOutstanding = 128;
+    private const string CookieName = "dist_session";
     private readonly LocalTopology _topology;
-    private readonly string[] _keys;
+    private LoadSession[] _sessions;
     private readonly TimeSpan _interval;
     private readonly HttpClient _http = new(new SocketsHttpHandler { UseCookies = false, ConnectTimeout = TimeSpan.FromSeconds(2) }) { Timeout = TimeSpan.FromSeconds(30) };
     private readonly ConcurrentQueue<Sample> _samples = new();
@@ -33,11 +59,19 @@ public sealed class SteadyLoad : IAsyncDisposable
     private Task? _loop;
 
     public SteadyLoad(LocalTopology topology, string[] keys, int requestsPerSecond)
+        : this(topology, keys.Select(k => new LoadSession(k)), requestsPerSecond)
+    {
+    }
+
+    public SteadyLoad(LocalTopology topology, IEnumerable<LoadSession> sessions, int requestsPerSecond)
     {
         _topology = topology;
-        _keys = keys;
+        _sessions = [.. sessions];
         _interval = TimeSpan.FromSeconds(1.0 / requestsPerSecond);
     }
+
+    /// <summary>Sessions join the rotation (new users arriving while the load runs).</summary>
+    public void Add(IEnumerable<LoadSession> sessions) => Volatile.Write(ref _sessions, [.. Volatile.Read(ref _sessions), .. sessions]);
 
     public IReadOnlyCollection<Sample> Samples => _samples;
 
@@ -66,21 +100,40 @@ public sealed class SteadyLoad : IAsyncDisposable
         }
     }
 
-    /// <summary>Sends one request for <paramref name="key"/> through gateway <paramref name="gateway"/> and records it.</summary>
-    public async Task<Sample> SendAsync(string key, int gateway, bool failover = true)
+    /// <summary>Sends one request for header key <paramref name="key"/> through gateway <paramref name="gateway"/> and records it.</summary>
+    public Task<Sample> SendAsync(string key, int gateway, bool failover = true) => SendAsync(new LoadSession(key), gateway, failover);
+
+    /// <summary>Sends one request of <paramref name="session"/> through gateway <paramref name="gateway"/> and records it.</summary>
+    public async Task<Sample> SendAsync(LoadSession session, int gateway, bool failover = true)
     {
+        var key = session.Name;
         var started = _clock.Elapsed;
         var target = gateway;
         for (var attempt = 0; ; attempt++)
         {
             var node = _topology.Gateways[target];
-            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(node.Address, "/chaos"));
-            request.Headers.Add("X-Session-Id", key);
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(node.Address, session.IsCookie ? "/c/chaos" : "/chaos"));
+            if (!session.IsCookie)
+            {
+                request.Headers.Add("X-Session-Id", key);
+            }
+            else if (session.Cookie is { } cookie)
+            {
+                request.Headers.Add("Cookie", $"{CookieName}={cookie}");
+            }
+
             try
             {
                 using var response = await _http.SendAsync(request);
                 var backend = response.Headers.TryGetValues("X-Backend-Id", out var values) ? values.Single() : null;
-                return Record(new Sample(key, target, backend, (int)response.StatusCode, _clock.Elapsed - started, started, null));
+                if (session.IsCookie && response.Headers.TryGetValues("Set-Cookie", out var cookies)
+                    && cookies.FirstOrDefault(c => c.StartsWith(CookieName + "=", StringComparison.Ordinal)) is { } set)
+                {
+                    session.Cookie = set[(CookieName.Length + 1)..].Split(';')[0];
+                }
+
+                var (routeMs, route) = ServerTiming(response);
+                return Record(new Sample(key, target, backend, (int)response.StatusCode, _clock.Elapsed - started, started, null, routeMs, route));
             }
             catch (HttpRequestException ex) when (failover && attempt == 0 && ex.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionRefused })
             {
@@ -114,6 +167,20 @@ public sealed class SteadyLoad : IAsyncDisposable
         _outstanding.Dispose();
     }
 
+    // "route;dur=1.3;desc=\"pinned\"": the gateway's own account of its routing decision.
+    private static (double? Ms, string? Route) ServerTiming(HttpResponseMessage response)
+    {
+        if (!response.Headers.TryGetValues("Server-Timing", out var values))
+        {
+            return (null, null);
+        }
+
+        var parts = values.First().Split(';');
+        var dur = parts.FirstOrDefault(p => p.StartsWith("dur=", StringComparison.Ordinal));
+        var desc = parts.FirstOrDefault(p => p.StartsWith("desc=", StringComparison.Ordinal));
+        return (dur is null ? null : double.Parse(dur[4..], System.Globalization.CultureInfo.InvariantCulture), desc?[5..].Trim('"'));
+    }
+
     private Sample Record(Sample sample)
     {
         _samples.Enqueue(sample);
@@ -139,14 +206,15 @@ public sealed class SteadyLoad : IAsyncDisposable
                 }
             }
 
-            var key = _keys[i % _keys.Length];
-            var gateway = (int)((i + (i / _keys.Length)) % _topology.Gateways.Count);
+            var sessions = Volatile.Read(ref _sessions);
+            var session = sessions[i % sessions.Length];
+            var gateway = (int)((i + (i / sessions.Length)) % _topology.Gateways.Count);
             await _outstanding.WaitAsync();
             _ = Task.Run(async () =>
             {
                 try
                 {
-                    await SendAsync(key, gateway);
+                    await SendAsync(session, gateway);
                 }
                 finally
                 {

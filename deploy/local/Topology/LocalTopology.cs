@@ -24,8 +24,11 @@ public sealed class TopologyOptions
     /// </summary>
     public IReadOnlyList<string>? GatewayHosts { get; init; }
 
-    /// <summary>Redis append-only persistence (for tests that restart Redis).</summary>
-    public bool RedisAppendOnly { get; init; }
+    /// <summary>
+    /// Redis append-only persistence, as the deployment manifests configure it, so a restarted Redis keeps membership and
+    /// pins. Off only to try what a Redis that lost its data does. <value>Default: true.</value>
+    /// </summary>
+    public bool RedisAppendOnly { get; init; } = true;
 
     /// <summary>Extra configuration for every silo, e.g. <c>Orleans:Membership:*</c> for fast failure detection.</summary>
     public IDictionary<string, string> SiloSettings { get; init; } = new Dictionary<string, string>();
@@ -262,6 +265,12 @@ public sealed class LocalTopology : IAsyncDisposable
 
         ProcessOf(name).KillHard();
     }
+
+    /// <summary>Pauses a member with SIGSTOP (its clients' requests queue unanswered) until <see cref="ResumeAsync"/>.</summary>
+    public Task PauseAsync(string name) => ProcessOf(name).PauseAsync();
+
+    /// <summary>Resumes a member paused with <see cref="PauseAsync"/> (SIGCONT).</summary>
+    public Task ResumeAsync(string name) => ProcessOf(name).ResumeAsync();
 
     /// <summary>Restarts a member (after a kill, or gracefully stopping it first) and waits until it is ready.</summary>
     public async Task RestartAsync(string name)

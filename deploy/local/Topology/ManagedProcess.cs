@@ -108,15 +108,19 @@ public sealed class ManagedProcess : IAsyncDisposable
     /// <summary>Waits for the process to end.</summary>
     public Task WaitForExitAsync(CancellationToken cancellationToken = default) => _process.WaitForExitAsync(cancellationToken);
 
+    /// <summary>SIGSTOP: the process stops running until <see cref="ResumeAsync"/>, as in a long GC pause or a starved container.</summary>
+    public Task PauseAsync() => SignalAsync("STOP");
+
+    /// <summary>SIGCONT after <see cref="PauseAsync"/>.</summary>
+    public Task ResumeAsync() => SignalAsync("CONT");
+
     /// <summary>SIGTERM (graceful shutdown), then SIGKILL if it has not ended within <paramref name="grace"/>.</summary>
     public async Task StopAsync(TimeSpan grace)
     {
         if (!_process.HasExited)
         {
-            using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
-            {
-                await kill.WaitForExitAsync();
-            }
+            await SignalAsync("TERM");
+            await SignalAsync("CONT"); // a paused process handles the TERM only once it runs again
 
             using var timeout = new CancellationTokenSource(grace);
             try
@@ -131,6 +135,17 @@ public sealed class ManagedProcess : IAsyncDisposable
         }
 
         Running.TryRemove(_process.Id, out _);
+    }
+
+    private async Task SignalAsync(string signal)
+    {
+        if (_process.HasExited)
+        {
+            return;
+        }
+
+        using var kill = Process.Start("kill", [$"-{signal}", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        await kill.WaitForExitAsync();
     }
 
     /// <inheritdoc />

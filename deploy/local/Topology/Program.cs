@@ -2,21 +2,24 @@ using System.Globalization;
 using Distributed.Topology;
 
 // A whole local deployment on loopback, driven from the terminal:
-//   dotnet run --project deploy/local/Topology -c Release -- --silos 3 --gateways 2 --backends 3
-// then type `kill silo2`, `restart silo2`, `status` or `quit`.
+//   dotnet run --project deploy/local/Topology -c Release -- --silos 3 --gateways 2 --backends 3 [--redis-no-persistence]
+// then type `kill silo2`, `restart silo2`, `pause gateway1`, `resume gateway1`, `status` or `quit`.
 var silos = Option("--silos", 2);
 var gateways = Option("--gateways", 2);
 var backends = Option("--backends", 3);
-Console.WriteLine($"Starting Redis, {silos} silo(s), {gateways} gateway(s), {backends} echo backend(s)...");
+var persistent = !args.Contains("--redis-no-persistence");
+Console.WriteLine($"Starting Redis ({(persistent ? "append-only, as in the manifests" : "no persistence: a restart loses every pin and the membership table")}), {silos} silo(s), {gateways} gateway(s), {backends} echo backend(s)...");
 await using var topology = await LocalTopology.StartAsync(new TopologyOptions
 {
     Silos = silos,
     Gateways = gateways,
     Backends = backends,
+    RedisAppendOnly = persistent,
     SiloSettings = TopologyOptions.FastFailureDetection(),
 });
+const string Commands = "Commands: status | kill <member> | restart <member> | pause <member> | resume <member> | quit";
 Console.WriteLine(topology.Describe());
-Console.WriteLine("Commands: status | kill <member> | restart <member> | quit   (pool 'web', session header X-Session-Id)");
+Console.WriteLine($"{Commands}   (pool 'web', session header X-Session-Id)");
 while (Console.ReadLine() is { } line)
 {
     var words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
@@ -37,10 +40,18 @@ while (Console.ReadLine() is { } line)
                 await topology.RestartAsync(name);
                 Console.WriteLine($"{name} is back");
                 break;
+            case ["pause", var name]:
+                await topology.PauseAsync(name);
+                Console.WriteLine($"paused {name} (SIGSTOP)");
+                break;
+            case ["resume", var name]:
+                await topology.ResumeAsync(name);
+                Console.WriteLine($"resumed {name} (SIGCONT)");
+                break;
             case []:
                 break;
             default:
-                Console.WriteLine("Commands: status | kill <member> | restart <member> | quit");
+                Console.WriteLine(Commands);
                 break;
         }
     }

@@ -62,6 +62,7 @@ internal sealed partial class SessionPinResolver(
     private const int MaxRepinAttempts = 3;
     private readonly TimeSpan _budget = options.Value.ClusterWaitBudget;
     private readonly TimeSpan _callTimeout = options.Value.ClusterCallTimeout;
+    private readonly TimeSpan _viewLease = options.Value.EffectiveReportLease;
 
     /// <summary>The randomness behind least-loaded choices (injected, so tests can seed it).</summary>
     public Random Random => random;
@@ -77,6 +78,35 @@ internal sealed partial class SessionPinResolver(
         }
 
         var now = time.GetUtcNow();
+        if (view.FromCluster && now - view.ReceivedAt > _viewLease && !connectivity.IsDegraded)
+        {
+            // Older than a report lease although reports do not fail: this process was paused (a long GC, a starved
+            // or stopped container) and the view may predate moves other gateways made meanwhile. Catch up first.
+            return ResolveAfterRefreshAsync(pool, key);
+        }
+
+        return Resolve(pool, view, key, now, started: 0);
+    }
+
+    private async ValueTask<RoutingDecision> ResolveAfterRefreshAsync(PoolRuntime pool, SessionKeyResult key)
+    {
+        var started = time.GetTimestamp();
+        try
+        {
+            await refresher.RefreshAsync(pool).WaitAsync(_budget, time);
+        }
+        catch (Exception ex)
+        {
+            LogStaleView(logger, pool.Name, ex); // route from the view there is (fail-static)
+        }
+
+        return await Resolve(pool, pool.View, key, time.GetUtcNow(), started);
+    }
+
+    // started: when the request began waiting for the cluster (0: not yet), so the budget covers every wait together.
+    private ValueTask<RoutingDecision> Resolve(PoolRuntime pool, PoolView view, in SessionKeyResult key, DateTimeOffset now, long started)
+    {
+        var sessionKey = key.Key!;
         if (key.IsNew)
         {
             return ValueTask.FromResult(PlaceNew(pool, sessionKey, now));
@@ -115,15 +145,18 @@ internal sealed partial class SessionPinResolver(
 
         // Where the session most likely is: its last known backend while that still keeps sessions (its generation
         // merely moved on), else where placement puts it. This is what the grain is asked to pin if it has no pin (a
-        // store that lost its data), and where the request goes if the grain does not answer in time.
+        // store that lost its data). The guess, where the request goes if the grain does not answer in time, is the same
+        // last known backend, else the key's first choice regardless of load, so every gateway guesses alike.
         var known = cached?.BackendId ?? key.Hint?.BackendId;
-        var proposal = known is not null && view.Find(known) is { KeepsSessions: true } last ? last : pool.Place(sessionKey);
-        if (proposal is null)
+        var last = known is not null ? view.Find(known) is { KeepsSessions: true } keeps ? keeps : null : null;
+        var proposal = last ?? pool.Place(sessionKey);
+        var guess = last ?? view.Guess(sessionKey) ?? proposal;
+        if (proposal is null || guess is null)
         {
             return ValueTask.FromResult(new RoutingDecision(null, RoutingOutcome.NoBackend));
         }
 
-        return ResolveWithGrainAsync(pool, view, sessionKey, proposal);
+        return ResolveWithGrainAsync(pool, view, sessionKey, proposal, guess, started == 0 ? time.GetTimestamp() : started);
     }
 
     private BackendEntry? Usable(PoolRuntime pool, PoolView view, CachedPin pin, DateTimeOffset now) =>
@@ -149,18 +182,17 @@ internal sealed partial class SessionPinResolver(
         return new RoutingDecision(placed, RoutingOutcome.New, Hint(pin));
     }
 
-    private async ValueTask<RoutingDecision> ResolveWithGrainAsync(PoolRuntime pool, PoolView view, string sessionKey, BackendEntry proposal)
+    private async ValueTask<RoutingDecision> ResolveWithGrainAsync(PoolRuntime pool, PoolView view, string sessionKey, BackendEntry proposal, BackendEntry guess, long started)
     {
-        var started = time.GetTimestamp();
         var work = PinWithGrainAsync(pool, view, sessionKey, proposal);
         try
         {
-            return await work.WaitAsync(_budget, time);
+            return await work.WaitAsync(Max(_budget - time.GetElapsedTime(started), TimeSpan.Zero), time);
         }
         catch (TimeoutException) when (!work.IsCompleted)
         {
             // The budget ran out (a grain call's own TimeoutException, e.g. Orleans', completes the work: handled below).
-            LogSlowGrain(logger, pool.Name, _budget.TotalMilliseconds, proposal.Id);
+            LogSlowGrain(logger, pool.Name, _budget.TotalMilliseconds, guess.Id);
         }
         catch (Exception ex) when (ex is not ArgumentException)
         {
@@ -176,12 +208,12 @@ internal sealed partial class SessionPinResolver(
                 }
                 catch (Exception retry) when (retry is not ArgumentException)
                 {
-                    LogGrainFailed(logger, pool.Name, proposal.Id, retry);
+                    LogGrainFailed(logger, pool.Name, guess.Id, retry);
                 }
             }
             else
             {
-                LogGrainFailed(logger, pool.Name, proposal.Id, ex);
+                LogGrainFailed(logger, pool.Name, guess.Id, ex);
             }
         }
 
@@ -191,10 +223,10 @@ internal sealed partial class SessionPinResolver(
         pool.Pins.CountGuess();
         if (!work.IsCompletedSuccessfully)
         {
-            pool.Pins.Set(sessionKey, new CachedPin(proposal.Id, Epoch: -1, proposal.Backend.PinGeneration, DateTimeOffset.MinValue));
+            pool.Pins.Set(sessionKey, new CachedPin(guess.Id, Epoch: -1, guess.Backend.PinGeneration, DateTimeOffset.MinValue));
         }
 
-        return new RoutingDecision(proposal, RoutingOutcome.Provisional);
+        return new RoutingDecision(guess, RoutingOutcome.Provisional);
     }
 
     // The grain protocol: get-or-pin, then re-pin while the pinned backend is unusable in this gateway's view. Bounded by
@@ -297,6 +329,8 @@ internal sealed partial class SessionPinResolver(
         TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
         TaskScheduler.Default);
 
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
     private static BackendRef Ref(BackendEntry backend) => new(backend.Id, backend.Backend.PinGeneration);
 
     private static PinHint Hint(CachedPin pin) => new(pin.BackendId, pin.Generation, pin.ConfirmedAt);
@@ -309,6 +343,9 @@ internal sealed partial class SessionPinResolver(
 
     [LoggerMessage(EventId = 4002, Level = LogLevel.Debug, Message = "Pool {Pool}: background confirmation of a pin failed; the pin stays in use.")]
     private static partial void LogConfirmFailed(ILogger logger, string pool, Exception exception);
+
+    [LoggerMessage(EventId = 4005, Level = LogLevel.Warning, Message = "Pool {Pool}: the view is older than a report lease and could not be refreshed in time; routing from it.")]
+    private static partial void LogStaleView(ILogger logger, string pool, Exception exception);
 
     [LoggerMessage(EventId = 4004, Level = LogLevel.Debug, Message = "A session grain answer the request stopped waiting for failed; the guess stays until the next confirmation.")]
     private static partial void LogLateAnswerFailed(ILogger logger, Exception exception);

@@ -128,12 +128,21 @@ internal sealed class PoolView
     }
 
     /// <summary>
-    /// Where a new session of <paramref name="sessionKey"/> goes (consistent hashing with bounded loads over the backends
-    /// that take new sessions, never <paramref name="excludedId"/>); <c>null</c> when none does. Every gateway with the
-    /// same view makes the same choice without asking anyone, so it is also this gateway's guess of where an existing
-    /// session is pinned when its grain does not answer in time.
+    /// Where a new session of <paramref name="sessionKey"/> goes: consistent hashing with bounded loads over the backends
+    /// that take new sessions, never <paramref name="excludedId"/>; <c>null</c> when none does.
     /// </summary>
-    public BackendEntry? Place(string sessionKey, double balanceFactor, string? excludedId = null)
+    public BackendEntry? Place(string sessionKey, double balanceFactor, string? excludedId = null) => Choose(sessionKey, balanceFactor, excludedId, ignoreLoad: false);
+
+    /// <summary>
+    /// Where this gateway guesses a session it knows nothing about is pinned, when its grain does not answer in time:
+    /// the key's first choice among the backends the cluster lets take new sessions, load ignored. That is where
+    /// placement put every session whose first choice was not overloaded at the time, and, depending on the cluster's
+    /// verdicts only, it is the same guess on every gateway: two gateways meeting a new session while its grain is
+    /// unreachable never split it.
+    /// </summary>
+    public BackendEntry? Guess(string sessionKey) => Choose(sessionKey, balanceFactor: 0, excludedId: null, ignoreLoad: true);
+
+    private BackendEntry? Choose(string sessionKey, double balanceFactor, string? excludedId, bool ignoreLoad)
     {
         var backends = Backends;
         var candidates = ArrayPool<PlacementCandidate>.Shared.Rent(backends.Length);
@@ -142,7 +151,8 @@ internal sealed class PoolView
             for (var i = 0; i < backends.Length; i++)
             {
                 var b = backends[i];
-                candidates[i] = new PlacementCandidate(b.Id, b.Backend.Weight, b.Backend.EffectiveWeight, b.EstimatedInFlight, b.AcceptsNew && !string.Equals(b.Id, excludedId, StringComparison.Ordinal));
+                var usable = (ignoreLoad ? b.Backend.AcceptsNewSessions : b.AcceptsNew) && !string.Equals(b.Id, excludedId, StringComparison.Ordinal);
+                candidates[i] = new PlacementCandidate(b.Id, b.Backend.Weight, b.Backend.EffectiveWeight, b.EstimatedInFlight, usable);
             }
 
             var index = BoundedLoadPlacement.Choose(sessionKey, candidates.AsSpan(0, backends.Length), balanceFactor);

@@ -276,4 +276,37 @@ public sealed class SessionPinResolverTests : IDisposable
         await EventuallyAsync(() => _gateway.Pool.Pins.Get(key)?.Epoch == 1, "the grain's answer to replace the guess");
         Assert.Equal("b2", grain.Current!.BackendId); // the session was created where it was guessed
     }
+
+    [Fact]
+    public async Task ResolveAsync_ViewOlderThanALeaseAfterAPause_CatchesUpBeforeUsingACachedPin()
+    {
+        // This gateway was paused (SIGSTOP, a long GC) while b2 flapped and another gateway moved the session to b3.
+        var key = _gateway.KeyPlacedOn("b2");
+        _gateway.Pool.Pins.Set(key, new CachedPin("b2", 1, Generation, _gateway.Time.GetUtcNow()));
+        _gateway.Session(key).Pin("b3", epoch: 2, generation: Generation);
+        _gateway.Grains.Pool(PoolName).Snapshot = Snapshot(Backend("b1"), Backend("b2", generation: Generation + 2), Backend("b3"));
+        _gateway.Time.Advance(TimeSpan.FromSeconds(3)); // no report ran meanwhile, none failed
+
+        var decision = await Resolve(key);
+
+        Assert.Equal("b3", decision.Backend!.Id);
+        Assert.Equal(Generation + 2, _gateway.Pool.View.Find("b2")!.Backend.PinGeneration);
+    }
+
+    [Fact]
+    public async Task ResolveAsync_ViewOldBecauseTheClusterIsUnreachable_RoutesFromItWithoutWaiting()
+    {
+        var key = _gateway.KeyPlacedOn("b2");
+        _gateway.Pool.Pins.Set(key, new CachedPin("b2", 1, Generation, _gateway.Time.GetUtcNow()));
+        _gateway.Connectivity.ReportFailed();
+        _gateway.Connectivity.ReportFailed();
+        _gateway.Grains.Pool(PoolName).Unreachable = true;
+        _gateway.Time.Advance(TimeSpan.FromMinutes(1));
+
+        var pending = Resolve(key);
+
+        Assert.True(pending.IsCompletedSuccessfully); // fail-static: no wait for a cluster known to be away
+        Assert.Equal("b2", (await pending).Backend!.Id);
+        Assert.Equal(0, _gateway.Grains.Pool(PoolName).SnapshotCalls);
+    }
 }

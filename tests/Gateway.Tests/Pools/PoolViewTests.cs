@@ -133,4 +133,18 @@ public sealed class PoolViewTests
 
         Assert.NotEqual("b1", view.Place(key, 2)!.Id);
     }
+
+    [Fact]
+    public void Guess_IgnoresLoadSoGatewaysWithDifferentLoadFiguresGuessAlike()
+    {
+        // Two gateways whose load figures differ a lot (their own in-flight counts, a report apart): placement may
+        // differ for a key whose first choice is busy, the guess never does.
+        var quiet = View(Backend("b1"), Backend("b2"), Backend("b3"));
+        var busy = View(Backend("b1", clusterInFlight: 40), Backend("b2"), Backend("b3"));
+        var keys = Enumerable.Range(0, 300).Select(i => $"user-{i}").ToList();
+
+        Assert.Contains(keys, k => quiet.Place(k, 2)!.Id != busy.Place(k, 2)!.Id);
+        Assert.All(keys, k => Assert.Equal(quiet.Guess(k)!.Id, busy.Guess(k)!.Id));
+        Assert.All(keys, k => Assert.Equal(quiet.Place(k, 2)!.Id, quiet.Guess(k)!.Id));
+    }
 }
