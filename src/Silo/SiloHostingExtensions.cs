@@ -3,6 +3,8 @@ using Distributed.Grains;
 using Distributed.ServiceDefaults;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Orleans.Configuration;
+using Orleans.Persistence;
+using Orleans.Storage;
 using StackExchange.Redis;
 
 namespace Distributed.Silo;
@@ -54,20 +56,40 @@ public static class SiloHostingExtensions
                     break;
             }
 
-            foreach (var name in (string[])[StorageNames.Sessions, StorageNames.Pools])
+            if (cluster.EffectiveStorage == GrainStorageMode.Redis)
             {
-                if (cluster.EffectiveStorage == GrainStorageMode.Redis)
-                {
-                    silo.AddRedisGrainStorage(name, o => o.ConfigurationOptions = ConfigurationOptions.Parse(cluster.Redis!));
-                }
-                else
-                {
-                    silo.AddMemoryGrainStorage(name);
-                }
+                silo.AddRedisGrainStorage(StorageNames.Pools, o => o.ConfigurationOptions = ConfigurationOptions.Parse(cluster.Redis!));
+                AddSessionStore(silo, cluster);
+            }
+            else
+            {
+                silo.AddMemoryGrainStorage(StorageNames.Pools);
+                silo.AddMemoryGrainStorage(StorageNames.Sessions);
             }
         });
 
         return builder;
+    }
+
+    // Pins in Redis, each record expiring a margin after its pin lapses (ExpiringRedisGrainStorage); an unpin deletes it.
+    private static void AddSessionStore(ISiloBuilder silo, ClusterHostingOptions cluster)
+    {
+        var connection = new ExpiringRedisGrainStorage.Connection(cluster.ServiceId);
+        silo.AddRedisGrainStorage(StorageNames.Sessions, (RedisStorageOptions o) =>
+        {
+            o.ConfigurationOptions = ConfigurationOptions.Parse(cluster.Redis!);
+            o.DeleteStateOnClear = true;
+            o.EntryExpiry = ExpiringRedisGrainStorage.Backstop;
+            o.GetStorageKey = (stateName, grainId) => ExpiringRedisGrainStorage.Key(cluster.ServiceId, stateName, grainId);
+            o.CreateMultiplexer = connection.CreateAsync;
+        });
+
+        // Replaces the registration above (the last keyed registration wins); Orleans' lifecycle hook resolves it too.
+        silo.Services.AddKeyedSingleton<IGrainStorage>(StorageNames.Sessions, (services, _) => new ExpiringRedisGrainStorage(
+            RedisGrainStorageFactory.Create(services, StorageNames.Sessions),
+            connection,
+            cluster.SessionRecordMargin,
+            services.GetRequiredService<ILogger<ExpiringRedisGrainStorage>>()));
     }
 
     /// <summary>

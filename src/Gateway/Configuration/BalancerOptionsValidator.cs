@@ -8,6 +8,9 @@ internal sealed class BalancerOptionsValidator : IValidateOptions<BalancerOption
 {
     private const string Section = BalancerOptions.SectionName;
 
+    // The silos' session store keeps a record at most this long after its last write (ExpiringRedisGrainStorage).
+    private static readonly TimeSpan MaxSessionTtl = TimeSpan.FromDays(7);
+
     public ValidateOptionsResult Validate(string? name, BalancerOptions options)
     {
         var errors = new List<string>();
@@ -98,9 +101,9 @@ internal sealed class BalancerOptionsValidator : IValidateOptions<BalancerOption
             errors.Add($"{prefix}:SessionKey {specError}");
         }
 
-        if (pool.SessionTtl <= TimeSpan.Zero)
+        if (pool.SessionTtl <= TimeSpan.Zero || pool.SessionTtl > MaxSessionTtl)
         {
-            errors.Add($"{prefix}:SessionTtl must be positive (was {pool.SessionTtl}).");
+            errors.Add($"{prefix}:SessionTtl must be positive and at most 7 days, how long the session store keeps any record (was {pool.SessionTtl}).");
         }
         else if (pool.SessionKey is { Length: > 0 } && options.PinCache.ConfirmInterval >= pool.SessionTtl)
         {

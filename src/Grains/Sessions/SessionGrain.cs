@@ -46,6 +46,9 @@ public sealed partial class SessionGrain(
     // Calls this activation handled (counted by every grain method before it awaits anything).
     private long _calls;
 
+    // The newest epoch this activation stored, kept when an unpin deletes the stored state, so epochs never repeat.
+    private long _lastEpoch;
+
     /// <inheritdoc />
     public async Task<PinResult> GetOrPinAsync(BackendRef proposed, TimeSpan ttl, CancellationToken cancellationToken = default)
     {
@@ -123,6 +126,13 @@ public sealed partial class SessionGrain(
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         var session = state.State;
+        if (session.BackendId is not null && !IsLive(time.GetUtcNow()) && state.RecordExists)
+        {
+            // A lapsed pin leaves the store with its activation (Redis also expires it by itself: see IExpiringState).
+            await ForgetLapsedAsync();
+            return;
+        }
+
         if (session.BackendId is null || (_extendedUntil <= session.ExpiresAt && _seenGeneration <= session.BackendGeneration))
         {
             return;
@@ -202,17 +212,22 @@ public sealed partial class SessionGrain(
         await TrackAsync();
     }
 
+    // A change of the pin: stored (or, for an unpin, the stored state deleted) before anything answers from it.
     private async Task ChangeAsync(BackendRef? to, DateTimeOffset expiresAt)
     {
         var session = state.State;
         var before = session.Copy();
         var extension = (_extendedUntil, _seenGeneration);
         (session.BackendId, session.ExpiresAt, session.BackendGeneration) = (to?.Id, expiresAt, to?.Generation ?? 0);
-        session.Epoch++;
+
+        // Epochs start at the balancer clock in milliseconds rather than at 1: a pin whose stored state was deleted
+        // (unpinned, or lapsed and expired from Redis) and pinned again still gets an epoch above every earlier one.
+        session.Epoch = Math.Max(Math.Max(session.Epoch, _lastEpoch) + 1, time.GetUtcNow().ToUnixTimeMilliseconds());
         (_extendedUntil, _seenGeneration) = (default, 0);
         try
         {
-            await WriteOrRevertAsync(before);
+            await WriteOrRevertAsync(before, delete: to is null);
+            _lastEpoch = Math.Max(_lastEpoch, session.Epoch);
         }
         catch
         {
@@ -235,11 +250,20 @@ public sealed partial class SessionGrain(
     // Writes the state. When that fails the activation goes back to what is stored, so it never answers from a change
     // that was not persisted: after an ETag conflict (another activation wrote first) it adopts the stored state and the
     // caller retries against the truth; after any other failure it restores the state from before the change.
-    private async Task WriteOrRevertAsync(SessionState before)
+    private async Task WriteOrRevertAsync(SessionState before, bool delete = false)
     {
         try
         {
-            await state.WriteStateAsync();
+            if (!delete)
+            {
+                await state.WriteStateAsync();
+            }
+            else if (state.RecordExists)
+            {
+                var epoch = state.State.Epoch;
+                await state.ClearStateAsync();
+                state.State.Restore(new SessionState { Epoch = epoch });
+            }
         }
         catch (InconsistentStateException)
         {
@@ -262,6 +286,22 @@ public sealed partial class SessionGrain(
             state.State.Restore(before);
             throw;
         }
+    }
+
+    private async Task ForgetLapsedAsync()
+    {
+        var lapsed = state.State.Copy();
+        try
+        {
+            await state.ClearStateAsync();
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogNotPersisted(logger, this.GetPrimaryKeyString(), ex); // the store's own expiry removes it later
+            return;
+        }
+
+        await Index(lapsed.BackendId!).ForgetAsync(SessionKey);
     }
 
     // Keeps the backend's session list (drain progress, admin API) in step with what was persisted. One-way calls.

@@ -2,8 +2,9 @@ namespace Distributed.Grains.Sessions;
 
 /// <summary>Persisted state of a session grain.</summary>
 [GenerateSerializer, Alias("Distributed.SessionState")]
-public sealed class SessionState
+public sealed class SessionState : IExpiringState
 {
+
     /// <summary>The pinned backend; <c>null</c> when unpinned.</summary>
     [Id(0)]
     public string? BackendId { get; set; }
@@ -22,6 +23,9 @@ public sealed class SessionState
     /// </summary>
     [Id(3)]
     public long BackendGeneration { get; set; }
+
+    /// <inheritdoc />
+    public DateTimeOffset? KeepUntil => BackendId is null ? null : ExpiresAt;
 
     /// <summary>A copy, to restore when a write fails.</summary>
     public SessionState Copy() => (SessionState)MemberwiseClone();

@@ -198,6 +198,43 @@ public sealed class SessionGrainTests(GrainClusterFixture cluster) : IClassFixtu
     }
 
     [Fact]
+    public async Task UnpinAsync_DeletesTheStoredPinAndTheNextPinStillGetsAHigherEpoch()
+    {
+        var session = NewSession();
+        var first = await session.GetOrPinAsync(B("b1"), Ttl);
+        Assert.True(FaultyGrainStorage.IsStored(session.GetGrainId()));
+
+        await session.UnpinAsync();
+        Assert.False(FaultyGrainStorage.IsStored(session.GetGrainId()));
+
+        await CollectAsync(session); // a new activation reads nothing: the epoch, from the clock, must still not repeat
+        cluster.Time.Advance(TimeSpan.FromMilliseconds(1)); // the clock moved on while the activation left, as it does
+        var next = await session.GetOrPinAsync(B("b2"), Ttl);
+        Assert.True(next.Pin.Epoch > first.Pin.Epoch, $"epoch {next.Pin.Epoch} after {first.Pin.Epoch}");
+    }
+
+    [Fact]
+    public async Task LapsedPin_IsDeletedFromTheStoreWhenItsActivationLeaves()
+    {
+        var session = NewSession();
+        await session.GetOrPinAsync(B("b1"), Ttl);
+        cluster.Time.Advance(Ttl + TimeSpan.FromSeconds(1));
+        Assert.Null(await session.GetAsync());
+
+        await CollectAsync(session);
+
+        Assert.False(FaultyGrainStorage.IsStored(session.GetGrainId()));
+    }
+
+    [Fact]
+    public void SessionState_IsNeededUntilItsPinsStoredExpiryAndAlwaysWhenUnpinned()
+    {
+        var expires = new DateTimeOffset(2026, 12, 1, 12, 0, 0, TimeSpan.Zero);
+        Assert.Equal(expires, new SessionState { BackendId = "b1", ExpiresAt = expires }.KeepUntil);
+        Assert.Null(new SessionState { ExpiresAt = expires }.KeepUntil);
+    }
+
+    [Fact]
     public async Task GetAsync_AfterTheIdleGrainWasCollected_PinAndUnpersistedExtensionComeBackFromStorage()
     {
         var session = NewSession();

@@ -12,7 +12,8 @@ namespace Distributed.Grains.Tests.Storage;
 public sealed class FaultyGrainStorage(Serializer serializer) : IGrainStorage
 {
     private static readonly ConcurrentDictionary<GrainId, int> FailingWrites = new();
-    private readonly ConcurrentDictionary<(string State, GrainId Grain), (byte[] Data, string ETag)> _store = new();
+    // Static, so tests can see what is stored; grain ids are unique per test.
+    private static readonly ConcurrentDictionary<(string State, GrainId Grain), (byte[] Data, string ETag)> Store = new();
 
     /// <summary>Fails every write of <paramref name="grain"/> until the returned handle is disposed.</summary>
     public static IDisposable FailWritesOf(GrainId grain)
@@ -21,11 +22,14 @@ public sealed class FaultyGrainStorage(Serializer serializer) : IGrainStorage
         return new Undo(grain);
     }
 
+    /// <summary>Whether a record of <paramref name="grain"/> is stored.</summary>
+    public static bool IsStored(GrainId grain) => Store.Keys.Any(k => k.Grain == grain);
+
     /// <inheritdoc />
     public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
         ArgumentNullException.ThrowIfNull(grainState);
-        if (_store.TryGetValue((stateName, grainId), out var stored))
+        if (Store.TryGetValue((stateName, grainId), out var stored))
         {
             grainState.State = serializer.Deserialize<T>(stored.Data);
             (grainState.ETag, grainState.RecordExists) = (stored.ETag, true);
@@ -45,7 +49,7 @@ public sealed class FaultyGrainStorage(Serializer serializer) : IGrainStorage
         ArgumentNullException.ThrowIfNull(grainState);
         Check(stateName, grainId, grainState.ETag);
         var etag = Guid.NewGuid().ToString("N");
-        _store[(stateName, grainId)] = (serializer.SerializeToArray(grainState.State), etag);
+        Store[(stateName, grainId)] = (serializer.SerializeToArray(grainState.State), etag);
         (grainState.ETag, grainState.RecordExists) = (etag, true);
         return Task.CompletedTask;
     }
@@ -55,19 +59,19 @@ public sealed class FaultyGrainStorage(Serializer serializer) : IGrainStorage
     {
         ArgumentNullException.ThrowIfNull(grainState);
         Check(stateName, grainId, grainState.ETag);
-        _store.TryRemove((stateName, grainId), out _);
+        Store.TryRemove((stateName, grainId), out _);
         (grainState.ETag, grainState.RecordExists) = (null, false);
         return Task.CompletedTask;
     }
 
-    private void Check(string stateName, GrainId grainId, string? etag)
+    private static void Check(string stateName, GrainId grainId, string? etag)
     {
         if (FailingWrites.ContainsKey(grainId))
         {
             throw new IOException($"Injected write failure for {grainId}.");
         }
 
-        var stored = _store.TryGetValue((stateName, grainId), out var current) ? current.ETag : null;
+        var stored = Store.TryGetValue((stateName, grainId), out var current) ? current.ETag : null;
         if (stored != etag)
         {
             throw new InconsistentStateException($"ETag mismatch for {grainId}: stored {stored ?? "none"}, written {etag ?? "none"}.", stored, etag);
