@@ -125,7 +125,8 @@ wait_http "http://127.0.0.1:$nginx_port/"
 add_target nginx "http://127.0.0.1:$nginx_port/"
 
 # Distributed, 1 gateway + 1 silo (localhost clustering, memory storage: the embedded default).
-pool_args=(--Balancer:Pools:web:SessionKey Header:X-Session-Id)
+# One load generator stands for many clients: no per-client budget of new sessions.
+pool_args=(--Balancer:Pools:web:SessionKey Header:X-Session-Id --Balancer:NewSessions:PerClientPerSecond 0)
 for i in 0 1 2; do pool_args+=(--Balancer:Pools:web:Backends:b$((i + 1)):Address "http://127.0.0.1:${backend_ports[$i]}"); done
 silo_ports=($(free_port) $(free_port) $(free_port))
 start silo1 "$(bin src/Silo)" dotnet Distributed.Silo.dll --urls "http://127.0.0.1:${silo_ports[0]}" --Orleans:SiloPort "${silo_ports[1]}" --Orleans:GatewayPort "${silo_ports[2]}"; procs[silo1]=$started

@@ -65,7 +65,7 @@ gateway_phase() {
   start "gateway-$storage" "$(bin src/Gateway)" dotnet Distributed.Gateway.dll --urls "http://127.0.0.1:$gw_port" \
     --Balancer:Admin:Url "http://127.0.0.1:$gw_admin" --Orleans:GatewayPort "$silo_gateway_port" "$@" \
     --Balancer:Pools:web:SessionKey Header:X-Session-Id --Balancer:Pools:web:Backends:b1:Address "http://127.0.0.1:$echo_port" \
-    --Balancer:PinCache:MaxEntries "$gateway_cap"
+    --Balancer:PinCache:MaxEntries "$gateway_cap" --Balancer:NewSessions:PerClientPerSecond 0
   gw_pid=$started; admin="http://127.0.0.1:$gw_admin"
   wait_http "$admin/readyz"
   # Warm-up (JIT, connections) with keys outside the measured space, then the baseline.

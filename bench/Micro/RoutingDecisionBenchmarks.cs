@@ -49,7 +49,7 @@ public class RoutingDecisionBenchmarks : IDisposable
         var registry = new PoolRegistry(Options.Create(options), time, NullLogger<PoolRegistry>.Instance);
         var telemetry = new GatewayTelemetry(new NoopMeterFactory(), registry, connectivity, time);
         // The cached path never calls a grain, so no grain factory is needed.
-        _resolver = new SessionPinResolver(null!, _random, time, connectivity, new PoolViewRefresher(null!, time, Options.Create(options)), telemetry, Options.Create(options), NullLogger<SessionPinResolver>.Instance);
+        _resolver = new SessionPinResolver(null!, _random, time, connectivity, new PoolViewRefresher(null!, time, Options.Create(options)), new NewSessionBudget(Options.Create(options)), telemetry, Options.Create(options), NullLogger<SessionPinResolver>.Instance);
         _context.Request.Headers["X-Session-Id"] = "user-4242";
     }
 

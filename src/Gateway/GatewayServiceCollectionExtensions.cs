@@ -24,6 +24,7 @@ internal static class GatewayServiceCollectionExtensions
         services.AddSingleton<PoolRegistry>();
         services.AddSingleton<ClusterConnectivity>();
         services.AddSingleton<PoolViewRefresher>();
+        services.AddSingleton<NewSessionBudget>();
         services.AddSingleton<SessionPinResolver>();
         services.AddSingleton<GatewayTelemetry>();
         services.AddHostedService<ClusterLoadReporter>();

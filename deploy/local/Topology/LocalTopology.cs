@@ -244,6 +244,9 @@ public sealed class LocalTopology : IAsyncDisposable
             "--Balancer:GatewayId", gateway.Name,
             "--Balancer:ReportInterval", _options.ReportInterval.ToString("c", System.Globalization.CultureInfo.InvariantCulture),
             "--Balancer:Cookies:SigningKey", CookieSigningKey,
+            // Every client of a local topology is 127.0.0.1, standing for many users: no per-client budget of new
+            // sessions unless a test sets one (GatewaySettings come after this and win).
+            "--Balancer:NewSessions:PerClientPerSecond", "0",
             "--Balancer:Admin:ApiKey", AdminApiKey,
         ];
         args.AddRange(Args(_balancer));

@@ -51,6 +51,9 @@ public sealed class BalancerOptions
     /// <summary>Session cookie settings.</summary>
     public SessionCookieOptions Cookies { get; set; } = new();
 
+    /// <summary>The per-client budget of new sessions.</summary>
+    public NewSessionOptions NewSessions { get; set; } = new();
+
     /// <summary>Gateway-local pin cache.</summary>
     public PinCacheOptions PinCache { get; set; } = new();
 
@@ -211,6 +214,24 @@ public sealed class SessionCookieOptions
 
     /// <summary>SameSite mode of issued cookies. <value>Default: Lax.</value></summary>
     public SameSiteMode SameSite { get; set; } = SameSiteMode.Lax;
+}
+
+/// <summary>
+/// How many new sessions one client (IP address, after trusted forwarded headers) may start: a token bucket for the
+/// whole cluster, each gateway enforcing its share (the budget divided by the gateways with a live lease). Past it a
+/// new session is routed as a keyless request (least-loaded, no pin written, no cookie issued); a known session is
+/// never refused.
+/// </summary>
+public sealed class NewSessionOptions
+{
+    /// <summary>
+    /// New sessions per second per client, cluster-wide; 0 turns the budget off. Clients behind one NAT share it: raise
+    /// it where many users arrive from one address. <value>Default: 20.</value>
+    /// </summary>
+    public double PerClientPerSecond { get; set; } = 20;
+
+    /// <summary>New sessions a client may start at once, cluster-wide. <value>Default: 200.</value></summary>
+    public int PerClientBurst { get; set; } = 200;
 }
 
 /// <summary>The gateway's bounded cache of pins, so steady-state requests need no grain call.</summary>

@@ -57,6 +57,11 @@ internal sealed class BalancerOptionsValidator : IValidateOptions<BalancerOption
             errors.Add($"{Section}:Cookies:PreviousSigningKeys needs {Section}:Cookies:SigningKey, the key that replaced them.");
         }
 
+        if (options.NewSessions.PerClientPerSecond is < 0 or > 1_000_000 or double.NaN || options.NewSessions.PerClientBurst < 1)
+        {
+            errors.Add($"{Section}:NewSessions: PerClientPerSecond must be 0 (no budget) to 1000000 and PerClientBurst at least 1 (were {options.NewSessions.PerClientPerSecond} and {options.NewSessions.PerClientBurst}).");
+        }
+
         if (options.PinCache.MaxEntries < 1)
         {
             errors.Add($"{Section}:PinCache:MaxEntries must be at least 1 (was {options.PinCache.MaxEntries}).");

@@ -41,6 +41,7 @@ internal sealed class PinCache
     private long _hits;
     private long _misses;
     private long _guesses;
+    private long _overBudget;
 
     public PinCache(int maxEntries, TimeSpan confirmInterval)
     {
@@ -71,6 +72,12 @@ internal sealed class PinCache
 
     /// <summary>Counts a request routed by a guess.</summary>
     public void CountGuess() => Interlocked.Increment(ref _guesses);
+
+    /// <summary>New sessions refused because their client's budget was spent (routed keyless instead).</summary>
+    public long OverBudget => Interlocked.Read(ref _overBudget);
+
+    /// <summary>Counts a new session refused by its client's budget.</summary>
+    public void CountOverBudget() => Interlocked.Increment(ref _overBudget);
 
     public CachedPin? Get(string sessionKey)
     {

@@ -1,3 +1,4 @@
+using System.Net;
 using Distributed.Gateway.Configuration;
 using Distributed.Gateway.Pools;
 using Distributed.Gateway.SessionKeys;
@@ -54,6 +55,7 @@ internal sealed partial class SessionPinResolver(
     TimeProvider time,
     ClusterConnectivity connectivity,
     PoolViewRefresher refresher,
+    NewSessionBudget budget,
     GatewayTelemetry telemetry,
     IOptions<BalancerOptions> options,
     ILogger<SessionPinResolver> logger)
@@ -67,7 +69,11 @@ internal sealed partial class SessionPinResolver(
     /// <summary>The randomness behind least-loaded choices (injected, so tests can seed it).</summary>
     public Random Random => random;
 
-    public ValueTask<RoutingDecision> ResolveAsync(PoolRuntime pool, in SessionKeyResult key)
+    /// <summary>The backend of a request of <paramref name="pool"/> with session key <paramref name="key"/>.</summary>
+    /// <param name="pool">The request's pool.</param>
+    /// <param name="key">What the request says about its session.</param>
+    /// <param name="client">The client's address, for its budget of new sessions.</param>
+    public ValueTask<RoutingDecision> ResolveAsync(PoolRuntime pool, in SessionKeyResult key, IPAddress? client = null)
     {
         ArgumentNullException.ThrowIfNull(pool);
         var view = pool.View;
@@ -82,13 +88,13 @@ internal sealed partial class SessionPinResolver(
         {
             // Older than a report lease although reports do not fail: this process was paused (a long GC, a starved
             // or stopped container) and the view may predate moves other gateways made meanwhile. Catch up first.
-            return ResolveAfterRefreshAsync(pool, key);
+            return ResolveAfterRefreshAsync(pool, key, client);
         }
 
-        return Resolve(pool, view, key, now, started: 0);
+        return Resolve(pool, view, key, client, now, started: 0);
     }
 
-    private async ValueTask<RoutingDecision> ResolveAfterRefreshAsync(PoolRuntime pool, SessionKeyResult key)
+    private async ValueTask<RoutingDecision> ResolveAfterRefreshAsync(PoolRuntime pool, SessionKeyResult key, IPAddress? client)
     {
         var started = time.GetTimestamp();
         try
@@ -100,16 +106,16 @@ internal sealed partial class SessionPinResolver(
             LogStaleView(logger, pool.Name, ex); // route from the view there is (fail-static)
         }
 
-        return await Resolve(pool, pool.View, key, time.GetUtcNow(), started);
+        return await Resolve(pool, pool.View, key, client, time.GetUtcNow(), started);
     }
 
     // started: when the request began waiting for the cluster (0: not yet), so the budget covers every wait together.
-    private ValueTask<RoutingDecision> Resolve(PoolRuntime pool, PoolView view, in SessionKeyResult key, DateTimeOffset now, long started)
+    private ValueTask<RoutingDecision> Resolve(PoolRuntime pool, PoolView view, in SessionKeyResult key, IPAddress? client, DateTimeOffset now, long started)
     {
         var sessionKey = key.Key!;
         if (key.IsNew)
         {
-            return ValueTask.FromResult(PlaceNew(pool, sessionKey, now));
+            return ValueTask.FromResult(budget.TryTake(client, view.Snapshot.LiveGateways) ? PlaceNew(pool, sessionKey, now) : OverBudget(pool, view));
         }
 
         var cached = pool.Pins.Get(sessionKey);
@@ -156,7 +162,18 @@ internal sealed partial class SessionPinResolver(
             return ValueTask.FromResult(new RoutingDecision(null, RoutingOutcome.NoBackend));
         }
 
-        return ResolveWithGrainAsync(pool, view, sessionKey, proposal, guess, started == 0 ? time.GetTimestamp() : started);
+        // A key this gateway knows nothing about may be a new session: only within the client's budget may the grain
+        // create one; past it the grain is only asked whether the session exists.
+        var mayCreate = last is not null || budget.TryTake(client, view.Snapshot.LiveGateways);
+        return ResolveWithGrainAsync(pool, view, sessionKey, proposal, mayCreate ? guess : null, started == 0 ? time.GetTimestamp() : started);
+    }
+
+    // A new session past its client's budget: served as a keyless request, nothing pinned, cached or issued.
+    private RoutingDecision OverBudget(PoolRuntime pool, PoolView view)
+    {
+        pool.Pins.CountOverBudget();
+        var backend = view.ChooseLeastLoaded(random);
+        return new RoutingDecision(backend, backend is null ? RoutingOutcome.NoBackend : RoutingOutcome.Keyless);
     }
 
     private BackendEntry? Usable(PoolRuntime pool, PoolView view, CachedPin pin, DateTimeOffset now) =>
@@ -182,9 +199,11 @@ internal sealed partial class SessionPinResolver(
         return new RoutingDecision(placed, RoutingOutcome.New, Hint(pin));
     }
 
-    private async ValueTask<RoutingDecision> ResolveWithGrainAsync(PoolRuntime pool, PoolView view, string sessionKey, BackendEntry proposal, BackendEntry guess, long started)
+    // guess: where the request goes if the grain does not answer in time; null when the grain may not create the session.
+    private async ValueTask<RoutingDecision> ResolveWithGrainAsync(PoolRuntime pool, PoolView view, string sessionKey, BackendEntry proposal, BackendEntry? guess, long started)
     {
-        var work = PinWithGrainAsync(pool, view, sessionKey, proposal);
+        var mayCreate = guess is not null;
+        var work = PinWithGrainAsync(pool, view, sessionKey, proposal, mayCreate);
         try
         {
             return await work.WaitAsync(Max(_budget - time.GetElapsedTime(started), TimeSpan.Zero), time);
@@ -192,7 +211,7 @@ internal sealed partial class SessionPinResolver(
         catch (TimeoutException) when (!work.IsCompleted)
         {
             // The budget ran out (a grain call's own TimeoutException, e.g. Orleans', completes the work: handled below).
-            LogSlowGrain(logger, pool.Name, _budget.TotalMilliseconds, guess.Id);
+            LogSlowGrain(logger, pool.Name, _budget.TotalMilliseconds, guess?.Id ?? "(keyless)");
         }
         catch (Exception ex) when (ex is not ArgumentException)
         {
@@ -201,25 +220,31 @@ internal sealed partial class SessionPinResolver(
             var left = _budget - time.GetElapsedTime(started);
             if (left > TimeSpan.Zero)
             {
-                work = PinWithGrainAsync(pool, view, sessionKey, proposal);
+                work = PinWithGrainAsync(pool, view, sessionKey, proposal, mayCreate);
                 try
                 {
                     return await work.WaitAsync(left, time);
                 }
                 catch (Exception retry) when (retry is not ArgumentException)
                 {
-                    LogGrainFailed(logger, pool.Name, guess.Id, retry);
+                    LogGrainFailed(logger, pool.Name, guess?.Id ?? "(keyless)", retry);
                 }
             }
             else
             {
-                LogGrainFailed(logger, pool.Name, guess.Id, ex);
+                LogGrainFailed(logger, pool.Name, guess?.Id ?? "(keyless)", ex);
             }
         }
 
+        ObserveInBackground(work);
+        if (guess is null)
+        {
+            return OverBudget(pool, view);
+        }
+
+
         // The guess: served now; the grain's answer, when it comes, replaces it in the cache (a real pin's epoch is
         // always above a guess's), so a different answer moves the session once.
-        ObserveInBackground(work);
         pool.Pins.CountGuess();
         if (!work.IsCompletedSuccessfully)
         {
@@ -231,13 +256,28 @@ internal sealed partial class SessionPinResolver(
 
     // The grain protocol: get-or-pin, then re-pin while the pinned backend is unusable in this gateway's view. Bounded by
     // ClusterCallTimeout, so work the request stopped waiting for ends by itself; every answer is offered to the cache.
-    private async Task<RoutingDecision> PinWithGrainAsync(PoolRuntime pool, PoolView view, string sessionKey, BackendEntry proposal)
+    private async Task<RoutingDecision> PinWithGrainAsync(PoolRuntime pool, PoolView view, string sessionKey, BackendEntry proposal, bool mayCreate)
     {
         using var timeout = new CancellationTokenSource(_callTimeout, time);
         var grain = grains.GetGrain<ISessionGrain>(SessionGrainKey.For(pool.Name, sessionKey));
         var ttl = pool.Options.SessionTtl;
-        telemetry.GrainCall(pool.Name, "get_or_pin");
-        var result = await grain.GetOrPinAsync(Ref(proposal), ttl, timeout.Token).WaitAsync(timeout.Token);
+        PinResult result;
+        if (mayCreate)
+        {
+            telemetry.GrainCall(pool.Name, "get_or_pin");
+            result = await grain.GetOrPinAsync(Ref(proposal), ttl, timeout.Token).WaitAsync(timeout.Token);
+        }
+        else
+        {
+            telemetry.GrainCall(pool.Name, "get");
+            if (await grain.GetAsync().WaitAsync(timeout.Token) is not { } existing)
+            {
+                return OverBudget(pool, view);
+            }
+
+            result = new PinResult(existing, PinOutcome.Existing);
+        }
+
         var refreshed = false;
         for (var attempt = 0; ; attempt++)
         {

@@ -52,7 +52,7 @@ internal sealed partial class SessionRoutingMiddleware(
         using (var span = GatewayTelemetry.StartDecision(pool.Name))
         {
             var view = pool.View;
-            decision = await resolver.ResolveAsync(pool, key);
+            decision = await resolver.ResolveAsync(pool, key, context.Connection.RemoteIpAddress);
             GatewayTelemetry.Decided(span, decision, view, time);
         }
 

@@ -29,6 +29,7 @@ internal sealed class GatewayTelemetry
         meter.CreateObservableCounter("distributed.gateway.requests", () => Requests(pools), "{request}", "Requests forwarded, by pool, backend and result (success, failure).");
         meter.CreateObservableCounter("distributed.gateway.pin.cache.hits", () => Pools(pools, p => p.Pins.Hits), "{request}", "Requests whose session pin came from this gateway's cache.");
         meter.CreateObservableCounter("distributed.gateway.pin.cache.misses", () => Pools(pools, p => p.Pins.Misses), "{request}", "Requests whose session pin needed the session grain.");
+        meter.CreateObservableCounter("distributed.gateway.sessions.over_budget", () => Pools(pools, p => p.Pins.OverBudget), "{session}", "New sessions refused because their client's budget of new sessions was spent; routed keyless instead.");
         meter.CreateObservableCounter("distributed.gateway.pin.guesses", () => Pools(pools, p => p.Pins.Guesses), "{request}", "Requests routed by a guess because the session grain did not answer within the wait budget.");
         _grainCalls = meter.CreateCounter<long>("distributed.gateway.grain.calls", "{call}", "Session grain calls, by operation.");
         _retries = meter.CreateCounter<long>("distributed.gateway.retries", "{request}", "Idempotent requests retried on another backend after a transport failure.");

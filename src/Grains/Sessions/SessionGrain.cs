@@ -106,7 +106,13 @@ public sealed partial class SessionGrain(
     /// <inheritdoc />
     public Task<Pin?> GetAsync()
     {
-        _calls++;
+        if (_calls++ == 0)
+        {
+            // Only a lookup woke this activation (the admin API, or a gateway asking whether a session over its
+            // client's budget exists): back to storage unless another call follows.
+            ReleaseWhenIdle();
+        }
+
         return Task.FromResult(IsLive(time.GetUtcNow()) ? ToPin() : null);
     }
 

@@ -125,7 +125,12 @@ public sealed class FakeSessionGrain : ISessionGrain
         }
     }
 
-    public Task<Pin?> GetAsync() => Task.FromResult(Current);
+    public async Task<Pin?> GetAsync()
+    {
+        Calls.Enqueue("get");
+        await GateAsync(CancellationToken.None);
+        return Current;
+    }
 
     public Task UnpinAsync()
     {

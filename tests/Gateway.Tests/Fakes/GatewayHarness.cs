@@ -35,7 +35,8 @@ internal sealed class GatewayHarness : IDisposable
         Registry = new PoolRegistry(options, Time, NullLogger<PoolRegistry>.Instance);
         Telemetry = new GatewayTelemetry(_services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), Registry, Connectivity, Time);
         Refresher = new PoolViewRefresher(Grains.Factory, Time, options);
-        Resolver = new SessionPinResolver(Grains.Factory, new Random(7), Time, Connectivity, Refresher, Telemetry, options, NullLogger<SessionPinResolver>.Instance);
+        Budget = new NewSessionBudget(options);
+        Resolver = new SessionPinResolver(Grains.Factory, new Random(7), Time, Connectivity, Refresher, Budget, Telemetry, options, NullLogger<SessionPinResolver>.Instance);
         Adopt(Backend("b1"), Backend("b2"), Backend("b3"));
     }
 
@@ -54,6 +55,8 @@ internal sealed class GatewayHarness : IDisposable
     public GatewayTelemetry Telemetry { get; }
 
     public PoolViewRefresher Refresher { get; }
+
+    public NewSessionBudget Budget { get; }
 
     public SessionPinResolver Resolver { get; }
 
@@ -80,7 +83,11 @@ internal sealed class GatewayHarness : IDisposable
 
     public FakeSessionGrain Session(string key) => Grains.Session(PoolName, key);
 
-    public void Dispose() => _services.Dispose();
+    public void Dispose()
+    {
+        Budget.Dispose();
+        _services.Dispose();
+    }
 
     /// <summary>Waits (real time, with a deadline) for background work such as a confirmation to show its effect.</summary>
     public static async Task EventuallyAsync(Func<bool> condition, string what)

@@ -309,4 +309,42 @@ public sealed class SessionPinResolverTests : IDisposable
         Assert.Equal("b2", (await pending).Backend!.Id);
         Assert.Equal(0, _gateway.Grains.Pool(PoolName).SnapshotCalls);
     }
+
+    [Fact]
+    public async Task ResolveAsync_ClientPastItsBudgetOfNewSessions_GetsKeylessRoutingWhileKnownSessionsStaySticky()
+    {
+        using var gateway = new GatewayHarness(sessionKey: "Cookie:dist", configure: o => (o.NewSessions.PerClientPerSecond, o.NewSessions.PerClientBurst) = (0.001, 3));
+        var client = System.Net.IPAddress.Parse("203.0.113.7");
+        var decisions = new List<RoutingDecision>();
+        for (var i = 0; i < 10; i++)
+        {
+            decisions.Add(await gateway.Resolver.ResolveAsync(gateway.Pool, SessionKeyResult.Minted(SessionCookieProtector.NewId()), client));
+        }
+
+        Assert.Equal(3, decisions.Count(d => d.Outcome == RoutingOutcome.New));
+        Assert.All(decisions.Skip(3), d => Assert.True(d is { Outcome: RoutingOutcome.Keyless, Pin: null, Backend: not null }));
+        Assert.Equal(7, gateway.Pool.Pins.OverBudget);
+        Assert.Equal(3, gateway.Pool.Pins.Count); // nothing cached for the refused ones
+
+        var other = await gateway.Resolver.ResolveAsync(gateway.Pool, SessionKeyResult.Minted(SessionCookieProtector.NewId()), System.Net.IPAddress.Parse("203.0.113.8"));
+        Assert.Equal(RoutingOutcome.New, other.Outcome); // budgets are per client
+    }
+
+    [Fact]
+    public async Task ResolveAsync_UnknownHeaderKeyPastTheBudget_OnlyAsksWhetherItExistsAndNeverCreatesIt()
+    {
+        using var gateway = new GatewayHarness(configure: o => (o.NewSessions.PerClientPerSecond, o.NewSessions.PerClientBurst) = (0.001, 1));
+        var client = System.Net.IPAddress.Parse("203.0.113.9");
+        Assert.Equal(RoutingOutcome.New, (await gateway.Resolver.ResolveAsync(gateway.Pool, SessionKeyResult.Existing("first"), client)).Outcome);
+
+        var existing = gateway.KeyPlacedOn("b1", "known");
+        gateway.Session(existing).Pin("b3", epoch: 9, generation: Generation);
+        var known = await gateway.Resolver.ResolveAsync(gateway.Pool, SessionKeyResult.Existing(existing), client);
+        var unknown = await gateway.Resolver.ResolveAsync(gateway.Pool, SessionKeyResult.Existing("made-up"), client);
+
+        Assert.Equal((RoutingOutcome.Pinned, "b3"), (known.Outcome, known.Backend!.Id));
+        Assert.Equal(RoutingOutcome.Keyless, unknown.Outcome);
+        Assert.Null(gateway.Session("made-up").Current);
+        Assert.Equal(["get"], gateway.Session("made-up").Calls);
+    }
 }
