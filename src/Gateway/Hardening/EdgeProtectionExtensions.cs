@@ -6,7 +6,10 @@ using Microsoft.Extensions.Options;
 
 namespace Distributed.Gateway.Hardening;
 
-/// <summary>Forwarded headers from trusted proxies only, and a per-client-IP rate limit on the public listener.</summary>
+/// <summary>
+/// Methods that cannot be proxied refused, forwarded headers from trusted proxies only, and a per-client-IP rate limit
+/// on the public listener.
+/// </summary>
 internal static class EdgeProtectionExtensions
 {
     public static WebApplicationBuilder AddEdgeProtection(this WebApplicationBuilder builder)
@@ -23,13 +26,26 @@ internal static class EdgeProtectionExtensions
         var proxies = new List<IPAddress>();
         foreach (var proxy in options.KnownProxies)
         {
-            if (IPAddress.TryParse(proxy, out var ip))
+            if (IPAddress.TryParse(proxy, out var ip) && !proxy.Contains('/', StringComparison.Ordinal))
             {
                 proxies.Add(ip);
             }
             else
             {
-                errors.Add($"Balancer:ForwardedHeaders:KnownProxies contains '{proxy}', which is not an IP address.");
+                errors.Add($"Balancer:ForwardedHeaders:KnownProxies contains '{proxy}', which is not an IP address (networks go in Balancer:ForwardedHeaders:KnownNetworks).");
+            }
+        }
+
+        var networks = new List<System.Net.IPNetwork>();
+        foreach (var network in options.KnownNetworks)
+        {
+            if (System.Net.IPNetwork.TryParse(network, out var parsed))
+            {
+                networks.Add(parsed);
+            }
+            else
+            {
+                errors.Add($"Balancer:ForwardedHeaders:KnownNetworks contains '{network}', which is not a network in CIDR notation with no host bits set, e.g. 10.0.0.0/8 or fd00::/8.");
             }
         }
 
@@ -38,12 +54,19 @@ internal static class EdgeProtectionExtensions
             throw new OptionsValidationException("Balancer", typeof(EdgeProtectionOptions), errors);
         }
 
+        // ASP.NET Core's forwarded-headers middleware believes everyone when both of its lists are empty (its own
+        // defaults are the loopback proxy and network), so with nothing configured it is not used at all.
         builder.Services.Configure<ForwardedHeadersOptions>(o =>
         {
             o.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
             o.KnownProxies.Clear();
             o.KnownIPNetworks.Clear();
             proxies.ForEach(o.KnownProxies.Add);
+            networks.ForEach(o.KnownIPNetworks.Add);
+
+            // Walk X-Forwarded-For from the right through every trusted hop (CDN, then ingress, ...): the client is the
+            // first address that is not a trusted proxy, and what that client wrote further left is never believed.
+            o.ForwardLimit = null;
         });
 
         if (options.PermitsPerSecond > 0)
@@ -82,8 +105,14 @@ internal static class EdgeProtectionExtensions
 
     public static WebApplication UseEdgeProtection(this WebApplication app)
     {
-        app.UseForwardedHeaders();
-        if (app.Services.GetRequiredService<IOptions<EdgeProtectionOptions>>().Value.PermitsPerSecond > 0)
+        app.UseUnproxiableMethodRefusal();
+        var options = app.Services.GetRequiredService<IOptions<EdgeProtectionOptions>>().Value;
+        if (options.TrustsProxies)
+        {
+            app.UseForwardedHeaders();
+        }
+
+        if (options.PermitsPerSecond > 0)
         {
             app.UseRateLimiter();
         }
