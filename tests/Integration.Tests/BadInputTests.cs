@@ -76,6 +76,9 @@ public sealed class BadInputTests(BadInputFixture fixture) : IClassFixture<BadIn
         { "session key of 10 KB", $"GET / HTTP/1.1\r\nHost: x\r\nX-Session-Id: {new string('k', 10_000)}\r\n\r\n" },
         { "two session headers", "GET / HTTP/1.1\r\nHost: x\r\nX-Session-Id: a\r\nX-Session-Id: b\r\n\r\n" },
         { "UTF-8 session key", "GET / HTTP/1.1\r\nHost: x\r\nX-Session-Id: ключ\r\n\r\n" },
+        { "CONNECT tunnel", "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n" },
+        { "CONNECT to a loopback port", "CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n" },
+        { "CONNECT with an origin-form target", "CONNECT / HTTP/1.1\r\nHost: x\r\n\r\n" },
     };
 
     [Theory]
@@ -93,6 +96,18 @@ public sealed class BadInputTests(BadInputFixture fixture) : IClassFixture<BadIn
             _ => status is null or (>= 400 and < 500),
         };
         Assert.True(expected, $"{what}: expected a 4xx or a closed connection, got {status}:\n{response}");
+        await AssertHealthyAsync();
+    }
+
+    [Theory]
+    [InlineData("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")]
+    [InlineData("CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\nX-Session-Id: tunnel\r\n\r\n")]
+    public async Task Connect_CannotBeProxied_Is405WithAnAllowHeader(string raw)
+    {
+        var (status, response) = await SendRawAsync(raw);
+        Assert.True(status == 405, $"expected 405, got {status}:\n{response}");
+        Assert.Matches("(?im)^Allow: .*GET", response);
+        Assert.DoesNotMatch("(?im)^Allow: .*CONNECT", response);
         await AssertHealthyAsync();
     }
 
