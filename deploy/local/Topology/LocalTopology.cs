@@ -131,6 +131,9 @@ public sealed class LocalTopology : IAsyncDisposable
         Redis = redis;
     }
 
+    /// <summary>The Orleans cluster id (and service id) of this deployment.</summary>
+    public string ClusterId => _clusterId;
+
     /// <summary>Redis holding membership and grain state.</summary>
     public RedisServer Redis { get; }
 
@@ -241,12 +244,16 @@ public sealed class LocalTopology : IAsyncDisposable
             "--Balancer:GatewayId", gateway.Name,
             "--Balancer:ReportInterval", _options.ReportInterval.ToString("c", System.Globalization.CultureInfo.InvariantCulture),
             "--Balancer:Cookies:SigningKey", CookieSigningKey,
-            "--Balancer:Admin:ApiKey", AdminApiKey,
         ];
         args.AddRange(Args(_balancer));
         args.AddRange(Args(_options.GatewaySettings));
 
-        gateway.Process = ManagedProcess.Start(gateway.Name, RepoPaths.AppDll("src/Gateway", "Distributed.Gateway"), args);
+        // The key goes in the environment, not on a command line that any local user can read with ps.
+        gateway.Process = ManagedProcess.Start(
+            gateway.Name,
+            RepoPaths.AppDll("src/Gateway", "Distributed.Gateway"),
+            args,
+            new Dictionary<string, string> { ["Balancer__Admin__ApiKey"] = AdminApiKey });
         using var http = new HttpClient();
         await Wait.ForHttpOkAsync(http, new Uri(gateway.AdminAddress, "/readyz"), StartTimeout, gateway.Process);
     }
