@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Text;
+using System.Text.RegularExpressions;
 using Distributed.Topology;
 
 namespace Distributed.Integration.Tests;
@@ -104,7 +105,9 @@ public sealed class BadInputTests(BadInputFixture fixture) : IClassFixture<BadIn
     [InlineData("CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\nX-Session-Id: tunnel\r\n\r\n")]
     public async Task Connect_CannotBeProxied_Is405WithAnAllowHeader(string raw)
     {
-        var (status, response) = await SendRawAsync(raw);
+        // The connection stays open for the answer: a client that half-closes after its request may see Kestrel drop
+        // the connection before answering, which the corpus accepts but this test must not.
+        var (status, response) = await SendRawAsync(raw, halfClose: false);
         Assert.True(status == 405, $"expected 405, got {status}:\n{response}");
         Assert.Matches("(?im)^Allow: .*GET", response);
         Assert.DoesNotMatch("(?im)^Allow: .*CONNECT", response);
@@ -212,8 +215,9 @@ public sealed class BadInputTests(BadInputFixture fixture) : IClassFixture<BadIn
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 
-    // Sends bytes as they are (no client library fixing them up) and reads the status line, if any.
-    private async Task<(int? Status, string Response)> SendRawAsync(string raw)
+    // Sends bytes as they are (no client library fixing them up) and reads the status line, if any. With halfClose the
+    // client then closes its sending side and reads until the server closes; without, it reads one complete answer.
+    private async Task<(int? Status, string Response)> SendRawAsync(string raw, bool halfClose = true)
     {
         using var client = new TcpClient();
         await client.ConnectAsync(IPAddress.Loopback, fixture.Topology.Gateways[0].Port);
@@ -223,7 +227,10 @@ public sealed class BadInputTests(BadInputFixture fixture) : IClassFixture<BadIn
             // Bytes as written: Latin-1 for single-byte characters, UTF-8 where the text needs it (Cyrillic keys).
             var encoding = raw.Any(c => c > '\u00ff') ? Encoding.UTF8 : Encoding.Latin1;
             await stream.WriteAsync(encoding.GetBytes(raw));
-            client.Client.Shutdown(SocketShutdown.Send);
+            if (halfClose)
+            {
+                client.Client.Shutdown(SocketShutdown.Send);
+            }
         }
         catch (IOException)
         {
@@ -239,6 +246,10 @@ public sealed class BadInputTests(BadInputFixture fixture) : IClassFixture<BadIn
             while ((read = await stream.ReadAsync(buffer, timeout.Token)) > 0 && received.Length < 16_384)
             {
                 received.Append(Encoding.Latin1.GetString(buffer, 0, read));
+                if (!halfClose && IsComplete(received.ToString()))
+                {
+                    break;
+                }
             }
         }
         catch (IOException)
@@ -248,5 +259,14 @@ public sealed class BadInputTests(BadInputFixture fixture) : IClassFixture<BadIn
 
         var text = received.ToString();
         return text.StartsWith("HTTP/1.1 ", StringComparison.Ordinal) && int.TryParse(text.AsSpan(9, 3), out var status) ? (status, text) : (null, text);
+    }
+
+    // Whether an answer's headers and body (chunked, or of its Content-Length) have arrived.
+    private static bool IsComplete(string answer)
+    {
+        var headersEnd = answer.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+        var length = Regex.Match(answer, @"(?im)^Content-Length: *(\d+)\r$");
+        return headersEnd >= 0 && (answer.EndsWith("\r\n0\r\n\r\n", StringComparison.Ordinal)
+            || (length.Success && answer.Length - headersEnd - 4 >= int.Parse(length.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)));
     }
 }

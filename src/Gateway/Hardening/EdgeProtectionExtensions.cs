@@ -39,7 +39,11 @@ internal static class EdgeProtectionExtensions
         var networks = new List<System.Net.IPNetwork>();
         foreach (var network in options.KnownNetworks)
         {
-            if (System.Net.IPNetwork.TryParse(network, out var parsed))
+            // TryParse accepts an address with host bits set ("10.0.0.1/8"); such a network is refused rather than
+            // guessed at, since the operator may have meant one proxy or another network.
+            var slash = network.IndexOf('/', StringComparison.Ordinal);
+            if (System.Net.IPNetwork.TryParse(network, out var parsed) && slash > 0
+                && IPAddress.TryParse(network.AsSpan(0, slash), out var written) && written.Equals(parsed.BaseAddress))
             {
                 networks.Add(parsed);
             }
