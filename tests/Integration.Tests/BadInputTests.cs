@@ -14,7 +14,13 @@ public sealed class BadInputFixture : IAsyncLifetime
 
     public LocalTopology Topology => _topology ?? throw new InvalidOperationException("Topology not started.");
 
-    public async Task InitializeAsync() => _topology = await LocalTopology.StartAsync(new TopologyOptions
+    public async Task InitializeAsync() => _topology = await StartAsync("Header:X-Session-Id", new Dictionary<string, string>());
+
+    /// <summary>
+    /// One silo, one gateway, two backends: pool <c>cookie</c> (cookie <c>sid</c>) on <c>/c/</c> and pool <c>web</c>
+    /// keyed by <paramref name="webSessionKey"/> on every other path.
+    /// </summary>
+    public static Task<LocalTopology> StartAsync(string webSessionKey, IDictionary<string, string> gatewaySettings) => LocalTopology.StartAsync(new TopologyOptions
     {
         Silos = 1,
         Gateways = 1,
@@ -22,10 +28,11 @@ public sealed class BadInputFixture : IAsyncLifetime
         Balancer = backends => TopologyOptions.AddRoutedPool(
             TopologyOptions.AddRoutedPool([], "cookie", "Cookie:sid", backends, "/c/{**rest}", order: 0),
             "web",
-            "Header:X-Session-Id",
+            webSessionKey,
             backends,
             "/{**rest}",
             order: 1),
+        GatewaySettings = gatewaySettings,
     });
 
     public async Task DisposeAsync()

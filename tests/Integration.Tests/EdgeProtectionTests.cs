@@ -126,20 +126,7 @@ public sealed class EdgeProtectionTests
     }
 
     // A ClientIp pool on every path and a cookie pool on /c/.
-    private static Task<LocalTopology> StartAsync(Dictionary<string, string> gatewaySettings) => LocalTopology.StartAsync(new TopologyOptions
-    {
-        Silos = 1,
-        Gateways = 1,
-        Backends = 2,
-        Balancer = backends => TopologyOptions.AddRoutedPool(
-            TopologyOptions.AddRoutedPool([], "cookie", "Cookie:sid", backends, "/c/{**rest}", order: 0),
-            "web",
-            "ClientIp",
-            backends,
-            "/{**rest}",
-            order: 1),
-        GatewaySettings = gatewaySettings,
-    });
+    private static Task<LocalTopology> StartAsync(Dictionary<string, string> gatewaySettings) => BadInputFixture.StartAsync("ClientIp", gatewaySettings);
 
     private static HttpClient Admin(LocalTopology topology)
     {
