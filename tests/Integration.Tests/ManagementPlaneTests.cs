@@ -51,6 +51,22 @@ public sealed class ManagementPlaneTests(OperationsTopologyFixture fixture)
     }
 
     [Fact]
+    public async Task WrongMethod_OnAManagementPath_IsNeitherServedNorProxiedOnTheManagementPort_AndProxiedOnThePublicPort()
+    {
+        // The proxy's catch-all route takes every method, so routing finds no 405 here: the management port answers 404.
+        var gateway = fixture.Topology.Gateways[0];
+        using (var management = await fixture.Http.PostAsync(new Uri(gateway.AdminAddress, "/ui"), null))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, management.StatusCode);
+            Assert.False(management.Headers.Contains("X-Backend-Id"));
+        }
+
+        using var proxied = await fixture.Http.PostAsync(new Uri(gateway.Address, "/ui"), null);
+        Assert.Equal(HttpStatusCode.OK, proxied.StatusCode);
+        Assert.True(proxied.Headers.Contains("X-Backend-Id"), "POST /ui on the public port was not proxied");
+    }
+
+    [Fact]
     public async Task StatusPage_HasARestrictiveContentSecurityPolicy_AndCannotBeFramed()
     {
         var gateway = fixture.Topology.Gateways[0];

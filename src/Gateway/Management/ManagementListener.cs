@@ -34,8 +34,10 @@ internal static class ManagementListener
             var onManagementListener = httpContext.Connection.LocalPort == management.Port;
             for (var i = 0; i < candidates.Count; i++)
             {
-                var isManagement = candidates[i].Endpoint.Metadata.GetMetadata<ManagementEndpointMetadata>() is not null;
-                if (isManagement != onManagementListener)
+                // Routing's own stand-ins (the 405 for a method a path does not take) belong to neither plane.
+                var endpoint = candidates[i].Endpoint;
+                var isManagement = endpoint.Metadata.GetMetadata<ManagementEndpointMetadata>() is not null;
+                if (endpoint is RouteEndpoint && isManagement != onManagementListener)
                 {
                     candidates.SetValidity(i, false);
                 }
