@@ -11,6 +11,13 @@ public sealed class EchoOptions
 
     /// <summary>The backend id returned in every answer. <value>Default: <c>echo</c>.</value></summary>
     public string Id { get; set; } = "echo";
+
+    /// <summary>
+    /// Serves <c>POST /_echo/fail</c> and <c>POST /_echo/reset</c>, which make this backend fail on purpose (for tests).
+    /// Off by default: a backend behind a gateway would otherwise let any client fail it for everyone, so only the test
+    /// topology turns it on. <value>Default: false.</value>
+    /// </summary>
+    public bool FaultInjection { get; set; }
 }
 
 /// <summary>Counters and failure switches, shared by all requests.</summary>
@@ -59,7 +66,17 @@ public static class EchoEndpoints
 {
     private const int MaxDelayMs = 60_000;
 
-    /// <summary>Health and the <c>/_echo/</c> control endpoints used by tests.</summary>
+    /// <summary>Every answer, health and control endpoints included, names the backend in <c>X-Backend-Id</c>.</summary>
+    public static void UseBackendIdHeader(this WebApplication app) => app.Use((context, next) =>
+    {
+        context.Response.Headers["X-Backend-Id"] = context.RequestServices.GetRequiredService<EchoState>().Id;
+        return next(context);
+    });
+
+    /// <summary>
+    /// Health, <c>/_echo/stats</c>, and the fault switches <c>/_echo/fail</c> and <c>/_echo/reset</c> when
+    /// <see cref="EchoOptions.FaultInjection"/> is on.
+    /// </summary>
     public static void MapEchoControl(this WebApplication app)
     {
         app.MapGet("/healthz", (EchoState state) =>
@@ -69,6 +86,18 @@ public static class EchoEndpoints
         });
 
         var control = app.MapGroup("/_echo");
+        control.MapGet("/stats", (EchoState state) => Results.Ok(new
+        {
+            id = state.Id,
+            requests = state.Requests,
+            healthChecks = state.HealthChecks,
+            inFlight = state.InFlight,
+        }));
+        if (!app.Services.GetRequiredService<IOptions<EchoOptions>>().Value.FaultInjection)
+        {
+            return;
+        }
+
         control.MapPost("/fail", (EchoState state, bool? health, bool? requests) =>
         {
             state.FailHealth = health ?? state.FailHealth;
@@ -80,13 +109,6 @@ public static class EchoEndpoints
             state.Reset();
             return Results.Ok();
         });
-        control.MapGet("/stats", (EchoState state) => Results.Ok(new
-        {
-            id = state.Id,
-            requests = state.Requests,
-            healthChecks = state.HealthChecks,
-            inFlight = state.InFlight,
-        }));
     }
 
     /// <summary>
@@ -98,7 +120,6 @@ public static class EchoEndpoints
         state.Begin();
         try
         {
-            context.Response.Headers["X-Backend-Id"] = state.Id;
             if (context.Request.Headers.TryGetValue("traceparent", out var traceparent))
             {
                 context.Response.Headers["X-Received-Traceparent"] = traceparent;

@@ -1,5 +1,4 @@
 using Distributed.Gateway.Configuration;
-using Distributed.Gateway.Management;
 using Distributed.Gateway.Pinning;
 using Distributed.Gateway.Pools;
 using Distributed.Gateway.Routing;
@@ -38,13 +37,9 @@ internal static class GatewayServiceCollectionExtensions
     /// <summary>The proxy pipeline: our routing decision, then YARP's own forwarding.</summary>
     public static IEndpointRouteBuilder MapBalancedProxy(this IEndpointRouteBuilder endpoints)
     {
-        var managementPort = endpoints.ServiceProvider.GetRequiredService<ManagementOptions>().Port;
+        // The management listener serves no client traffic: ManagementListener keeps these routes off its port.
         endpoints.MapReverseProxy(proxy =>
         {
-            // The management listener serves no client traffic.
-            proxy.Use((context, next) => context.Connection.LocalPort == managementPort
-                ? Results.NotFound().ExecuteAsync(context)
-                : next(context));
             proxy.UseMiddleware<SessionRoutingMiddleware>();
             proxy.UseLoadBalancing();
         });

@@ -2,6 +2,7 @@ using Distributed.Gateway;
 using Distributed.Gateway.Cluster;
 using Distributed.Gateway.Hardening;
 using Distributed.Gateway.Management;
+using Distributed.Gateway.SessionKeys;
 using Distributed.Gateway.Telemetry;
 using Distributed.ServiceDefaults;
 
@@ -11,11 +12,13 @@ return ConfigurationErrors.Run(() =>
     builder.AddDistributedDefaults(GatewayTelemetry.ServiceName);
     builder.AddManagementListener();
     builder.AddEdgeProtection();
+    builder.AddClaimAuthentication();
     builder.AddClusterClient();
     builder.Services.AddSessionBalancing(builder.Configuration);
 
     var app = builder.Build();
     app.UseEdgeProtection();
+    app.UseClaimAuthentication();
     app.MapManagementEndpoints();
     app.MapAdminApi();
     app.MapStatusPage();

@@ -65,6 +65,12 @@ public sealed class ClusterHostingOptions
     /// </summary>
     public TimeSpan SessionRecordMargin { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>Mutual TLS between silos and gateways (<c>Orleans:Tls:*</c>). <value>Default: off.</value></summary>
+    public ClusterTlsOptions Tls { get; set; } = new();
+
+    /// <summary>The certificate material <see cref="Tls"/> names, loaded and checked by <see cref="Load"/>; <c>null</c> when TLS is off.</summary>
+    public ClusterTls? TlsMaterial { get; private set; }
+
     /// <summary>The effective storage mode.</summary>
     public GrainStorageMode EffectiveStorage => Storage ?? (Clustering == ClusteringMode.Redis ? GrainStorageMode.Redis : GrainStorageMode.Memory);
 
@@ -76,6 +82,11 @@ public sealed class ClusterHostingOptions
         if (needsRedis && string.IsNullOrWhiteSpace(Redis))
         {
             errors.Add($"{SectionName}:Redis must be set to a Redis connection string (e.g. 127.0.0.1:6379) when {SectionName}:Clustering or {SectionName}:Storage is Redis.");
+        }
+
+        if (Redis is not null && SecretStrength.IsPlaceholder(Redis))
+        {
+            errors.Add($"{SectionName}:Redis carries the placeholder password from the deployment manifests ('{SecretStrength.PlaceholderMarker}…'); set a real one in the Redis secret.");
         }
 
         if (SiloPort is < 1 or > 65535)
@@ -120,7 +131,8 @@ public sealed class ClusterHostingOptions
     /// Reads and validates the section; throws with every problem listed when it is invalid. Then hides the scalar
     /// <c>Orleans:Clustering</c> from Orleans: Orleans 10 reads the same section itself and takes any
     /// <c>Orleans:Clustering</c> value as a request for a named clustering provider (<c>Orleans:Clustering:ProviderType</c>),
-    /// failing start-up. Everything else in the section (ClusterId, ServiceId) means the same to both.
+    /// failing start-up. Everything else in the section (ClusterId, ServiceId) means the same to both. Loads the TLS
+    /// certificates when <c>Orleans:Tls:Enabled</c> is true, so an unusable certificate stops start-up too.
     /// Call before <c>UseOrleans</c>/<c>UseOrleansClient</c>, which read configuration eagerly.
     /// </summary>
     public static ClusterHostingOptions Load(IConfiguration configuration)
@@ -139,6 +151,7 @@ public sealed class ClusterHostingOptions
         }
 
         errors.AddRange(options.Validate());
+        options.TlsMaterial = ClusterTls.Load(options.Tls, TimeProvider.System.GetUtcNow(), errors);
         if (errors.Count > 0)
         {
             throw new OptionsValidationException(SectionName, typeof(ClusterHostingOptions), errors);

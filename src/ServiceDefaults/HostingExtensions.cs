@@ -93,7 +93,7 @@ public static class HostingExtensions
 
     /// <summary>
     /// <c>/healthz</c> answers 200 while the process runs; <c>/readyz</c> runs the checks tagged <c>ready</c>.
-    /// Returns the group so a host can confine them to a listener (<c>RequireHost("*:port")</c>).
+    /// Returns the group so a host can confine them to a listener (the gateway's management listener).
     /// </summary>
     public static RouteGroupBuilder MapDefaultEndpoints(this IEndpointRouteBuilder endpoints)
     {

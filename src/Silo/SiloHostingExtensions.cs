@@ -27,6 +27,11 @@ public static class SiloHostingExtensions
         {
             silo.AddActivityPropagation();
             silo.AddDistributedDashboard();
+            if (cluster.TlsMaterial is { } tls)
+            {
+                silo.UseTls(tls.Certificate, tls.Configure);
+            }
+
             silo.Configure<ClusterOptions>(o =>
             {
                 o.ClusterId = cluster.ClusterId;

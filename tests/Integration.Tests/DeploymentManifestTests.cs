@@ -173,4 +173,211 @@ public sealed partial class DeploymentManifestTests
         var config = documents.Single(d => Scalar(d, "kind") == "ConfigMap");
         Assert.All(((YamlMappingNode)Get(config, "data")!).Children.Keys, k => Assert.Matches(ConfigKey(), k.ToString()));
     }
+
+    private static List<YamlMappingNode> KubernetesDocuments()
+    {
+        var k8s = Path.Combine(Deploy, "k8s");
+        var kustomization = Documents(Path.Combine(k8s, "kustomization.yaml")).Single();
+        return [.. ((YamlSequenceNode)Get(kustomization, "resources")!).Children.Cast<YamlScalarNode>().SelectMany(f => Documents(Path.Combine(k8s, f.Value!)))];
+    }
+
+    private static YamlMappingNode Workload(List<YamlMappingNode> documents, string name) =>
+        documents.Single(d => Scalar(d, "kind") is "Deployment" or "StatefulSet" && Scalar(d, "metadata", "name") == name);
+
+    private static IEnumerable<YamlNode> Containers(YamlNode workload) =>
+        ((YamlSequenceNode)Get(workload, "spec", "template", "spec", "containers")!).Children;
+
+    private static List<YamlNode> Env(YamlNode container) => [.. (Get(container, "env") as YamlSequenceNode)?.Children ?? []];
+
+    private static bool Matches(YamlNode? selector, YamlNode workload) =>
+        selector is YamlMappingNode { Children: var labels } && labels.Count > 0
+        && labels.All(l => ((YamlMappingNode)Get(workload, "spec", "template", "metadata", "labels")!).Children.TryGetValue(l.Key, out var v) && v.ToString() == l.Value.ToString());
+
+    // What may reach a workload under its NetworkPolicies: (source workload or "*", container port or "*").
+    private static HashSet<(string Source, string Port)> AllowedIngress(List<YamlMappingNode> documents, string target)
+    {
+        var workloads = documents.Where(d => Scalar(d, "kind") is "Deployment" or "StatefulSet").ToList();
+        var workload = Workload(documents, target);
+        var namedPorts = Containers(workload).SelectMany(c => ((YamlSequenceNode)Get(c, "ports")!).Children)
+            .ToDictionary(p => Scalar(p, "name")!, p => Scalar(p, "containerPort")!);
+        var policies = documents.Where(d => Scalar(d, "kind") == "NetworkPolicy" && Matches(Get(d, "spec", "podSelector", "matchLabels"), workload)).ToList();
+        Assert.True(policies.Count > 0, $"no NetworkPolicy selects {target}");
+        Assert.All(policies, p => Assert.Contains("Ingress", ((YamlSequenceNode)Get(p, "spec", "policyTypes")!).Children.Select(t => t.ToString())));
+
+        var allowed = new HashSet<(string, string)>();
+        foreach (var rule in policies.SelectMany(p => (Get(p, "spec", "ingress") as YamlSequenceNode)?.Children ?? []))
+        {
+            var sources = Get(rule, "from") is YamlSequenceNode from
+                ? from.Children.SelectMany(peer =>
+                {
+                    // Only pod selectors of this namespace are expected; anything wider would open the plane.
+                    Assert.Null(Get(peer, "namespaceSelector"));
+                    Assert.Null(Get(peer, "ipBlock"));
+                    return workloads.Where(w => Matches(Get(peer, "podSelector", "matchLabels"), w)).Select(w => Scalar(w, "metadata", "name")!);
+                }).ToList()
+                : ["*"];
+            var ports = Get(rule, "ports") is YamlSequenceNode list
+                ? list.Children.Select(p => Scalar(p, "port")!).Select(p => namedPorts.GetValueOrDefault(p, p)).ToList()
+                : ["*"];
+            foreach (var source in sources)
+            {
+                foreach (var port in ports)
+                {
+                    allowed.Add((source, port));
+                }
+            }
+        }
+
+        return allowed;
+    }
+
+    [Fact]
+    public void Kubernetes_NetworkPolicies_LetOnlyGatewaysReachSilosAndOnlySilosAndGatewaysReachRedis()
+    {
+        var documents = KubernetesDocuments();
+        Assert.Equal(
+            new HashSet<(string, string)> { ("silo", "11111"), ("gateway", "30000") },
+            AllowedIngress(documents, "silo"));
+        Assert.Equal(
+            new HashSet<(string, string)> { ("silo", "6379"), ("gateway", "6379") },
+            AllowedIngress(documents, "redis"));
+    }
+
+    [Fact]
+    public void Kubernetes_RedisPassword_ComesFromTheSecret_AndEveryRedisClientUsesIt()
+    {
+        var documents = KubernetesDocuments();
+        var secretKeys = ((YamlMappingNode)Get(documents.Single(d => Scalar(d, "kind") == "Secret"), "stringData")!).Children.Keys.Select(k => k.ToString()).ToList();
+        Assert.Contains("redis-password", secretKeys);
+
+        static void AssertPasswordFromSecret(List<YamlNode> env, string name)
+        {
+            var index = env.FindIndex(e => Scalar(e, "name") == "REDIS_PASSWORD");
+            Assert.True(index >= 0, $"{name}: no REDIS_PASSWORD");
+            Assert.Equal("distributed-secrets", Scalar(env[index], "valueFrom", "secretKeyRef", "name"));
+            Assert.Equal("redis-password", Scalar(env[index], "valueFrom", "secretKeyRef", "key"));
+        }
+
+        var redis = Containers(Workload(documents, "redis")).Single();
+        AssertPasswordFromSecret(Env(redis), "redis");
+        var args = ((YamlSequenceNode)Get(redis, "args")!).Children.Select(a => a.ToString()).ToList();
+        Assert.Equal("$(REDIS_PASSWORD)", args[args.IndexOf("--requirepass") + 1]);
+
+        foreach (var client in new[] { "silo", "gateway" })
+        {
+            var env = Env(Containers(Workload(documents, client)).Single());
+            AssertPasswordFromSecret(env, client);
+
+            // Kubernetes expands $(REDIS_PASSWORD) only from variables defined earlier in the list.
+            var connection = env.FindIndex(e => Scalar(e, "name") == "Orleans__Redis");
+            Assert.True(connection > env.FindIndex(e => Scalar(e, "name") == "REDIS_PASSWORD"), $"{client}: Orleans__Redis must follow REDIS_PASSWORD");
+            Assert.Contains("password=$(REDIS_PASSWORD)", Scalar(env[connection], "value"), StringComparison.Ordinal);
+        }
+
+        // No connection string without the password left in the shared config map.
+        Assert.Null(Scalar(documents.Single(d => Scalar(d, "kind") == "ConfigMap"), "data", "Orleans__Redis"));
+    }
+
+    [Fact]
+    public void Kubernetes_EverySecretIsUsedForOneThingOnly_TheDashboardHasItsOwn()
+    {
+        var documents = KubernetesDocuments();
+        var uses = documents.Where(d => Scalar(d, "kind") is "Deployment" or "StatefulSet")
+            .SelectMany(Containers).SelectMany(Env)
+            .Where(e => Scalar(e, "valueFrom", "secretKeyRef", "key") is not null)
+            .GroupBy(e => Scalar(e, "valueFrom", "secretKeyRef", "key")!)
+            .ToDictionary(g => g.Key, g => g.Select(e => Scalar(e, "name")!).ToHashSet());
+        Assert.Equal(["Orleans__Dashboard__Password"], uses["dashboard-password"]);
+        Assert.Equal(["Balancer__Admin__ApiKey"], uses["admin-api-key"]);
+        Assert.Equal(["Balancer__Cookies__SigningKey"], uses["cookie-signing-key"]);
+        Assert.Equal(["REDIS_PASSWORD"], uses["redis-password"]);
+    }
+
+    [Fact]
+    public void Kubernetes_EveryPodAndContainer_HasTheSecurityContextDocsSecurityMdClaims()
+    {
+        foreach (var workload in KubernetesDocuments().Where(d => Scalar(d, "kind") is "Deployment" or "StatefulSet"))
+        {
+            var name = Scalar(workload, "metadata", "name");
+            Assert.True(Scalar(workload, "spec", "template", "spec", "securityContext", "runAsNonRoot") == "true", $"{name}: pod without runAsNonRoot: true");
+            var volumes = ((Get(workload, "spec", "template", "spec", "volumes") as YamlSequenceNode)?.Children ?? []).Select(v => Scalar(v, "name"))
+                .Concat(((Get(workload, "spec", "volumeClaimTemplates") as YamlSequenceNode)?.Children ?? []).Select(v => Scalar(v, "metadata", "name")))
+                .ToHashSet();
+            foreach (var container in Containers(workload))
+            {
+                var what = $"{name}/{Scalar(container, "name")}";
+                Assert.True(Scalar(container, "securityContext", "allowPrivilegeEscalation") == "false", $"{what}: privilege escalation allowed");
+                Assert.True(Scalar(container, "securityContext", "readOnlyRootFilesystem") == "true", $"{what}: writable root file system");
+                Assert.Contains("ALL", ((YamlSequenceNode)Get(container, "securityContext", "capabilities", "drop")!).Children.Select(c => c.ToString()));
+                Assert.Null(Get(container, "securityContext", "capabilities", "add"));
+                Assert.NotEqual("true", Scalar(container, "securityContext", "privileged"));
+
+                // What it writes goes to a volume of its own.
+                foreach (var mount in (Get(container, "volumeMounts") as YamlSequenceNode)?.Children ?? [])
+                {
+                    Assert.Contains(Scalar(mount, "name"), volumes);
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void Compose_NetworksKeepBackendsAwayFromSilosAndRedis_RedisHasAPasswordAndNoPrivileges()
+    {
+        var compose = Documents(Path.Combine(Deploy, "compose", "docker-compose.yml")).Single();
+        var services = ((YamlMappingNode)Get(compose, "services")!).Children.ToDictionary(s => s.Key.ToString(), s => s.Value);
+        var networks = services.ToDictionary(
+            s => s.Key,
+            s => (Get(s.Value, "networks") as YamlSequenceNode)?.Children.Select(n => n.ToString()).ToHashSet() ?? ["default"]);
+        IEnumerable<string> Neighbours(string service) => services.Keys.Where(other => other != service && networks[other].Overlaps(networks[service]));
+        static bool IsClusterMember(string service) => service.StartsWith("silo", StringComparison.Ordinal) || service.StartsWith("gateway", StringComparison.Ordinal);
+
+        Assert.All(Neighbours("redis"), n => Assert.True(IsClusterMember(n), $"{n} can reach Redis"));
+        foreach (var silo in services.Keys.Where(s => s.StartsWith("silo", StringComparison.Ordinal)))
+        {
+            // The dashboard collects OTLP from the silos; nothing else but the cluster shares a network with them.
+            Assert.All(Neighbours(silo), n => Assert.True(IsClusterMember(n) || n is "redis" or "dashboard", $"{n} can reach {silo}"));
+        }
+
+        var redis = services["redis"];
+        var command = ((YamlSequenceNode)Get(redis, "command")!).Children.Select(c => c.ToString()).ToList();
+        Assert.StartsWith("${REDIS_PASSWORD:?", command[command.IndexOf("--requirepass") + 1], StringComparison.Ordinal);
+        Assert.Equal("true", Scalar(redis, "read_only"));
+        Assert.Contains("ALL", ((YamlSequenceNode)Get(redis, "cap_drop")!).Children.Select(c => c.ToString()));
+        Assert.Contains("no-new-privileges:true", ((YamlSequenceNode)Get(redis, "security_opt")!).Children.Select(c => c.ToString()));
+        Assert.NotEqual("0", Scalar(redis, "user")?.Split(':')[0]);
+
+        foreach (var (name, service) in services.Where(s => IsClusterMember(s.Key)))
+        {
+            Assert.Contains("password=${REDIS_PASSWORD", Scalar(service, "environment", "Orleans__Redis"), StringComparison.Ordinal);
+            if (Scalar(service, "environment", "Orleans__Dashboard__Password") is { } dashboard)
+            {
+                Assert.StartsWith("${DASHBOARD_PASSWORD:?", dashboard, StringComparison.Ordinal);
+            }
+        }
+    }
+
+    [Fact]
+    public void EchoBackendFaultSwitches_AreOffInComposeAndKubernetes()
+    {
+        var compose = Documents(Path.Combine(Deploy, "compose", "docker-compose.yml")).Single();
+        var echoes = ((YamlMappingNode)Get(compose, "services")!).Children.Where(s => Scalar(s.Value, "build", "dockerfile")?.EndsWith("EchoBackend.Dockerfile", StringComparison.Ordinal) == true).ToList();
+        Assert.NotEmpty(echoes);
+        Assert.All(echoes, e => Assert.NotEqual("true", Scalar(e.Value, "environment", "Echo__FaultInjection")?.ToLowerInvariant()));
+
+        var k8s = KubernetesDocuments().Where(d => Scalar(d, "kind") is "Deployment" or "StatefulSet").SelectMany(Containers).SelectMany(Env);
+        Assert.DoesNotContain(k8s, e => Scalar(e, "name") == "Echo__FaultInjection" && Scalar(e, "value")?.ToLowerInvariant() == "true");
+
+        // And the echo backend's own default is off.
+        var settings = File.ReadAllText(Path.Combine(RepoPaths.Root, "samples", "EchoBackend", "appsettings.json"));
+        Assert.DoesNotContain("FaultInjection", settings, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void RunScript_PutsTheAdminKeyInTheEnvironment_NotOnACommandLine()
+    {
+        var script = File.ReadAllText(Path.Combine(RepoPaths.Root, "run.sh"));
+        Assert.DoesNotMatch(@"--Balancer:Admin:ApiKey", script);
+        Assert.Matches(@"(?m)^export Balancer__Admin__ApiKey=""\$admin_key""$", script);
+    }
 }

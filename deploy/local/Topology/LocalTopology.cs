@@ -134,6 +134,9 @@ public sealed class LocalTopology : IAsyncDisposable
         Redis = redis;
     }
 
+    /// <summary>The Orleans cluster id (and service id) of this deployment.</summary>
+    public string ClusterId => _clusterId;
+
     /// <summary>Redis holding membership and grain state.</summary>
     public RedisServer Redis { get; }
 
@@ -247,12 +250,16 @@ public sealed class LocalTopology : IAsyncDisposable
             // Every client of a local topology is 127.0.0.1, standing for many users: no per-client budget of new
             // sessions unless a test sets one (GatewaySettings come after this and win).
             "--Balancer:NewSessions:PerClientPerSecond", "0",
-            "--Balancer:Admin:ApiKey", AdminApiKey,
         ];
         args.AddRange(Args(_balancer));
         args.AddRange(Args(_options.GatewaySettings));
 
-        gateway.Process = ManagedProcess.Start(gateway.Name, RepoPaths.AppDll("src/Gateway", "Distributed.Gateway"), args);
+        // The key goes in the environment, not on a command line that any local user can read with ps.
+        gateway.Process = ManagedProcess.Start(
+            gateway.Name,
+            RepoPaths.AppDll("src/Gateway", "Distributed.Gateway"),
+            args,
+            new Dictionary<string, string> { ["Balancer__Admin__ApiKey"] = AdminApiKey });
         using var http = new HttpClient();
         await Wait.ForHttpOkAsync(http, new Uri(gateway.AdminAddress, "/readyz"), StartTimeout, gateway.Process);
     }

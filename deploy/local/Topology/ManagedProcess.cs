@@ -44,6 +44,9 @@ public sealed class ManagedProcess : IAsyncDisposable
     /// <summary>Whether the process has ended.</summary>
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The exit code of an ended process.</summary>
+    public int ExitCode => _process.ExitCode;
+
     /// <summary>
     /// Starts <paramref name="fileOrDll"/> (a <c>.dll</c> runs under <c>dotnet</c>, from its own folder so it finds its
     /// appsettings.json) with <paramref name="args"/> and extra environment variables.

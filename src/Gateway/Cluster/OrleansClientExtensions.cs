@@ -13,6 +13,11 @@ internal static class OrleansClientExtensions
         builder.UseOrleansClient(client =>
         {
             client.AddActivityPropagation();
+            if (cluster.TlsMaterial is { } tls)
+            {
+                client.UseTls(tls.Certificate, tls.Configure);
+            }
+
             client.Configure<ClusterOptions>(o =>
             {
                 o.ClusterId = cluster.ClusterId;

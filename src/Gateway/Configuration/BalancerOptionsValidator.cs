@@ -1,4 +1,5 @@
 using Distributed.Gateway.SessionKeys;
+using Distributed.ServiceDefaults;
 using Microsoft.Extensions.Options;
 
 namespace Distributed.Gateway.Configuration;
@@ -39,7 +40,11 @@ internal sealed class BalancerOptionsValidator : IValidateOptions<BalancerOption
             errors.Add($"{Section}:MaxSessionKeyLength must be between 1 and 1024 (was {options.MaxSessionKeyLength}).");
         }
 
-        if (options.Cookies.SigningKey is { } key && !SessionCookieProtector.TryDecodeKey(key, out _))
+        if (options.Cookies.SigningKey is { } key && SecretStrength.IsPlaceholder(key))
+        {
+            errors.Add($"{Section}:Cookies:SigningKey is the placeholder value from the deployment manifests; generate one with openssl rand -base64 32.");
+        }
+        else if (options.Cookies.SigningKey is { } signingKey && !SessionCookieProtector.TryDecodeKey(signingKey, out _))
         {
             errors.Add($"{Section}:Cookies:SigningKey must be base64 of at least 32 bytes.");
         }

@@ -48,7 +48,7 @@ internal static class AdminApi
     public static WebApplication MapAdminApi(this WebApplication app)
     {
         var management = app.Services.GetRequiredService<ManagementOptions>();
-        var admin = app.MapGroup("/admin").RequireHost($"*:{management.Port}").AddEndpointFilter(new ApiKeyFilter(management.ApiKey));
+        var admin = app.MapGroup("/admin").RequireManagementListener().AddEndpointFilter(new ApiKeyFilter(management.ApiKey));
 
         admin.MapGet("/pools", async (PoolRegistry pools, IGrainFactory grains) =>
             Results.Ok(await Task.WhenAll(pools.All.Select(p => DescribeAsync(p, grains)))));

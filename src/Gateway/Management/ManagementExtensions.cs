@@ -1,4 +1,5 @@
 using Distributed.ServiceDefaults;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace Distributed.Gateway.Management;
@@ -21,15 +22,15 @@ internal static class ManagementExtensions
 
         builder.WebHost.UseUrls([.. publicUrls, management.Url]);
         builder.Services.AddSingleton(management);
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, ManagementListener.MatcherPolicy>());
         return builder;
     }
 
-    /// <summary>Health endpoints on the management listener only, so every public path goes to the backends.</summary>
+    /// <summary>Health and metrics endpoints on the management listener only, so every public path goes to the backends.</summary>
     public static WebApplication MapManagementEndpoints(this WebApplication app)
     {
-        var management = app.Services.GetRequiredService<ManagementOptions>();
-        app.MapDefaultEndpoints().RequireHost($"*:{management.Port}");
-        app.MapPrometheusEndpoint().RequireHost($"*:{management.Port}");
+        app.MapDefaultEndpoints().RequireManagementListener();
+        app.MapPrometheusEndpoint().RequireManagementListener();
         return app;
     }
 }

@@ -1,4 +1,5 @@
 using System.Net;
+using Distributed.ServiceDefaults;
 using Microsoft.Extensions.Options;
 
 namespace Distributed.Gateway.Management;
@@ -15,7 +16,10 @@ public sealed class ManagementOptions
     /// <summary>URL of the management listener. <value>Default: <c>http://127.0.0.1:8081</c>.</value></summary>
     public string Url { get; set; } = "http://127.0.0.1:8081";
 
-    /// <summary>Bearer API key for the admin API; required when <see cref="Url"/> is not a loopback address.</summary>
+    /// <summary>
+    /// Bearer API key for the admin API; required when <see cref="Url"/> is not a loopback address. At least 128 bits
+    /// (32 hexadecimal or 22 base64 characters), and never a manifest's placeholder.
+    /// </summary>
     public string? ApiKey { get; set; }
 
     /// <summary>The listener's port.</summary>
@@ -34,6 +38,11 @@ public sealed class ManagementOptions
         else if (!IsLoopback(uri.Host) && string.IsNullOrWhiteSpace(options.ApiKey))
         {
             errors.Add($"{SectionName}:ApiKey must be set when {SectionName}:Url ('{options.Url}') is reachable beyond loopback.");
+        }
+
+        if (!string.IsNullOrEmpty(options.ApiKey) && SecretStrength.Problem($"{SectionName}:ApiKey", options.ApiKey) is { } weak)
+        {
+            errors.Add(weak);
         }
 
         return errors.Count == 0 ? options : throw new OptionsValidationException(SectionName, typeof(ManagementOptions), errors);

@@ -17,13 +17,12 @@ internal static class StatusPage
 
     public static WebApplication MapStatusPage(this WebApplication app)
     {
-        var management = app.Services.GetRequiredService<ManagementOptions>();
         app.MapGet("/ui", (HttpContext context) =>
         {
-            // The page only talks to this origin's admin API.
-            context.Response.Headers.ContentSecurityPolicy = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'";
+            // The page only talks to this origin's admin API, and no other site may frame it (clickjacking).
+            context.Response.Headers.ContentSecurityPolicy = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'";
             return Results.Bytes(Html.Value, "text/html; charset=utf-8");
-        }).RequireHost($"*:{management.Port}");
+        }).RequireManagementListener();
         return app;
     }
 }

@@ -21,10 +21,10 @@ internal sealed class BackendCounter
     private long _succeededTotal;
     private long _failedTotal;
 
-    /// <summary>Requests forwarded that the backend answered (below 500), since the gateway started.</summary>
+    /// <summary>Requests forwarded that were no gateway failure (see <c>GatewayFailure</c>), since the gateway started.</summary>
     public long SucceededTotal => Interlocked.Read(ref _succeededTotal);
 
-    /// <summary>Requests forwarded that got no answer or a 5xx, since the gateway started.</summary>
+    /// <summary>Requests forwarded that got no answer or a 502/503/504, since the gateway started.</summary>
     public long FailedTotal => Interlocked.Read(ref _failedTotal);
 
     public void Begin() => Interlocked.Increment(ref _inFlight);

@@ -110,10 +110,7 @@ internal sealed partial class SessionRoutingMiddleware(
         try
         {
             await next(context);
-            // Passive health counts what the backend did: no answer, or a 5xx. A client that went away is not its fault.
-            failed = context.GetForwarderErrorFeature()?.Error is { } error
-                ? error is not (ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled or ForwarderError.ResponseBodyCanceled or ForwarderError.RequestBodyClient or ForwarderError.ResponseBodyClient)
-                : context.Response.StatusCode >= 500;
+            failed = GatewayFailure.IsBackendFailure(context.GetForwarderErrorFeature()?.Error, context.Response.StatusCode);
         }
         finally
         {

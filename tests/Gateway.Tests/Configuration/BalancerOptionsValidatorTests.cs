@@ -44,6 +44,7 @@ public sealed class BalancerOptionsValidatorTests
         { "Balancer:ReportInterval", o => o.ReportInterval = TimeSpan.Zero },
         { "Balancer:ClusterCallTimeout", o => o.ClusterCallTimeout = TimeSpan.FromMinutes(5) },
         { "Balancer:Cookies:SigningKey", o => o.Cookies.SigningKey = "too-short" },
+        { "Balancer:Cookies:SigningKey is the placeholder", o => o.Cookies.SigningKey = "change-me-cookie-signing-key" },
         { "Balancer:MaxSessionKeyLength", o => o.MaxSessionKeyLength = 0 },
     };
 
