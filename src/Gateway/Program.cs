@@ -1,6 +1,7 @@
 using Distributed.Gateway;
 using Distributed.Gateway.Cluster;
 using Distributed.Gateway.Hardening;
+using Distributed.Gateway.History;
 using Distributed.Gateway.Management;
 using Distributed.Gateway.Telemetry;
 using Distributed.ServiceDefaults;
@@ -12,7 +13,7 @@ return ConfigurationErrors.Run(() =>
     builder.AddManagementListener();
     builder.AddEdgeProtection();
     builder.AddClusterClient();
-    builder.Services.AddSessionBalancing(builder.Configuration);
+    builder.Services.AddSessionBalancing(builder.Configuration).AddPoolHistory();
 
     var app = builder.Build();
     app.UseEdgeProtection();

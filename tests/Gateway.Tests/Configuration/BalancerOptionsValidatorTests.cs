@@ -45,6 +45,9 @@ public sealed class BalancerOptionsValidatorTests
         { "Balancer:ClusterCallTimeout", o => o.ClusterCallTimeout = TimeSpan.FromMinutes(5) },
         { "Balancer:Cookies:SigningKey", o => o.Cookies.SigningKey = "too-short" },
         { "Balancer:MaxSessionKeyLength", o => o.MaxSessionKeyLength = 0 },
+        { "Balancer:History:Retention", o => o.History.Retention = TimeSpan.FromSeconds(30) },
+        { "Balancer:History:Retention", o => o.History.Retention = TimeSpan.FromDays(1) },
+        { "Balancer:History:SessionsInterval", o => o.History.SessionsInterval = TimeSpan.Zero },
     };
 
     [Theory]
