@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using Microsoft.AspNetCore.Http.Features;
 
 namespace Distributed.Gateway.History;
 
@@ -44,7 +43,7 @@ internal sealed class PrometheusBackendLatencySource(IServiceProvider services) 
 
     public async Task<IReadOnlyDictionary<HttpEndpoint, LatencyHistogram>> ReadAsync(CancellationToken cancellationToken)
     {
-        var context = new DefaultHttpContext(new FeatureCollection()) { RequestServices = services };
+        var context = new DefaultHttpContext { RequestServices = services };
         using var body = new MemoryStream();
         context.Response.Body = body;
         context.RequestAborted = cancellationToken;
