@@ -141,21 +141,26 @@ public sealed partial class DeploymentManifestTests
 
         Assert.All(targets, t => Assert.Contains(t.Split(':')[0], services.Keys));
 
-        // Grafana: the data source is the compose Prometheus under the uid the panels name; the dashboard folder is
-        // the one its provider loads.
+        // Grafana: the default data source is the compose Prometheus, which the dashboard's data source variable picks;
+        // the dashboard folder is the one its provider loads.
         var datasource = ((YamlSequenceNode)Get(Documents(Path.Combine(Deploy, "grafana", "provisioning", "datasources", "prometheus.yml")).Single(), "datasources")!).Children.Single();
         Assert.Equal("prometheus", new Uri(Scalar(datasource, "url")!).Host);
+        Assert.Equal(("prometheus", "true"), (Scalar(datasource, "type"), Scalar(datasource, "isDefault")));
         Assert.Contains("prometheus", services.Keys);
         Assert.Equal("/etc/grafana/provisioning", mounts[Path.Combine("grafana", "provisioning")]);
         var provider = ((YamlSequenceNode)Get(Documents(Path.Combine(Deploy, "grafana", "provisioning", "dashboards", "distributed.yml")).Single(), "providers")!).Children.Single();
         Assert.Equal(mounts[Path.Combine("grafana", "dashboards")], Scalar(provider, "options", "path"));
 
         using var dashboard = JsonDocument.Parse(File.ReadAllText(Path.Combine(Deploy, "grafana", "dashboards", "distributed.json")));
+        var variables = dashboard.RootElement.GetProperty("templating").GetProperty("list").EnumerateArray().ToList();
+        Assert.Contains(variables, v => v.GetProperty("name").GetString() == "datasource" && v.GetProperty("type").GetString() == "datasource" && v.GetProperty("query").GetString() == "prometheus");
         var uids = dashboard.RootElement.GetProperty("panels").EnumerateArray()
+            .SelectMany(p => p.TryGetProperty("targets", out var targets) ? [p, .. targets.EnumerateArray()] : new[] { p })
+            .Concat(variables.Where(v => v.GetProperty("type").GetString() == "query"))
             .Where(p => p.TryGetProperty("datasource", out _))
             .Select(p => p.GetProperty("datasource").GetProperty("uid").GetString())
             .ToHashSet();
-        Assert.Equal([Scalar(datasource, "uid")], uids);
+        Assert.Equal(["${datasource}"], uids);
     }
 
     [Fact]

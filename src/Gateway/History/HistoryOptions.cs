@@ -10,8 +10,9 @@ public sealed class HistoryOptions
     public bool Enabled { get; set; } = true;
 
     /// <summary>
-    /// How far back the history reaches (one point per second), between 1 minute and 1 hour. Memory is about 40 bytes
-    /// per backend per second: 15 minutes of 10 backends is about 360 KB. <value>Default: 15 minutes.</value>
+    /// How far back the history reaches (one point per second), between 1 minute and 1 hour. A point costs about
+    /// 60 bytes per pool plus 20 per backend: 15 minutes of a pool of 10 backends is about 250 KB.
+    /// <value>Default: 15 minutes.</value>
     /// </summary>
     public TimeSpan Retention { get; set; } = TimeSpan.FromMinutes(15);
 
