@@ -81,10 +81,11 @@ internal sealed partial class HistorySampler(
             _latencyFailing = false;
             return latencies;
         }
-        catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+        catch (Exception ex)
         {
-            // Once per run of failures: the points go on without p99 rather than stop.
-            if (!_latencyFailing)
+            // Points go on without p99 rather than stop; said once per run of failures (and not while stopping, when
+            // the meter provider may be gone already).
+            if (!_latencyFailing && !stoppingToken.IsCancellationRequested)
             {
                 LogLatencyUnavailable(logger, ex);
                 _latencyFailing = true;
@@ -109,7 +110,7 @@ internal sealed partial class HistorySampler(
                         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, timeout.Token);
                         counts[backend.Id] = await sessions.CountAsync(pool.Name, backend.Id, linked.Token);
                     }
-                    catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+                    catch (Exception ex)
                     {
                         // Unknown for this point; the load reporter already says when the cluster is unreachable.
                         LogSessionCountFailed(logger, pool.Name, backend.Id, ex);
