@@ -53,8 +53,8 @@ internal sealed partial class HistorySampler(
     }
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        _sampleTimer is { } sample && _sessionsTimer is { } sessions
-            ? Task.WhenAll(SampleAsync(sample, stoppingToken), CountSessionsAsync(sessions, stoppingToken))
+        _sampleTimer is { } sampleTimer && _sessionsTimer is { } sessionsTimer
+            ? Task.WhenAll(SampleAsync(sampleTimer, stoppingToken), CountSessionsAsync(sessionsTimer, stoppingToken))
             : Task.CompletedTask;
 
     private async Task SampleAsync(PeriodicTimer timer, CancellationToken stoppingToken)
