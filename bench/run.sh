@@ -37,11 +37,24 @@ throughput() {
     outputs+=($!)
   done
   for pid in "${outputs[@]}"; do wait "$pid"; done
+  local requests=0
   for url in "$@"; do
     rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk-$(echo "$url" | tr -c 'a-z0-9' _).out")
     total=$(python3 -c "print(${total} + ${rps:-0})")
+    requests=$(( requests + $(awk '/ requests in / {print $1}' "$work/wrk-$(echo "$url" | tr -c 'a-z0-9' _).out") ))
   done
+  echo "$requests" >"$work/requests" # for CPU per request (this runs in a command substitution: no globals)
   printf "%.0f" "$total"
+}
+# cpu_ticks PID...: user + system CPU the processes and their children (nginx's workers) have used, in clock ticks.
+cpu_ticks() {
+  local total=0 pid child
+  for pid in "$@"; do
+    for child in "$pid" $(ps -o pid= --ppid "$pid" 2>/dev/null); do
+      total=$(( total + $(awk '{print $14 + $15}' "/proc/$child/stat" 2>/dev/null || echo 0) ))
+    done
+  done
+  echo "$total"
 }
 warm() { for url in "$@"; do wrk -t1 -c64 -d"${warmup}s" -s bench/keys.lua "$url" >/dev/null 2>&1; done; }
 latency() { dotnet "$(bin bench/LoadGen)/Distributed.Bench.LoadGen.dll" "$1" "$2" "$rate_duration" 64 10000; }
@@ -158,14 +171,23 @@ done
 add_target distributed-2 "${gw2_urls[@]}"
 gateways[distributed-2]="${gw2_admins[*]}"; silos[distributed-2]="${silo2_urls[*]}"
 
+# The proxy processes whose CPU each throughput round is charged to (not the generator, the backends or the silos).
+declare -A cpu_pids=([yarp]="${procs[yarp]}" [haproxy]="${procs[haproxy]}" [nginx]="${procs[nginx]}" [distributed-1]="${procs[gw1]}" [distributed-2]="${procs[gwa]} ${procs[gwb]}")
+clock_ticks=$(getconf CLK_TCK)
+
 echo "throughput (wrk, $rounds interleaved rounds of ${duration}s, 64 connections):" >&2
-declare -A rounds_rps calls_made requests_made
+declare -A rounds_rps calls_made requests_made cpu_used cpu_requests cpu
 for ((round = 1; round <= rounds; round++)); do
   for name in "${targets[@]}"; do
     IFS=, read -r -a list <<<"${urls[$name]}"
     if [[ -n "${gateways[$name]:-}" ]]; then read -r calls0 requests0 <<<"$(grain_counts "$name")"; fi
+    if [[ -n "${cpu_pids[$name]:-}" ]]; then ticks0=$(cpu_ticks ${cpu_pids[$name]}); fi
     value=$(throughput "${list[@]}")
     rounds_rps[$name]+="$value "
+    if [[ -n "${cpu_pids[$name]:-}" ]]; then
+      cpu_used[$name]=$(( ${cpu_used[$name]:-0} + $(cpu_ticks ${cpu_pids[$name]}) - ticks0 ))
+      cpu_requests[$name]=$(( ${cpu_requests[$name]:-0} + $(cat "$work/requests") ))
+    fi
     if [[ -n "${gateways[$name]:-}" ]]; then
       read -r calls1 requests1 <<<"$(grain_counts "$name")"
       calls_made[$name]=$(( ${calls_made[$name]:-0} + calls1 - calls0 ))
@@ -178,6 +200,9 @@ for name in "${targets[@]}"; do
   rps[$name]=$(printf "%.0f" "$(median ${rounds_rps[$name]})")
   if [[ -n "${requests_made[$name]:-}" ]]; then
     calls[$name]=$(python3 -c "print(f'{${calls_made[$name]}/${requests_made[$name]}:.4f}' if ${requests_made[$name]} else '-')")
+  fi
+  if [[ -n "${cpu_requests[$name]:-}" ]]; then
+    cpu[$name]=$(python3 -c "print(f'{${cpu_used[$name]} * 1e6 / $clock_ticks / ${cpu_requests[$name]}:.1f}' if ${cpu_requests[$name]} else '-')")
   fi
 done
 
@@ -208,11 +233,14 @@ ratio() { python3 -c "print(f'{$1/$2:.2f}' if $2 else '-')"; }
   echo "Throughput: wrk, ${duration}s a round, 64 keep-alive connections, 10,000 session keys in X-Session-Id."
   echo "Latency: fixed ${target_rate} req/s (half of plain YARP's throughput), ${rate_duration}s a round, 64 connections, coordinated-omission corrected (bench/LoadGen)."
   echo
-  echo "| target | req/s | rounds | × YARP | p50 ms | p99 ms | p99.9 ms | × YARP p99 | errors | grain calls / request | memory |"
-  echo "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+  echo "Proxy CPU: user + system CPU time of the proxy processes (the gateways for Distributed, not the silos) over the throughput rounds, per request forwarded."
+  echo
+  echo "| target | req/s | rounds | × YARP | p50 ms | p99 ms | p99.9 ms | × YARP p99 | errors | proxy CPU µs / request | × YARP CPU | grain calls / request | memory |"
+  echo "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
   for name in direct yarp haproxy nginx distributed-1 distributed-2; do
     l=${lat[$name]}
-    echo "| $name | ${rps[$name]} | $(echo ${rounds_rps[$name]} | tr ' ' '/') | $(ratio "${rps[$name]}" "${rps[yarp]}") | $(field "$l" p50) | $(field "$l" p99) | $(field "$l" p999) | $(ratio "$(field "$l" p99)" "$(field "${lat[yarp]}" p99)") | $(field "$l" errors) | ${calls[$name]:--} | ${mem[$name]:--} |"
+    cpu_ratio=-; [[ -n "${cpu[$name]:-}" && "${cpu[$name]}" != - && "${cpu[yarp]:--}" != - ]] && cpu_ratio=$(ratio "${cpu[$name]}" "${cpu[yarp]}")
+    echo "| $name | ${rps[$name]} | $(echo ${rounds_rps[$name]} | tr ' ' '/') | $(ratio "${rps[$name]}" "${rps[yarp]}") | $(field "$l" p50) | $(field "$l" p99) | $(field "$l" p999) | $(ratio "$(field "$l" p99)" "$(field "${lat[yarp]}" p99)") | $(field "$l" errors) | ${cpu[$name]:--} | $cpu_ratio | ${calls[$name]:--} | ${mem[$name]:--} |"
   done
 } > "$results"
 cat "$results"

@@ -1,6 +1,7 @@
 using Distributed.Gateway;
 using Distributed.Gateway.Cluster;
 using Distributed.Gateway.Hardening;
+using Distributed.Gateway.History;
 using Distributed.Gateway.Management;
 using Distributed.Gateway.SessionKeys;
 using Distributed.Gateway.Telemetry;
@@ -14,7 +15,7 @@ return ConfigurationErrors.Run(() =>
     builder.AddEdgeProtection();
     builder.AddClaimAuthentication();
     builder.AddClusterClient();
-    builder.Services.AddSessionBalancing(builder.Configuration);
+    builder.Services.AddSessionBalancing(builder.Configuration).AddPoolHistory();
 
     var app = builder.Build();
     app.UseEdgeProtection();

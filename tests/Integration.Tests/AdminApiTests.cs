@@ -35,6 +35,7 @@ public sealed class AdminApiTests(OperationsTopologyFixture fixture)
     [InlineData("POST", "/admin/pools/web/backends/b1/drain")]
     [InlineData("GET", "/admin/pools/web/sessions/alice")]
     [InlineData("DELETE", "/admin/pools/web/sessions/alice")]
+    [InlineData("GET", "/admin/pools/web/history")]
     public async Task EveryOperation_WithoutOrWithAWrongKey_Is401(string method, string path)
     {
         foreach (var authorization in new[] { null, "Bearer wrong-key", $"Basic {fixture.Topology.AdminApiKey}" })
@@ -101,6 +102,60 @@ public sealed class AdminApiTests(OperationsTopologyFixture fixture)
         await AssertProblemAsync(await SendAsync(fixture.Admin(HttpMethod.Post, "/admin/pools/web/backends/b77/drain")), HttpStatusCode.NotFound, "b77");
         await AssertProblemAsync(await SendAsync(fixture.Admin(HttpMethod.Get, $"/admin/pools/web/sessions/never-{Guid.NewGuid():N}")), HttpStatusCode.NotFound, "not pinned");
         await AssertProblemAsync(await SendAsync(fixture.Admin(HttpMethod.Get, $"/admin/pools/web/sessions/{new string('x', 500)}")), HttpStatusCode.BadRequest, "visible ASCII");
+    }
+
+    [Fact]
+    public async Task History_UnderTraffic_HoldsEveryFigureOfEveryBackendOncePerSecond()
+    {
+        // Pool 'weighted' (/w/: b1 and b2, keyless) through gateway 1, with traffic until the history shows it all.
+        JsonElement history = default;
+        await Wait.UntilAsync(
+            async () =>
+            {
+                for (var i = 0; i < 10; i++)
+                {
+                    Assert.Equal(200, (await fixture.SendAsync(0, "/w/history")).Status);
+                }
+
+                history = await HistoryAsync("weighted", since: null);
+                // b1 and b2 (another test may have added and removed a backend: it stays in the history for a while).
+                var backends = history.GetProperty("backends").EnumerateArray().Where(b => b.GetProperty("id").GetString() is "b1" or "b2").ToList();
+                return backends.Count == 2 && backends.All(b =>
+                    Last(b, "requestRate") > 0 && Last(b, "latencyP99Ms") > 0 && Last(b, "errorRate") == 0 && Last(b, "inFlight") >= 0 && Last(b, "sessions") == 0);
+            },
+            TimeSpan.FromSeconds(60),
+            "the history to show the traffic on b1 and b2",
+            () => history.ValueKind == JsonValueKind.Undefined ? "" : history.ToString());
+
+        var times = history.GetProperty("times").EnumerateArray().Select(t => t.GetInt64()).ToList();
+        Assert.Equal(times.Order(), times);
+        Assert.All(history.GetProperty("backends").EnumerateArray().Where(b => b.GetProperty("id").GetString() is "b1" or "b2"), b =>
+        {
+            Assert.All(new[] { "requestRate", "inFlight", "latencyP99Ms", "errorRate", "sessions" }, series => Assert.Equal(times.Count, b.GetProperty(series).GetArrayLength()));
+            Assert.True(Last(b, "latencyP99Ms") < 10_000, "p99 is in milliseconds, within HttpClient's histogram buckets");
+        });
+        Assert.Equal(1, history.GetProperty("intervalSeconds").GetDouble());
+
+        // Only newer points after 'since': what the status page asks for every second.
+        var latest = times[^1];
+        await Wait.UntilAsync(
+            async () => (await HistoryAsync("weighted", latest)).GetProperty("times").GetArrayLength() > 0,
+            TimeSpan.FromSeconds(10),
+            "a point after the latest one");
+        Assert.All((await HistoryAsync("weighted", latest)).GetProperty("times").EnumerateArray(), t => Assert.True(t.GetInt64() > latest));
+
+        await AssertProblemAsync(await SendAsync(fixture.Admin(HttpMethod.Get, "/admin/pools/weighted/history?since=yesterday")), HttpStatusCode.BadRequest, "Unix milliseconds");
+        await AssertProblemAsync(await SendAsync(fixture.Admin(HttpMethod.Get, "/admin/pools/nope/history")), HttpStatusCode.NotFound, "nope");
+
+        static double? Last(JsonElement backend, string series) =>
+            backend.GetProperty(series).EnumerateArray().LastOrDefault(v => v.ValueKind == JsonValueKind.Number) is { ValueKind: JsonValueKind.Number } last ? last.GetDouble() : null;
+    }
+
+    private async Task<JsonElement> HistoryAsync(string pool, long? since)
+    {
+        using var response = await SendAsync(fixture.Admin(HttpMethod.Get, $"/admin/pools/{pool}/history" + (since is null ? "" : $"?since={since}")));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return await response.Content.ReadFromJsonAsync<JsonElement>();
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using Distributed.Topology;
 using YamlDotNet.Core;
@@ -66,7 +67,7 @@ public sealed partial class DeploymentManifestTests
         var compose = Documents(Path.Combine(Deploy, "compose", "docker-compose.yml")).Single();
         var services = Assert.IsType<YamlMappingNode>(Get(compose, "services"));
         var names = services.Children.Keys.Cast<YamlScalarNode>().Select(k => k.Value!).ToHashSet();
-        Assert.Superset(new HashSet<string> { "redis", "silo1", "silo2", "silo3", "gateway1", "gateway2", "echo1", "dashboard" }, names);
+        Assert.Superset(new HashSet<string> { "redis", "silo1", "silo2", "silo3", "gateway1", "gateway2", "echo1", "dashboard", "prometheus", "grafana" }, names);
 
         foreach (var (key, value) in services.Children)
         {
@@ -98,6 +99,68 @@ public sealed partial class DeploymentManifestTests
                 Assert.NotNull(Scalar(environment, "Balancer__Admin__ApiKey"));
             }
         }
+    }
+
+    [Fact]
+    public void Compose_PrometheusScrapesEveryGatewayAndSiloAndGrafanaGetsTheDashboard()
+    {
+        var composeDir = Path.Combine(Deploy, "compose");
+        var compose = Documents(Path.Combine(composeDir, "docker-compose.yml")).Single();
+        var services = ((YamlMappingNode)Get(compose, "services")!).Children.ToDictionary(s => ((YamlScalarNode)s.Key).Value!, s => s.Value);
+
+        // Every file the compose file mounts exists; container path by host path, to follow the wiring below.
+        var mounts = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (name, service) in services)
+        {
+            foreach (var volume in (Get(service, "volumes") as YamlSequenceNode)?.Children.Cast<YamlScalarNode>() ?? [])
+            {
+                var parts = volume.Value!.Split(':');
+                if (parts[0].StartsWith('.'))
+                {
+                    var source = Path.GetFullPath(Path.Combine(composeDir, parts[0]));
+                    Assert.True(File.Exists(source) || Directory.Exists(source), $"{name} mounts {parts[0]}, which does not exist");
+                    mounts[Path.GetRelativePath(Deploy, source)] = parts[1];
+                }
+            }
+        }
+
+        // Prometheus scrapes each gateway's management port and each silo's HTTP port, where /metrics is served.
+        static int Port(string url) => new Uri(url).Port;
+        var prometheus = Documents(Path.Combine(Deploy, "prometheus", "prometheus.yml")).Single();
+        Assert.Equal("/etc/prometheus/prometheus.yml", mounts[Path.Combine("prometheus", "prometheus.yml")]);
+        var targets = ((YamlSequenceNode)Get(prometheus, "scrape_configs")!).Children
+            .SelectMany(job => ((YamlSequenceNode)Get(job, "static_configs")!).Children)
+            .SelectMany(config => ((YamlSequenceNode)Get(config, "targets")!).Children.Cast<YamlScalarNode>().Select(t => t.Value!))
+            .ToHashSet();
+        foreach (var (name, service) in services.Where(s => s.Key.StartsWith("gateway", StringComparison.Ordinal) || s.Key.StartsWith("silo", StringComparison.Ordinal)))
+        {
+            var environment = (YamlMappingNode)Get(service, "environment")!;
+            var port = Port(Scalar(environment, name.StartsWith("gateway", StringComparison.Ordinal) ? "Balancer__Admin__Url" : "Urls")!);
+            Assert.Contains($"{name}:{port}", targets);
+        }
+
+        Assert.All(targets, t => Assert.Contains(t.Split(':')[0], services.Keys));
+
+        // Grafana: the default data source is the compose Prometheus, which the dashboard's data source variable picks;
+        // the dashboard folder is the one its provider loads.
+        var datasource = ((YamlSequenceNode)Get(Documents(Path.Combine(Deploy, "grafana", "provisioning", "datasources", "prometheus.yml")).Single(), "datasources")!).Children.Single();
+        Assert.Equal("prometheus", new Uri(Scalar(datasource, "url")!).Host);
+        Assert.Equal(("prometheus", "true"), (Scalar(datasource, "type"), Scalar(datasource, "isDefault")));
+        Assert.Contains("prometheus", services.Keys);
+        Assert.Equal("/etc/grafana/provisioning", mounts[Path.Combine("grafana", "provisioning")]);
+        var provider = ((YamlSequenceNode)Get(Documents(Path.Combine(Deploy, "grafana", "provisioning", "dashboards", "distributed.yml")).Single(), "providers")!).Children.Single();
+        Assert.Equal(mounts[Path.Combine("grafana", "dashboards")], Scalar(provider, "options", "path"));
+
+        using var dashboard = JsonDocument.Parse(File.ReadAllText(Path.Combine(Deploy, "grafana", "dashboards", "distributed.json")));
+        var variables = dashboard.RootElement.GetProperty("templating").GetProperty("list").EnumerateArray().ToList();
+        Assert.Contains(variables, v => v.GetProperty("name").GetString() == "datasource" && v.GetProperty("type").GetString() == "datasource" && v.GetProperty("query").GetString() == "prometheus");
+        var uids = dashboard.RootElement.GetProperty("panels").EnumerateArray()
+            .SelectMany(p => p.TryGetProperty("targets", out var targets) ? [p, .. targets.EnumerateArray()] : new[] { p })
+            .Concat(variables.Where(v => v.GetProperty("type").GetString() == "query"))
+            .Where(p => p.TryGetProperty("datasource", out _))
+            .Select(p => p.GetProperty("datasource").GetProperty("uid").GetString())
+            .ToHashSet();
+        Assert.Equal(["${datasource}"], uids);
     }
 
     [Fact]
@@ -335,8 +398,9 @@ public sealed partial class DeploymentManifestTests
         Assert.All(Neighbours("redis"), n => Assert.True(IsClusterMember(n), $"{n} can reach Redis"));
         foreach (var silo in services.Keys.Where(s => s.StartsWith("silo", StringComparison.Ordinal)))
         {
-            // The dashboard collects OTLP from the silos; nothing else but the cluster shares a network with them.
-            Assert.All(Neighbours(silo), n => Assert.True(IsClusterMember(n) || n is "redis" or "dashboard", $"{n} can reach {silo}"));
+            // The telemetry collectors (the dashboard takes OTLP, Prometheus scrapes /metrics) are the only others that
+            // share a network with the silos.
+            Assert.All(Neighbours(silo), n => Assert.True(IsClusterMember(n) || n is "redis" or "dashboard" or "prometheus", $"{n} can reach {silo}"));
         }
 
         var redis = services["redis"];

@@ -1,4 +1,7 @@
+using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
 using Distributed.Topology;
 
 namespace Distributed.Observability.Tests;
@@ -36,12 +39,39 @@ public sealed class ObservabilityTopologyFixture : IAsyncLifetime
         return response.Headers.GetValues("X-Backend-Id").Single();
     }
 
-    public async Task AdminAsync(HttpMethod method, string path)
+    public async Task AdminAsync(HttpMethod method, string path, object? body = null)
+    {
+        var (status, _) = await AdminJsonAsync(method, path, body);
+        Assert.True((int)status is >= 200 and < 300, $"{method} {path} answered {(int)status}.");
+    }
+
+    /// <summary>Calls the admin API and returns its status and JSON body (<c>null</c> when there is none).</summary>
+    public async Task<(HttpStatusCode Status, JsonElement? Body)> AdminJsonAsync(HttpMethod method, string path, object? body = null)
     {
         using var request = new HttpRequestMessage(method, new Uri(Gateway.AdminAddress, path));
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Topology.AdminApiKey);
+        if (body is not null)
+        {
+            request.Content = JsonContent.Create(body);
+        }
+
         using var response = await Http.SendAsync(request);
-        response.EnsureSuccessStatusCode();
+        var text = await response.Content.ReadAsStringAsync();
+        if (text.Length == 0)
+        {
+            return (response.StatusCode, null);
+        }
+
+        using var document = JsonDocument.Parse(text);
+        return (response.StatusCode, document.RootElement.Clone());
+    }
+
+    /// <summary>A backend of pool <c>web</c> as the admin API shows it.</summary>
+    public async Task<JsonElement> BackendAsync(string id)
+    {
+        var (status, body) = await AdminJsonAsync(HttpMethod.Get, "/admin/pools/web/backends");
+        Assert.Equal(HttpStatusCode.OK, status);
+        return body!.Value.EnumerateArray().Single(b => b.GetProperty("id").GetString() == id);
     }
 }
 

@@ -1,3 +1,4 @@
+using Distributed.Gateway.History;
 using Distributed.Grains.Abstractions;
 
 namespace Distributed.Gateway.Configuration;
@@ -56,6 +57,9 @@ public sealed class BalancerOptions
 
     /// <summary>Gateway-local pin cache.</summary>
     public PinCacheOptions PinCache { get; set; } = new();
+
+    /// <summary>The in-memory history the management API serves and the status page draws.</summary>
+    public HistoryOptions History { get; set; } = new();
 
     /// <summary>Pools by name.</summary>
     public Dictionary<string, PoolOptions> Pools { get; set; } = new(StringComparer.Ordinal);

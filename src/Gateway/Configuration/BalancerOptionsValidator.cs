@@ -77,6 +77,16 @@ internal sealed class BalancerOptionsValidator : IValidateOptions<BalancerOption
             errors.Add($"{Section}:PinCache:ConfirmInterval must be positive (was {options.PinCache.ConfirmInterval}).");
         }
 
+        if (options.History.Retention < TimeSpan.FromMinutes(1) || options.History.Retention > TimeSpan.FromHours(1))
+        {
+            errors.Add($"{Section}:History:Retention must be between 00:01:00 and 01:00:00 (was {options.History.Retention}).");
+        }
+
+        if (options.History.SessionsInterval < TimeSpan.FromSeconds(1) || options.History.SessionsInterval > TimeSpan.FromMinutes(1))
+        {
+            errors.Add($"{Section}:History:SessionsInterval must be between 00:00:01 and 00:01:00 (was {options.History.SessionsInterval}).");
+        }
+
         if (options.Pools.Count == 0)
         {
             errors.Add($"{Section}:Pools must define at least one pool, e.g. {Section}:Pools:web:Backends:b1:Address=http://127.0.0.1:5001.");

@@ -1,7 +1,9 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Distributed.Gateway.Configuration;
+using Distributed.Gateway.History;
 using Distributed.Gateway.Pools;
 using Distributed.Grains.Abstractions;
 using Microsoft.Extensions.Options;
@@ -58,6 +60,32 @@ internal static class AdminApi
 
         admin.MapGet("/pools/{pool}/backends", async (string pool, PoolRegistry pools, IGrainFactory grains) =>
             pools.Find(pool) is { } runtime ? Results.Ok((await DescribeAsync(runtime, grains)).Backends) : UnknownPool(pool));
+
+        admin.MapGet("/pools/{pool}/history", (string pool, string? since, PoolRegistry pools, HistoryStore history) =>
+        {
+            if (pools.Find(pool) is null)
+            {
+                return UnknownPool(pool);
+            }
+
+            if (!history.Enabled || history.Find(pool) is not { } poolHistory)
+            {
+                return Problem(StatusCodes.Status404NotFound, "No history", $"This gateway keeps no history ({BalancerOptions.SectionName}:History:Enabled is false).");
+            }
+
+            long? after = null;
+            if (since is not null)
+            {
+                if (!long.TryParse(since, NumberStyles.None, CultureInfo.InvariantCulture, out var milliseconds))
+                {
+                    return Problem(StatusCodes.Status400BadRequest, "Invalid since", $"'since' is a time in Unix milliseconds, as in the history's 'times' (was '{since}').");
+                }
+
+                after = milliseconds;
+            }
+
+            return Results.Ok(poolHistory.Describe(after));
+        });
 
         admin.MapPost("/pools/{pool}/backends", async (string pool, HttpRequest request, PoolRegistry pools, IGrainFactory grains) =>
         {
@@ -173,7 +201,7 @@ internal static class AdminApi
 
             var snapshot = await grains.GetGrain<IPoolGrain>(pool).GetSnapshotAsync();
             return snapshot.Backends.Any(b => b.Id == id)
-                ? Results.Ok(await grains.GetGrain<IBackendSessionsGrain>($"{pool}/{id}").ListAsync(after, limit ?? 100))
+                ? Results.Ok(await GrainBackendSessionCounter.Index(grains, pool, id).ListAsync(after, limit ?? 100))
                 : UnknownBackend(pool, id);
         });
 
@@ -221,7 +249,7 @@ internal static class AdminApi
         var now = snapshot.GeneratedAt;
         var backends = await Task.WhenAll(snapshot.Backends.Select(async b =>
         {
-            var sessions = (await grains.GetGrain<IBackendSessionsGrain>($"{pool.Name}/{b.Id}").ListAsync(null, 1)).Total;
+            var sessions = await GrainBackendSessionCounter.CountAsync(grains, pool.Name, b.Id);
             // Past the deadline no session keeps the backend: whoever returns is re-pinned elsewhere.
             int? remaining = b.State == BackendState.Draining ? (b.DrainDeadline <= now ? 0 : sessions) : null;
             return new BackendDescription(

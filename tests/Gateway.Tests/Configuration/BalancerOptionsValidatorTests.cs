@@ -46,6 +46,9 @@ public sealed class BalancerOptionsValidatorTests
         { "Balancer:Cookies:SigningKey", o => o.Cookies.SigningKey = "too-short" },
         { "Balancer:Cookies:SigningKey is the placeholder", o => o.Cookies.SigningKey = "change-me-cookie-signing-key" },
         { "Balancer:MaxSessionKeyLength", o => o.MaxSessionKeyLength = 0 },
+        { "Balancer:History:Retention", o => o.History.Retention = TimeSpan.FromSeconds(30) },
+        { "Balancer:History:Retention", o => o.History.Retention = TimeSpan.FromDays(1) },
+        { "Balancer:History:SessionsInterval", o => o.History.SessionsInterval = TimeSpan.Zero },
     };
 
     [Theory]
