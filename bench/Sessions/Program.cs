@@ -77,9 +77,16 @@ static string SessionId(string prefix, int i)
 
 // One call per session with `concurrency` in flight, as gateways on cache misses (pin) or confirmations (confirm).
 // Returns the sessions whose answer was not the expected one, after up to three attempts each.
+// Epochs are the pin-time clock (never repeated), so a confirmation checks the epoch its pin was created with.
+var epochs = new Dictionary<string, long[]>(StringComparer.Ordinal);
 async Task<long> PassAsync(string poolName, int count, PinOutcome expected, string? progressName)
 {
     var wrong = 0L;
+    if (!epochs.TryGetValue(poolName, out var poolEpochs) || poolEpochs.Length != count)
+    {
+        epochs[poolName] = poolEpochs = new long[count];
+    }
+
     using var done = new CancellationTokenSource();
     var clock = Stopwatch.StartNew();
     var progress = progressName is null ? Task.CompletedTask : Task.Run(async () =>
@@ -101,7 +108,10 @@ async Task<long> PassAsync(string poolName, int count, PinOutcome expected, stri
             {
                 // A confirmation proposes the cached backend, as gateways do: the answer must be that pin, unchanged.
                 var result = await grain.GetOrPinAsync(new BackendRef(backend, 0), ttl, cancellationToken);
-                if (result.Outcome != expected || result.Pin.BackendId != backend || result.Pin.Epoch != 1)
+                var epochRight = expected == PinOutcome.Created
+                    ? result.Pin.Epoch > 0 && Interlocked.Exchange(ref poolEpochs[i], result.Pin.Epoch) == 0
+                    : result.Pin.Epoch == poolEpochs[i];
+                if (result.Outcome != expected || result.Pin.BackendId != backend || !epochRight)
                 {
                     Interlocked.Increment(ref wrong);
                 }
