@@ -131,6 +131,11 @@ internal sealed partial class SessionPinResolver(
             if (view.Find(result.Pin.BackendId) is { KeepsSessions: true } pinned)
             {
                 pool.Pins.Set(sessionKey, new CachedPin(pinned.Id, result.Pin.Epoch, pinned.Backend.PinGeneration, time.GetUtcNow()));
+                if (result.Outcome is PinOutcome.Created or PinOutcome.Repinned && pinned == proposal)
+                {
+                    pinned.Counter.Placed(); // this gateway's choice: count it until the next snapshot
+                }
+
                 var outcome = repinned ? RoutingOutcome.Repinned : result.Outcome == PinOutcome.Created ? RoutingOutcome.New : RoutingOutcome.Pinned;
                 return new RoutingDecision(pinned, outcome);
             }

@@ -77,6 +77,11 @@ internal sealed class PoolRuntime : IDisposable
             CounterFor(load.BackendId).Reported = load.InFlight;
         }
 
+        foreach (var counter in _counters.Values)
+        {
+            counter.SnapshotArrived();
+        }
+
         if (!snapshot.RecentlyUnpinned.IsDefaultOrEmpty)
         {
             foreach (var key in snapshot.RecentlyUnpinned)
