@@ -45,7 +45,23 @@ public sealed class BalancerOptionsValidatorTests
         { "Balancer:ClusterCallTimeout", o => o.ClusterCallTimeout = TimeSpan.FromMinutes(5) },
         { "Balancer:Cookies:SigningKey", o => o.Cookies.SigningKey = "too-short" },
         { "Balancer:MaxSessionKeyLength", o => o.MaxSessionKeyLength = 0 },
+        { "Balancer:Pools:web:PanicThreshold", o => o.Pools["web"].PanicThreshold = 101 },
+        { "Balancer:Pools:web:PanicThreshold", o => o.Pools["web"].PanicThreshold = -1 },
     };
+
+    [Fact]
+    public void ToSettings_CarriesThePanicThresholdAndTheFirstPassWait()
+    {
+        var pool = Valid().Pools["web"];
+        pool.PanicThreshold = 30;
+        pool.HealthCheck.WaitForFirstPass = true;
+
+        var settings = pool.ToSettings();
+
+        Assert.Equal(30, settings.EffectivePanicThreshold);
+        Assert.True(settings.Active.WaitForFirstPass);
+        Assert.Equal(50, new PoolOptions().ToSettings().EffectivePanicThreshold); // Envoy's default
+    }
 
     [Theory]
     [MemberData(nameof(Broken))]
