@@ -7,7 +7,8 @@ namespace Distributed.Gateway.Pools;
 /// <summary>
 /// The gateway's only regular traffic to the cluster: every <see cref="BalancerOptions.ReportInterval"/> it reports
 /// each pool's in-flight counts to the pool grain and adopts the snapshot it gets back. Calls per second are
-/// pools / interval, whatever the request rate.
+/// pools / interval, whatever the request rate. Each pool has its own loop, so a pool grain that does not answer
+/// delays no other pool's reports (and leases).
 /// </summary>
 internal sealed partial class ClusterLoadReporter(
     PoolRegistry pools,
@@ -19,42 +20,39 @@ internal sealed partial class ClusterLoadReporter(
 {
     private readonly BalancerOptions _options = options.Value;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(pools.All.Select(pool => Task.Run(() => RunAsync(pool, stoppingToken), stoppingToken)));
+
+    private async Task RunAsync(PoolRuntime pool, CancellationToken stoppingToken)
     {
-        await SeedAsync(stoppingToken);
+        await SeedAsync(pool, stoppingToken);
         using var timer = new PeriodicTimer(_options.ReportInterval, time);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
-            foreach (var pool in pools.All)
-            {
-                await ReportAsync(pool, stoppingToken);
-            }
+            await ReportAsync(pool, stoppingToken);
         }
     }
 
     // The registry is seeded from this gateway's configuration unless the cluster already has one for the pool.
-    private async Task SeedAsync(CancellationToken stoppingToken)
+    private async Task SeedAsync(PoolRuntime pool, CancellationToken stoppingToken)
     {
-        foreach (var pool in pools.All)
+        var delay = TimeSpan.FromMilliseconds(200);
+        while (!stoppingToken.IsCancellationRequested)
         {
-            var delay = TimeSpan.FromMilliseconds(200);
-            while (!stoppingToken.IsCancellationRequested)
+            try
             {
-                try
-                {
-                    using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-                    timeout.CancelAfter(_options.ClusterCallTimeout);
-                    var snapshot = await grains.GetGrain<IPoolGrain>(pool.Name).InitializeAsync(pool.Seed, pool.Settings, timeout.Token).WaitAsync(timeout.Token);
-                    pool.Apply(snapshot, [], time.GetUtcNow());
-                    LogSeeded(logger, pool.Name, snapshot.Backends.Length, snapshot.RegistryVersion);
-                    break;
-                }
-                catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-                {
-                    LogSeedFailed(logger, pool.Name, delay, ex);
-                    await Task.Delay(delay, time, stoppingToken);
-                    delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
-                }
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+                timeout.CancelAfter(_options.ClusterCallTimeout);
+                var snapshot = await grains.GetGrain<IPoolGrain>(pool.Name).InitializeAsync(pool.Seed, pool.Settings, timeout.Token).WaitAsync(timeout.Token);
+                pool.Apply(snapshot, [], time.GetUtcNow());
+                LogSeeded(logger, pool.Name, snapshot.Backends.Length, snapshot.RegistryVersion);
+                return;
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                LogSeedFailed(logger, pool.Name, delay, ex);
+                await Task.Delay(delay, time, stoppingToken);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
             }
         }
     }
