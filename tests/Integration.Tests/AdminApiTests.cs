@@ -158,6 +158,20 @@ public sealed class AdminApiTests(OperationsTopologyFixture fixture)
     }
 
     [Fact]
+    public async Task Readiness_SaysPerPoolWhatTheGatewaySees()
+    {
+        using var response = await fixture.Http.GetAsync(new Uri(fixture.Topology.Gateways[1].AdminAddress, "/readyz"));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("Healthy", body.GetProperty("status").GetString());
+        var pools = body.GetProperty("checks").GetProperty("cluster-snapshot").GetProperty("data");
+        foreach (var pool in (string[])["web", "passive", "weighted", "limited", "slow"])
+        {
+            Assert.Equal("reachable", pools.GetProperty(pool).GetString());
+        }
+    }
+
+    [Fact]
     public async Task AddBackend_ConcurrentPostsForOneId_OneIsCreatedTheOthersAre409()
     {
         for (var round = 0; round < 5; round++)

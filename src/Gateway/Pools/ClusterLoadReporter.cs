@@ -69,13 +69,24 @@ internal sealed partial class ClusterLoadReporter(
             var report = new LoadReport(pools.GatewayId, load, _options.EffectiveReportLease, connectivity.IsDegraded);
             var snapshot = await grains.GetGrain<IPoolGrain>(pool.Name).ReportAsync(report, timeout.Token).WaitAsync(timeout.Token);
             pool.Apply(snapshot, load, time.GetUtcNow());
-            connectivity.ReportSucceeded();
+            if (connectivity.ReportSucceeded(pool.Name) is { Failures: > 0 } episode)
+            {
+                var outage = time.GetUtcNow() - episode.Since;
+                LogReportsRecovered(logger, pool.Name, episode.Failures, outage);
+            }
         }
         catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
         {
-            // Keep routing from the last snapshot (fail-static); the next tick tries again.
-            connectivity.ReportFailed();
-            LogReportFailed(logger, pool.Name, ex);
+            // Keep routing from the last snapshot (fail-static); the next tick tries again. One warning per episode,
+            // not one every report interval.
+            if (connectivity.ReportFailed(pool.Name) == 1)
+            {
+                LogReportsFailing(logger, pool.Name, ex);
+            }
+            else
+            {
+                LogReportFailedAgain(logger, pool.Name, ex);
+            }
         }
     }
 
@@ -85,6 +96,12 @@ internal sealed partial class ClusterLoadReporter(
     [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "Pool {Pool}: cluster not reachable to seed the registry; routing from configuration, retrying in {Delay}.")]
     private static partial void LogSeedFailed(ILogger logger, string pool, TimeSpan delay, Exception exception);
 
-    [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "Pool {Pool}: load report failed; routing from the last snapshot.")]
-    private static partial void LogReportFailed(ILogger logger, string pool, Exception exception);
+    [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "Pool {Pool}: load reports are failing; routing from the last snapshot until they succeed again.")]
+    private static partial void LogReportsFailing(ILogger logger, string pool, Exception exception);
+
+    [LoggerMessage(EventId = 2004, Level = LogLevel.Information, Message = "Pool {Pool}: load reports succeed again after {Failures} failed in a row over {Outage}.")]
+    private static partial void LogReportsRecovered(ILogger logger, string pool, int failures, TimeSpan outage);
+
+    [LoggerMessage(EventId = 2005, Level = LogLevel.Debug, Message = "Pool {Pool}: load report failed again.")]
+    private static partial void LogReportFailedAgain(ILogger logger, string pool, Exception exception);
 }

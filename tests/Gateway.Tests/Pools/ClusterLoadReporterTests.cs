@@ -1,5 +1,7 @@
 using Distributed.Gateway.Configuration;
 using Distributed.Gateway.Pools;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
@@ -15,6 +17,7 @@ public sealed class ClusterLoadReporterTests : IAsyncLifetime, IDisposable
     private readonly PoolRegistry _pools;
     private readonly ClusterConnectivity _connectivity;
     private readonly ClusterLoadReporter _reporter;
+    private readonly EventLog _log = new();
 
     public ClusterLoadReporterTests()
     {
@@ -31,7 +34,7 @@ public sealed class ClusterLoadReporterTests : IAsyncLifetime, IDisposable
         });
         _pools = new PoolRegistry(options, _time, NullLogger<PoolRegistry>.Instance);
         _connectivity = new ClusterConnectivity(_time, options);
-        _reporter = new ClusterLoadReporter(_pools, _grains, _connectivity, options, _time, NullLogger<ClusterLoadReporter>.Instance);
+        _reporter = new ClusterLoadReporter(_pools, _grains, _connectivity, options, _time, _log);
     }
 
     public Task InitializeAsync() => Task.CompletedTask;
@@ -64,5 +67,48 @@ public sealed class ClusterLoadReporterTests : IAsyncLifetime, IDisposable
 
         await TickUntilAsync(() => _grains["beta"].Reports >= 5, "beta to report five times while alpha's grain hangs");
         Assert.True(_pools.Find("beta")!.View.FromCluster);
+    }
+
+    [Fact]
+    public async Task Readiness_OnePoolsReportsFail_IsDegradedNamingThatPoolOnly()
+    {
+        await _reporter.StartAsync(CancellationToken.None);
+        await TickUntilAsync(() => _grains["alpha"].Reports >= 1 && _grains["beta"].Reports >= 1, "both pools to report");
+
+        _grains["alpha"].Answer = FakeAnswer.Fail;
+        var check = new ClusterSnapshotHealthCheck(_pools, _connectivity);
+        HealthCheckResult result = default;
+        await TickUntilAsync(
+            () => (result = check.CheckHealthAsync(new HealthCheckContext()).GetAwaiter().GetResult()).Status == HealthStatus.Degraded,
+            "readiness to turn degraded");
+
+        Assert.Contains("alpha", result.Description, StringComparison.Ordinal);
+        Assert.DoesNotContain("beta", result.Description, StringComparison.Ordinal);
+        Assert.StartsWith("unreachable", (string)result.Data["alpha"], StringComparison.Ordinal);
+        Assert.Equal("reachable", result.Data["beta"]);
+        var beta = _grains["beta"].Reports;
+        await TickUntilAsync(() => _grains["beta"].Reports >= beta + 3, "beta to go on reporting");
+
+        // The episode is logged once when it starts and once when it ends, not once per failed report.
+        _grains["alpha"].Answer = FakeAnswer.Snapshot;
+        await TickUntilAsync(() => !_connectivity.Reports("alpha").Unreachable, "alpha to be reachable again");
+        await TickUntilAsync(() => _log.Ids.Contains(2004), "the end of the episode to be logged");
+        Assert.Single(_log.Ids, 2003);
+        Assert.Single(_log.Ids, 2004);
+        Assert.Contains(2005, _log.Ids); // the failures in between, at Debug
+    }
+
+    private sealed class EventLog : ILogger<ClusterLoadReporter>
+    {
+        private readonly System.Collections.Concurrent.ConcurrentQueue<int> _ids = new();
+
+        public IReadOnlyCollection<int> Ids => _ids;
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) => _ids.Enqueue(eventId.Id);
     }
 }
