@@ -63,6 +63,22 @@ public sealed class LeastLoadedBackendSelectorTests
     }
 
     [Fact]
+    public void Select_IdleBackends_ShareInProportionToWeight()
+    {
+        // A quiet pool: nothing in flight anywhere, so the weights alone decide (not the heavier one every time).
+        BackendCandidate[] candidates = [new(0, 1, true), new(0, 3, true)];
+        var random = new Random(9);
+        var heavy = 0;
+        const int Draws = 40_000;
+        for (var i = 0; i < Draws; i++)
+        {
+            heavy += LeastLoadedBackendSelector.Select(candidates, random);
+        }
+
+        Assert.InRange(heavy / (double)Draws, 0.72, 0.78);
+    }
+
+    [Fact]
     public void Select_WorkThatStays_IsSharedInProportionToWeight()
     {
         // Each choice adds to the chosen backend's load (long-lived sessions), as the gateway's local correction does.
