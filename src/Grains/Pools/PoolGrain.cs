@@ -24,6 +24,9 @@ public sealed class PoolGrain(
 {
     private static readonly TimeSpan Tick = TimeSpan.FromSeconds(1);
 
+    // How often keeps-sessions changes are looked for and stored: a change reaches gateways this much later at most.
+    private static readonly TimeSpan PersistCheck = TimeSpan.FromMilliseconds(100);
+
     // How often probers are (re)started and their leases renewed: a prober lost with a silo is back within this, and
     // one no longer renewed (its backend removed while this grain moved and forgot it) stops after three of these.
     private static readonly TimeSpan ProberRefresh = TimeSpan.FromSeconds(5);
@@ -34,8 +37,6 @@ public sealed class PoolGrain(
     private BackendRegistry _registry = null!;
     private PoolLog _log = null!;
     private PoolStore _store = null!;
-    private IGrainTimer? _persist;
-    private bool _persistScheduled;
 
     private string Name => this.GetPrimaryKeyString();
 
@@ -49,8 +50,8 @@ public sealed class PoolGrain(
         _store = new PoolStore(state, _log);
         _health.Restore(state.State, time.GetUtcNow());
 
-        // The tick and the probers interleave (nothing they do waits for the store); the background write does not,
-        // so it never overlaps an admin operation's write. Orleans holds the timers until the activation ends.
+        // The tick and the probers interleave (nothing they do waits for the store); the background write does not, so
+        // it never overlaps an admin operation's write. Orleans holds the timers until the activation ends.
         _ = this.RegisterGrainTimer(
             () =>
             {
@@ -59,7 +60,7 @@ public sealed class PoolGrain(
             },
             new GrainTimerCreationOptions(Tick, Tick) { Interleave = true, KeepAlive = true });
         _ = this.RegisterGrainTimer(() => EnsureProbersAsync(), new GrainTimerCreationOptions(ProberRefresh, ProberRefresh) { Interleave = true, KeepAlive = true });
-        _persist = this.RegisterGrainTimer(PersistKeepsSessionsAsync, new GrainTimerCreationOptions(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan));
+        _ = this.RegisterGrainTimer(PersistKeepsSessionsAsync, new GrainTimerCreationOptions(PersistCheck, PersistCheck) { KeepAlive = true });
         return Task.CompletedTask;
     }
 
@@ -200,18 +201,14 @@ public sealed class PoolGrain(
         return PinGenerations.Apply(registry, b => _health.KeepsSessions(b, settings, now), now);
     }
 
-    // Moves the pool to `now` (leases, ejections, drains, panic) and schedules storing the keeps-sessions changes.
+    // Moves the pool to `now`: leases, ejections, drains, panic. The keeps-sessions changes this brings are stored by
+    // the background write.
     private void Advance(DateTimeOffset now)
     {
         _leases.Expire(now);
         _generations.Expire(now);
         _log.Raise(_health.Advance(_registry.Current, now));
         _log.Raise(_registry.DrainsFinished(now));
-        if (!_persistScheduled && WithKeepsSessions(_registry.Current, now) is not null)
-        {
-            _persistScheduled = true;
-            _persist!.Change(_store.RetryDelay, Timeout.InfiniteTimeSpan);
-        }
     }
 
     private PoolSnapshot Snapshot(DateTimeOffset now) => PoolSnapshotBuilder.Build(Name, _registry.Current, _leases, _health, _generations, now);
@@ -219,21 +216,20 @@ public sealed class PoolGrain(
     // The background write of keeps-sessions changes, retried with backoff while the store refuses.
     private async Task PersistKeepsSessionsAsync(CancellationToken cancellationToken)
     {
-        _persistScheduled = false;
-        try
+        if (_store.BackingOff() || WithKeepsSessions(_registry.Current, time.GetUtcNow()) is null)
         {
-            await CommitAsync(now => new RegistryChange(AdminOutcome.Done, WithKeepsSessions(_registry.Current, now)));
-        }
-        catch (Exception ex)
-        {
-            _store.BackgroundWriteFailed(ex, time.GetUtcNow());
-            _persistScheduled = true;
-            _persist!.Change(_store.RetryDelay, Timeout.InfiniteTimeSpan);
             return;
         }
 
-        _store.BackgroundWriteSucceeded(time.GetUtcNow());
-        Advance(time.GetUtcNow()); // changes that arrived during the write
+        try
+        {
+            await CommitAsync(now => new RegistryChange(AdminOutcome.Done, WithKeepsSessions(_registry.Current, now)));
+            _store.BackgroundWriteSucceeded(time.GetUtcNow());
+        }
+        catch (Exception ex)
+        {
+            _store.BackgroundWriteFailed(ex, PersistCheck, time.GetUtcNow());
+        }
     }
 
     // One-way calls: the probers report back to this grain. A prober not renewed within its lease stops by itself;

@@ -14,18 +14,36 @@ public sealed class PoolStore(IPersistentState<PoolState> state, PoolLog log)
     private static readonly TimeSpan LastRetry = TimeSpan.FromSeconds(30);
     private int _failures;
     private DateTimeOffset _failingSince;
+    private TimeSpan _retryDelay;
+    private long _checksToSkip;
 
-    /// <summary>How long the next background write waits: zero unless the last ones failed, then doubling to 30 s.</summary>
-    public TimeSpan RetryDelay { get; private set; }
-
-    /// <summary>A background write failed: backs off, and logs when this starts an outage.</summary>
-    public void BackgroundWriteFailed(Exception exception, DateTimeOffset now)
+    /// <summary>
+    /// Whether the background write is backing off after failures; counts one skipped check. Counted in checks
+    /// rather than on the pool's clock, so it holds whatever that clock does.
+    /// </summary>
+    public bool BackingOff()
     {
-        RetryDelay = RetryDelay == TimeSpan.Zero ? FirstRetry : TimeSpan.FromTicks(Math.Min(RetryDelay.Ticks * 2, LastRetry.Ticks));
+        if (_checksToSkip == 0)
+        {
+            return false;
+        }
+
+        _checksToSkip--;
+        return true;
+    }
+
+    /// <summary>
+    /// A background write failed: skips the checks of the next 250 ms, doubling with each failure up to 30 s, and logs
+    /// when this starts an outage.
+    /// </summary>
+    public void BackgroundWriteFailed(Exception exception, TimeSpan checkInterval, DateTimeOffset now)
+    {
+        _retryDelay = _retryDelay == TimeSpan.Zero ? FirstRetry : TimeSpan.FromTicks(Math.Min(_retryDelay.Ticks * 2, LastRetry.Ticks));
+        _checksToSkip = (long)Math.Ceiling(_retryDelay / checkInterval) - 1;
         if (_failures++ == 0)
         {
             _failingSince = now;
-            log.StoreFailing(exception, RetryDelay);
+            log.StoreFailing(exception, _retryDelay);
         }
     }
 
@@ -37,7 +55,7 @@ public sealed class PoolStore(IPersistentState<PoolState> state, PoolLog log)
             log.StoreRecovered(_failures, now - _failingSince);
         }
 
-        (_failures, RetryDelay) = (0, TimeSpan.Zero);
+        (_failures, _retryDelay, _checksToSkip) = (0, TimeSpan.Zero, 0);
     }
 
     /// <summary>
