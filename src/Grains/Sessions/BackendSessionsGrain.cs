@@ -11,9 +11,10 @@ namespace Distributed.Grains.Sessions;
 /// <remarks>
 /// Never collected when idle: the list exists only in this activation, so an idle collection would silently empty
 /// it (a backend whose sessions change rarely would show no sessions while draining). There is one per backend. Each
-/// entry costs about 170 bytes (a tree node, a hash entry and the key), so 1,000,000 sessions cost about 170 MB. The
-/// status page asks every second for the count and the admin API pages through the list, so neither scans it: the count
-/// is kept, a page seeks to its cursor in the sorted keys, and lapsed entries are swept on a timer.
+/// entry costs about 180 bytes (a tree node, a hash entry and the key: 30 more than a sorted dictionary alone, the price
+/// of paging without a scan), so 1,000,000 sessions cost about 180 MB. The status page asks every second for the count
+/// and the admin API pages through the list, so neither scans it: the count is kept, a page seeks to its cursor in the
+/// sorted keys, and lapsed entries are swept on a timer.
 /// </remarks>
 [KeepAlive]
 public sealed class BackendSessionsGrain(
