@@ -45,7 +45,7 @@ public class RoutingDecisionBenchmarks : IDisposable
             _pool.Pins.Set($"user-{i}", new CachedPin($"b{(i % 3) + 1}", 1, Generation: 0, time.GetUtcNow()));
         }
 
-        var connectivity = new ClusterConnectivity();
+        var connectivity = new ClusterConnectivity(time);
         var registry = new PoolRegistry(Options.Create(options), time, NullLogger<PoolRegistry>.Instance);
         var telemetry = new GatewayTelemetry(new NoopMeterFactory(), registry, connectivity, time);
         // The cached path never calls a grain, so no grain factory is needed.

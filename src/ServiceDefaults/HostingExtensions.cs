@@ -1,7 +1,10 @@
+using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
@@ -13,6 +16,8 @@ namespace Distributed.ServiceDefaults;
 /// <summary>Defaults every Distributed host applies, in the spirit of eShop's ServiceDefaults.</summary>
 public static class HostingExtensions
 {
+    private static readonly JsonSerializerOptions ReadinessJson = new(JsonSerializerDefaults.Web);
+
     /// <summary>
     /// Configuration key that turns span recording on or off (<c>true</c>/<c>false</c>). Default: on when
     /// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set, off otherwise; set it to <c>true</c> when an exporter is added in code.
@@ -92,7 +97,8 @@ public static class HostingExtensions
     }
 
     /// <summary>
-    /// <c>/healthz</c> answers 200 while the process runs; <c>/readyz</c> runs the checks tagged <c>ready</c>.
+    /// <c>/healthz</c> answers 200 while the process runs; <c>/readyz</c> runs the checks tagged <c>ready</c> and answers
+    /// JSON: the overall status, and each check's status, description and data (a gateway lists its pools there).
     /// Returns the group so a host can confine them to a listener (the gateway's management listener).
     /// </summary>
     public static RouteGroupBuilder MapDefaultEndpoints(this IEndpointRouteBuilder endpoints)
@@ -100,7 +106,7 @@ public static class HostingExtensions
         ArgumentNullException.ThrowIfNull(endpoints);
         var group = endpoints.MapGroup("");
         group.MapHealthChecks("/healthz", new() { Predicate = _ => false });
-        group.MapHealthChecks("/readyz", new() { Predicate = check => check.Tags.Contains("ready") });
+        group.MapHealthChecks("/readyz", new() { Predicate = check => check.Tags.Contains("ready"), ResponseWriter = WriteReadinessAsync });
         return group;
     }
 
@@ -115,7 +121,20 @@ public static class HostingExtensions
         var value => throw new OptionsValidationException(TracingKey, typeof(bool), [$"{TracingKey} is '{value}'; use true or false."]),
     };
 
+    private static Task WriteReadinessAsync(HttpContext context, HealthReport report)
+    {
+        context.Response.ContentType = "application/json; charset=utf-8";
+        var body = new
+        {
+            status = report.Status.ToString(),
+            checks = report.Entries.ToDictionary(
+                e => e.Key,
+                e => new { status = e.Value.Status.ToString(), description = e.Value.Description, data = e.Value.Data.ToDictionary(d => d.Key, d => d.Value.ToString()) }),
+        };
+        return context.Response.WriteAsync(JsonSerializer.Serialize(body, ReadinessJson), context.RequestAborted);
+    }
+
     // Probes and scrapes would otherwise be most of the traces.
-    private static bool IsOperationalPath(Microsoft.AspNetCore.Http.PathString path) =>
+    private static bool IsOperationalPath(PathString path) =>
         path.StartsWithSegments("/healthz") || path.StartsWithSegments("/readyz") || path.StartsWithSegments("/metrics") || path.StartsWithSegments("/ui");
 }

@@ -1,20 +1,27 @@
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Time.Testing;
 using Distributed.Grains.Tests.Storage;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
 using Orleans.Runtime.Hosting;
+using Orleans.Serialization;
 using Orleans.TestingHost;
 
 namespace Distributed.Grains.Tests;
 
 /// <summary>
-/// One in-process Orleans cluster for a test class, with memory storage and the balancer's clock replaced by a
-/// <see cref="FakeTimeProvider"/> (Orleans' own clock is left alone).
+/// One in-process Orleans cluster for a test class, with the balancer's clock replaced by a
+/// <see cref="FakeTimeProvider"/> (Orleans' own clock is left alone). Sessions use <see cref="FaultyGrainStorage"/>; pools use
+/// <see cref="ControlledGrainStorage"/>, which behaves alike until a test makes one pool's writes fail or hang.
 /// </summary>
 public sealed class GrainClusterFixture : IAsyncLifetime
 {
     private InProcessTestCluster? _cluster;
 
     public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 11, 24, 12, 0, 0, TimeSpan.Zero));
+
+    public ControlledGrainStorage PoolStorage { get; } = new();
+
+    public RecordingLoggerProvider Logs { get; } = new();
 
     public IClusterClient Client => _cluster?.Client ?? throw new InvalidOperationException("Cluster not started.");
 
@@ -23,10 +30,15 @@ public sealed class GrainClusterFixture : IAsyncLifetime
         var builder = new InProcessTestClusterBuilder(1);
         builder.ConfigureSilo((_, silo) =>
         {
-            // Sessions on storage that tests can make fail; pools on Orleans' own memory storage.
+            // Sessions on storage that tests can make fail per grain; pools on storage whose writes tests can fail or hang.
             silo.Services.AddGrainStorage(StorageNames.Sessions, (services, _) => ActivatorUtilities.CreateInstance<FaultyGrainStorage>(services));
-            silo.AddMemoryGrainStorage(StorageNames.Pools);
+            silo.Services.AddGrainStorage(StorageNames.Pools, (services, _) =>
+            {
+                PoolStorage.Copier = services.GetRequiredService<DeepCopier>();
+                return PoolStorage;
+            });
             silo.Services.AddKeyedSingleton<TimeProvider>(BalancerTime.ServiceKey, Time);
+            silo.Services.AddSingleton<ILoggerProvider>(Logs);
             silo.Services.AddDistributedGrains();
         });
         _cluster = builder.Build();

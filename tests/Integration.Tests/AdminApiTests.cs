@@ -213,6 +213,66 @@ public sealed class AdminApiTests(OperationsTopologyFixture fixture)
     }
 
     [Fact]
+    public async Task Readiness_SaysPerPoolWhatTheGatewaySees()
+    {
+        using var response = await fixture.Http.GetAsync(new Uri(fixture.Topology.Gateways[1].AdminAddress, "/readyz"));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("Healthy", body.GetProperty("status").GetString());
+        var pools = body.GetProperty("checks").GetProperty("cluster-snapshot").GetProperty("data");
+        foreach (var pool in (string[])["web", "passive", "weighted", "limited", "slow"])
+        {
+            Assert.Equal("reachable", pools.GetProperty(pool).GetString());
+        }
+    }
+
+    [Fact]
+    public async Task AddBackend_ConcurrentPostsForOneId_OneIsCreatedTheOthersAre409()
+    {
+        for (var round = 0; round < 5; round++)
+        {
+            var id = $"race{round}-{Guid.NewGuid():N}"[..20];
+            var answers = await Task.WhenAll(Enumerable.Range(0, 6).Select(async gateway =>
+            {
+                using var response = await SendAsync(fixture.Admin(HttpMethod.Post, "/admin/pools/weighted/backends", new { id, address = "http://127.0.0.1:1/", weight = 1 }, gateway % 2));
+                return response.StatusCode;
+            }));
+            try
+            {
+                Assert.Single(answers, s => s == HttpStatusCode.Created);
+                Assert.All(answers.Where(s => s != HttpStatusCode.Created), s => Assert.Equal(HttpStatusCode.Conflict, s));
+            }
+            finally
+            {
+                using var cleanup = await SendAsync(fixture.Admin(HttpMethod.Delete, $"/admin/pools/weighted/backends/{id}"));
+            }
+        }
+    }
+
+    [Fact]
+    public async Task UpdateBackend_RacingItsRemoval_NeverBringsItBack()
+    {
+        for (var round = 0; round < 5; round++)
+        {
+            var id = $"gone{round}-{Guid.NewGuid():N}"[..20];
+            using (var created = await SendAsync(fixture.Admin(HttpMethod.Post, "/admin/pools/weighted/backends", new { id, address = "http://127.0.0.1:1/", weight = 1 })))
+            {
+                Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+            }
+
+            var update = SendAsync(fixture.Admin(HttpMethod.Put, $"/admin/pools/weighted/backends/{id}", new { weight = 9 }, gateway: 1));
+            var remove = SendAsync(fixture.Admin(HttpMethod.Delete, $"/admin/pools/weighted/backends/{id}"));
+            using var updated = await update;
+            using var removed = await remove;
+
+            // In either order the backend ends up removed: an update after the removal is a 404, never a re-creation.
+            Assert.Equal(HttpStatusCode.NoContent, removed.StatusCode);
+            Assert.Contains(updated.StatusCode, new[] { HttpStatusCode.OK, HttpStatusCode.NotFound });
+            Assert.DoesNotContain(await fixture.BackendsAsync("weighted"), b => b.Id == id);
+        }
+    }
+
+    [Fact]
     public async Task Sessions_LookUpListAndUnpin()
     {
         var keys = Enumerable.Range(0, 12).Select(i => $"adm-{Guid.NewGuid():N}-{i}").ToList();

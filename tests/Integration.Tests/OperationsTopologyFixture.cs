@@ -135,7 +135,8 @@ public sealed record BackendInfo(
     int Sessions,
     DateTimeOffset? DrainDeadline,
     int? DrainRemainingSessions,
-    bool SafeToRemove,
-    double RequestRate);
+    bool? SafeToRemove,
+    double RequestRate,
+    bool SessionsKnown);
 
 public sealed record EchoStats(string Id, long Requests, long HealthChecks, int InFlight);

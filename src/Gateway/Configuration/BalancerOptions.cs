@@ -110,9 +110,16 @@ public sealed class PoolOptions
     /// <summary>How long a drained backend keeps its sessions unless the drain request says otherwise. <value>Default: 5 minutes.</value></summary>
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// Percent of the active backends that must be healthy. Below it the pool panics: every active backend takes
+    /// traffic, healthy or not, rather than the few healthy ones taking all of it (Envoy's panic threshold). Panic ends
+    /// once one backend more than the threshold needs is healthy again. 0 disables panic. <value>Default: 50.</value>
+    /// </summary>
+    public int PanicThreshold { get; set; } = PoolSettings.DefaultPanicThreshold;
+
     /// <summary>The settings the pool grain applies.</summary>
     public PoolSettings ToSettings() => new(
-        new ActiveHealthSettings(HealthCheck.Enabled ? HealthCheck.Path : "", HealthCheck.Interval, HealthCheck.Timeout, HealthCheck.Rise, HealthCheck.Fall),
+        new ActiveHealthSettings(HealthCheck.Enabled ? HealthCheck.Path : "", HealthCheck.Interval, HealthCheck.Timeout, HealthCheck.Rise, HealthCheck.Fall, HealthCheck.WaitForFirstPass),
         new PassiveHealthSettings(
             PassiveHealth.ConsecutiveFailures,
             PassiveHealth.FailureRate,
@@ -122,7 +129,8 @@ public sealed class PoolOptions
             PassiveHealth.MaxEjectionTime,
             PassiveHealth.MaxEjectedPercent),
         SlowStart,
-        DrainTimeout);
+        DrainTimeout,
+        PanicThreshold);
 }
 
 /// <summary>Active health checks of a pool (HAProxy-like defaults).</summary>
@@ -145,6 +153,13 @@ public sealed class HealthCheckOptions
 
     /// <summary>Failures in a row that make a backend unhealthy. <value>Default: 3.</value></summary>
     public int Fall { get; set; } = 3;
+
+    /// <summary>
+    /// A backend added through the admin API takes no sessions until its first Rise probes pass (Envoy's
+    /// <c>ignore_new_hosts_until_first_hc</c>); otherwise it is presumed healthy until a verdict says otherwise.
+    /// <value>Default: false.</value>
+    /// </summary>
+    public bool WaitForFirstPass { get; set; }
 }
 
 /// <summary>Passive health of a pool (Envoy-like outlier detection defaults).</summary>

@@ -1,3 +1,4 @@
+using Distributed.Grains.Abstractions;
 using Distributed.Gateway.SessionKeys;
 using Distributed.ServiceDefaults;
 using Microsoft.Extensions.Options;
@@ -170,6 +171,11 @@ internal sealed class BalancerOptionsValidator : IValidateOptions<BalancerOption
             errors.Add($"{prefix}: SlowStart and DrainTimeout must not be negative.");
         }
 
+        if (pool.PanicThreshold is < 0 or > 100)
+        {
+            errors.Add($"{prefix}:PanicThreshold must be between 0 (no panic) and 100 percent (was {pool.PanicThreshold}).");
+        }
+
         if (pool.Backends.Count == 0)
         {
             errors.Add($"{prefix}:Backends must list at least one backend ({prefix}:Backends:<id>:Address).");
@@ -203,21 +209,5 @@ internal sealed class BalancerOptionsValidator : IValidateOptions<BalancerOption
 /// <summary>The charset of pool and backend ids, which become grain keys, YARP ids and metric tags.</summary>
 internal static class Identifiers
 {
-    public static bool IsValid(string? id)
-    {
-        if (string.IsNullOrEmpty(id) || id.Length > 64)
-        {
-            return false;
-        }
-
-        foreach (var c in id)
-        {
-            if (!(char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-'))
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
+    public static bool IsValid(string? id) => BackendRules.IsValidId(id);
 }

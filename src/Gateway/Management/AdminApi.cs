@@ -16,7 +16,11 @@ public sealed record BackendRequest(string? Id, string? Address, int? Weight, in
 /// <summary>Body of <c>POST .../backends/{id}/drain</c>; the timeout defaults to the pool's <c>DrainTimeout</c>.</summary>
 public sealed record DrainRequest(TimeSpan? Timeout);
 
-/// <summary>A backend as the admin API shows it, with drain progress.</summary>
+/// <summary>
+/// A backend as the admin API shows it, with drain progress: <c>SafeToRemove</c> is <c>null</c> (unknown) while the
+/// backend's session list may be incomplete (<c>SessionsKnown</c> false: the silo holding it restarted less than a
+/// session TTL ago).
+/// </summary>
 public sealed record BackendDescription(
     string Id,
     string Address,
@@ -31,8 +35,9 @@ public sealed record BackendDescription(
     int Sessions,
     DateTimeOffset? DrainDeadline,
     int? DrainRemainingSessions,
-    bool SafeToRemove,
-    double RequestRate);
+    bool? SafeToRemove,
+    double RequestRate,
+    bool SessionsKnown);
 
 /// <summary>A pool as the admin API shows it.</summary>
 public sealed record PoolDescription(string Name, string? SessionKey, bool Panic, int LiveGateways, IReadOnlyList<BackendDescription> Backends, IReadOnlyList<GatewayStatus> Gateways);
@@ -100,19 +105,11 @@ internal static class AdminApi
                 return error;
             }
 
-            if (Validate(body!.Id, body, requireAll: true) is { } invalid)
-            {
-                return invalid;
-            }
-
-            var snapshot = await grains.GetGrain<IPoolGrain>(pool).GetSnapshotAsync();
-            if (snapshot.Backends.Any(b => b.Id == body.Id))
-            {
-                return Problem(StatusCodes.Status409Conflict, "Backend exists", $"Pool '{pool}' already has a backend '{body.Id}'; use PUT to change it.");
-            }
-
-            await grains.GetGrain<IPoolGrain>(pool).UpsertBackendAsync(new BackendSpec(body.Id!, body.Address!, body.Weight ?? 1, body.MaxInFlight ?? 0));
-            return Results.Created($"/admin/pools/{pool}/backends/{body.Id}", await FindBackendAsync(pools.Find(pool)!, grains, body.Id!));
+            // The pool grain validates (naming each field at fault), checks for a conflict, stores and applies, in one call.
+            var result = await grains.GetGrain<IPoolGrain>(pool).AddBackendAsync(new BackendSpec(body!.Id!, body.Address!, body.Weight ?? 1, body.MaxInFlight ?? 0), Actor(request.HttpContext, pools));
+            return result.Succeeded
+                ? Results.Created($"/admin/pools/{pool}/backends/{body.Id}", await FindBackendAsync(pools.Find(pool)!, grains, body.Id!))
+                : Refused(pool, body.Id!, result);
         });
 
         admin.MapPut("/pools/{pool}/backends/{id}", async (string pool, string id, HttpRequest request, PoolRegistry pools, IGrainFactory grains) =>
@@ -133,25 +130,14 @@ internal static class AdminApi
                 return Problem(StatusCodes.Status400BadRequest, "Invalid backend", $"The body's id '{body.Id}' differs from the URL's '{id}'; ids cannot change.");
             }
 
-            if (Validate(id, body, requireAll: false) is { } invalid)
-            {
-                return invalid;
-            }
-
-            var current = (await grains.GetGrain<IPoolGrain>(pool).GetSnapshotAsync()).Backends.FirstOrDefault(b => b.Id == id);
-            if (current is null)
-            {
-                return UnknownBackend(pool, id);
-            }
-
-            await grains.GetGrain<IPoolGrain>(pool).UpsertBackendAsync(new BackendSpec(id, body.Address ?? current.Address, body.Weight ?? current.Weight, body.MaxInFlight ?? current.MaxInFlight));
-            return Results.Ok(await FindBackendAsync(pools.Find(pool)!, grains, id));
+            var result = await grains.GetGrain<IPoolGrain>(pool).UpdateBackendAsync(id, new BackendPatch(body.Address, body.Weight, body.MaxInFlight), Actor(request.HttpContext, pools));
+            return result.Succeeded ? Results.Ok(await FindBackendAsync(pools.Find(pool)!, grains, id)) : Refused(pool, id, result);
         });
 
-        admin.MapDelete("/pools/{pool}/backends/{id}", async (string pool, string id, PoolRegistry pools, IGrainFactory grains) =>
+        admin.MapDelete("/pools/{pool}/backends/{id}", async (string pool, string id, HttpContext context, PoolRegistry pools, IGrainFactory grains) =>
             pools.Find(pool) is null ? UnknownPool(pool)
-            : await grains.GetGrain<IPoolGrain>(pool).RemoveBackendAsync(id) ? Results.NoContent()
-            : UnknownBackend(pool, id));
+            : await grains.GetGrain<IPoolGrain>(pool).RemoveBackendAsync(id, Actor(context, pools)) is { Succeeded: false } refused ? Refused(pool, id, refused)
+            : Results.NoContent());
 
         admin.MapPost("/pools/{pool}/backends/{id}/drain", async (string pool, string id, HttpRequest request, PoolRegistry pools, IGrainFactory grains) =>
         {
@@ -172,20 +158,14 @@ internal static class AdminApi
                 body = read;
             }
 
-            if (body?.Timeout is { } timeout && (timeout < TimeSpan.Zero || timeout > TimeSpan.FromDays(7)))
-            {
-                return Problem(StatusCodes.Status400BadRequest, "Invalid drain", $"'timeout' must be between 00:00:00 and 7.00:00:00 (was {timeout}).");
-            }
-
-            return await grains.GetGrain<IPoolGrain>(pool).DrainBackendAsync(id, body?.Timeout)
-                ? Results.Ok(await FindBackendAsync(pools.Find(pool)!, grains, id))
-                : UnknownBackend(pool, id);
+            var result = await grains.GetGrain<IPoolGrain>(pool).DrainBackendAsync(id, body?.Timeout, Actor(request.HttpContext, pools));
+            return result.Succeeded ? Results.Ok(await FindBackendAsync(pools.Find(pool)!, grains, id)) : Refused(pool, id, result);
         });
 
-        admin.MapDelete("/pools/{pool}/backends/{id}/drain", async (string pool, string id, PoolRegistry pools, IGrainFactory grains) =>
+        admin.MapDelete("/pools/{pool}/backends/{id}/drain", async (string pool, string id, HttpContext context, PoolRegistry pools, IGrainFactory grains) =>
             pools.Find(pool) is null ? UnknownPool(pool)
-            : await grains.GetGrain<IPoolGrain>(pool).DrainBackendAsync(id, null, cancel: true) ? Results.Ok(await FindBackendAsync(pools.Find(pool)!, grains, id))
-            : UnknownBackend(pool, id));
+            : await grains.GetGrain<IPoolGrain>(pool).CancelDrainAsync(id, Actor(context, pools)) is { Succeeded: false } refused ? Refused(pool, id, refused)
+            : Results.Ok(await FindBackendAsync(pools.Find(pool)!, grains, id)));
 
         admin.MapGet("/pools/{pool}/backends/{id}/sessions", async (string pool, string id, string? after, int? limit, PoolRegistry pools, IGrainFactory grains) =>
         {
@@ -246,12 +226,10 @@ internal static class AdminApi
     private static async Task<PoolDescription> DescribeAsync(PoolRuntime pool, IGrainFactory grains)
     {
         var snapshot = await grains.GetGrain<IPoolGrain>(pool.Name).GetSnapshotAsync();
-        var now = snapshot.GeneratedAt;
         var backends = await Task.WhenAll(snapshot.Backends.Select(async b =>
         {
-            var sessions = await GrainBackendSessionCounter.CountAsync(grains, pool.Name, b.Id);
-            // Past the deadline no session keeps the backend: whoever returns is re-pinned elsewhere.
-            int? remaining = b.State == BackendState.Draining ? (b.DrainDeadline <= now ? 0 : sessions) : null;
+            var sessions = await GrainBackendSessionCounter.Index(grains, pool.Name, b.Id).ListAsync(null, 1);
+            var progress = DrainProgress.Of(b, sessions, pool.Options.SessionTtl, snapshot.GeneratedAt);
             return new BackendDescription(
                 b.Id,
                 b.Address,
@@ -263,11 +241,12 @@ internal static class AdminApi
                 b.AcceptsNewSessions,
                 b.KeepsSessions,
                 b.ClusterInFlight,
-                sessions,
+                sessions.Total,
                 b.DrainDeadline,
-                remaining,
-                SafeToRemove: remaining == 0 && b.ClusterInFlight == 0,
-                Math.Round(b.RequestRate, 2));
+                progress.RemainingSessions,
+                progress.SafeToRemove,
+                Math.Round(b.RequestRate, 2),
+                progress.SessionsKnown);
         }));
         return new PoolDescription(pool.Name, pool.Options.SessionKey, snapshot.Panic, snapshot.LiveGateways, backends, snapshot.Gateways.IsDefault ? [] : snapshot.Gateways);
     }
@@ -294,36 +273,23 @@ internal static class AdminApi
         }
     }
 
-    private static IResult? Validate(string? id, BackendRequest body, bool requireAll)
-    {
-        var errors = new List<string>();
-        if (!Identifiers.IsValid(id))
-        {
-            errors.Add("'id' is required: letters, digits, '.', '_' and '-' (1–64 characters).");
-        }
-
-        if (body.Address is null ? requireAll : !Uri.TryCreate(body.Address, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
-        {
-            errors.Add($"'address' must be an absolute http or https URL (was '{body.Address}').");
-        }
-
-        if (body.Weight is < 1 or > 1000)
-        {
-            errors.Add($"'weight' must be between 1 and 1000 (was {body.Weight}).");
-        }
-
-        if (body.MaxInFlight is < 0)
-        {
-            errors.Add($"'maxInFlight' must be 0 (no limit) or more (was {body.MaxInFlight}).");
-        }
-
-        return errors.Count == 0 ? null : Problem(StatusCodes.Status400BadRequest, "Invalid backend", string.Join(" ", errors));
-    }
-
     private static IResult? InvalidKey(string key, BalancerOptions options) =>
         key.Length <= options.MaxSessionKeyLength && key.All(c => c is >= '!' and <= '~')
             ? null
             : Problem(StatusCodes.Status400BadRequest, "Invalid session key", $"Session keys are 1–{options.MaxSessionKeyLength} visible ASCII characters.");
+
+    // Who made an admin change, for the pool's log: the caller's address and the gateway it came through (every admin
+    // caller holds the same key, so there is no user name to give).
+    private static string Actor(HttpContext context, PoolRegistry pools) => $"{context.Connection.RemoteIpAddress} via {pools.GatewayId}";
+
+    // A change the pool grain refused: nothing changed.
+    private static IResult Refused(string pool, string id, AdminResult result) => result.Outcome switch
+    {
+        AdminOutcome.NotFound => UnknownBackend(pool, id),
+        AdminOutcome.Conflict => Problem(StatusCodes.Status409Conflict, "Conflict", $"Pool '{pool}': {result.Detail}"),
+        AdminOutcome.Invalid => Problem(StatusCodes.Status400BadRequest, "Invalid request", result.Detail ?? "Invalid request."),
+        _ => Problem(StatusCodes.Status503ServiceUnavailable, "Not stored", $"Pool '{pool}': {result.Detail}"),
+    };
 
     private static IResult UnknownPool(string pool) => Problem(StatusCodes.Status404NotFound, "No such pool", $"This gateway has no pool '{pool}'.");
 

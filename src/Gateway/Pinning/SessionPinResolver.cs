@@ -195,6 +195,7 @@ internal sealed partial class SessionPinResolver(
 
         var pin = new CachedPin(placed.Id, Epoch: 0, placed.Backend.PinGeneration, now);
         pool.Pins.Set(sessionKey, pin);
+        placed.Counter.Placed(); // this gateway's choice: count it until the next snapshot
         ConfirmInBackground(pool, sessionKey, pin);
         return new RoutingDecision(placed, RoutingOutcome.New, Hint(pin));
     }
@@ -295,6 +296,11 @@ internal sealed partial class SessionPinResolver(
             {
                 var entry = new CachedPin(pinned.Id, pin.Epoch, pinned.Backend.PinGeneration, time.GetUtcNow());
                 pool.Pins.Offer(sessionKey, entry);
+                if (result.Outcome is PinOutcome.Created or PinOutcome.Repinned && pinned.Id == proposal.Id)
+                {
+                    pinned.Counter.Placed(); // this gateway's choice: count it until the next snapshot
+                }
+
                 if (pin.BackendGeneration < entry.Generation && pinned.Id != proposal.Id)
                 {
                     // Tell the grain this generation keeps sessions, so a gateway with an older view cannot move it.
@@ -317,6 +323,7 @@ internal sealed partial class SessionPinResolver(
             var unusable = pinned?.Backend.PinGeneration ?? long.MaxValue;
             telemetry.GrainCall(pool.Name, "repin");
             result = await grain.RepinAsync(pin.Epoch, unusable, Ref(target), ttl, timeout.Token).WaitAsync(timeout.Token);
+            proposal = target;
         }
     }
 

@@ -1,24 +1,58 @@
+using System.Collections.Concurrent;
+
 namespace Distributed.Gateway.Pools;
 
 /// <summary>
-/// Whether this gateway currently reaches the cluster's pool grains. While its load reports fail, the gateway is
-/// <em>degraded</em>: it keeps routing from its last snapshot and pin cache (fail-static), keeps using cached pins past
-/// the session TTL, and says so on <c>/readyz</c>, rather than refusing traffic. A slow or failed session-grain call is
-/// not a sign of that: it affects only its own request, which is routed by a guess once its wait budget is spent.
+/// Whether this gateway currently reaches the cluster's pool grains, per pool. While a pool's load reports fail, the
+/// gateway is <em>degraded</em>: it keeps routing from its last snapshot and pin cache (fail-static), keeps using cached
+/// pins past the session TTL, and says so on <c>/readyz</c>, naming the pools whose reports fail, rather than refusing
+/// traffic. A slow or failed session-grain call is not a sign of that: it affects only its own request, which is routed
+/// by a guess once its wait budget is spent.
 /// </summary>
-internal sealed class ClusterConnectivity
+internal sealed class ClusterConnectivity(TimeProvider time)
 {
     // Two missed report rounds in a row: one can be a hiccup, two mean the tracker is unreachable.
-    private const int FailedReportsForDegraded = 2;
-    private int _consecutiveReportFailures;
+    internal const int FailedReportsForUnreachable = 2;
+    private readonly ConcurrentDictionary<string, PoolReports> _pools = new(StringComparer.Ordinal);
 
-    /// <summary>True while load reports fail.</summary>
-    public bool IsDegraded => ConsecutiveReportFailures >= FailedReportsForDegraded;
+    /// <summary>True while some pool's load reports fail.</summary>
+    public bool IsDegraded => _pools.Values.Any(p => p.Unreachable);
 
-    /// <summary>Report rounds that failed since the last one that succeeded.</summary>
-    public int ConsecutiveReportFailures => Volatile.Read(ref _consecutiveReportFailures);
+    /// <summary>The reports to one pool's grain.</summary>
+    public PoolReports Reports(string pool) => _pools.GetOrAdd(pool, static _ => new PoolReports());
 
-    public void ReportSucceeded() => Volatile.Write(ref _consecutiveReportFailures, 0);
+    /// <summary>A report to <paramref name="pool"/> succeeded; returns the failures in a row it ends and since when they ran.</summary>
+    public (int Failures, DateTimeOffset Since) ReportSucceeded(string pool) => Reports(pool).Succeeded();
 
-    public void ReportFailed() => Interlocked.Increment(ref _consecutiveReportFailures);
+    /// <summary>A report to <paramref name="pool"/> failed; returns how many have failed in a row now.</summary>
+    public int ReportFailed(string pool) => Reports(pool).Failed(time.GetUtcNow());
+}
+
+/// <summary>One pool's load reports as this gateway sees them: failures in a row and since when.</summary>
+internal sealed class PoolReports
+{
+    private int _failures;
+    private long _failingSinceTicks;
+
+    /// <summary>Reports that failed in a row.</summary>
+    public int FailuresInARow => Volatile.Read(ref _failures);
+
+    /// <summary>Whether the pool's grain is unreachable: its last reports failed.</summary>
+    public bool Unreachable => FailuresInARow >= ClusterConnectivity.FailedReportsForUnreachable;
+
+    /// <summary>When the current run of failures began.</summary>
+    public DateTimeOffset FailingSince => new(Interlocked.Read(ref _failingSinceTicks), TimeSpan.Zero);
+
+    internal int Failed(DateTimeOffset now)
+    {
+        var failures = Interlocked.Increment(ref _failures);
+        if (failures == 1)
+        {
+            Interlocked.Exchange(ref _failingSinceTicks, now.UtcTicks);
+        }
+
+        return failures;
+    }
+
+    internal (int Failures, DateTimeOffset Since) Succeeded() => (Interlocked.Exchange(ref _failures, 0), FailingSince);
 }

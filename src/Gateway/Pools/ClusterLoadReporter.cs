@@ -8,7 +8,8 @@ namespace Distributed.Gateway.Pools;
 /// <summary>
 /// The gateway's only regular traffic to the cluster: every <see cref="BalancerOptions.ReportInterval"/> it reports
 /// each pool's in-flight counts to the pool grain and adopts the snapshot it gets back. Calls per second are
-/// pools / interval, whatever the request rate.
+/// pools / interval, whatever the request rate. Each pool has its own loop, so a pool grain that does not answer
+/// delays no other pool's reports (and leases).
 /// </summary>
 internal sealed partial class ClusterLoadReporter(
     PoolRegistry pools,
@@ -21,42 +22,39 @@ internal sealed partial class ClusterLoadReporter(
 {
     private readonly BalancerOptions _options = options.Value;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(pools.All.Select(pool => Task.Run(() => RunAsync(pool, stoppingToken), stoppingToken)));
+
+    private async Task RunAsync(PoolRuntime pool, CancellationToken stoppingToken)
     {
-        await SeedAsync(stoppingToken);
+        await SeedAsync(pool, stoppingToken);
         using var timer = new PeriodicTimer(_options.ReportInterval, time);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
-            foreach (var pool in pools.All)
-            {
-                await ReportAsync(pool, stoppingToken);
-            }
+            await ReportAsync(pool, stoppingToken);
         }
     }
 
     // The registry is seeded from this gateway's configuration unless the cluster already has one for the pool.
-    private async Task SeedAsync(CancellationToken stoppingToken)
+    private async Task SeedAsync(PoolRuntime pool, CancellationToken stoppingToken)
     {
-        foreach (var pool in pools.All)
+        var delay = TimeSpan.FromMilliseconds(200);
+        while (!stoppingToken.IsCancellationRequested)
         {
-            var delay = TimeSpan.FromMilliseconds(200);
-            while (!stoppingToken.IsCancellationRequested)
+            try
             {
-                try
-                {
-                    using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-                    timeout.CancelAfter(_options.ClusterCallTimeout);
-                    var snapshot = await grains.GetGrain<IPoolGrain>(pool.Name).InitializeAsync(pool.Seed, pool.Settings, timeout.Token).WaitAsync(timeout.Token);
-                    pool.Apply(snapshot, [], time.GetUtcNow());
-                    LogSeeded(logger, pool.Name, snapshot.Backends.Length, snapshot.RegistryVersion);
-                    break;
-                }
-                catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-                {
-                    LogSeedFailed(logger, pool.Name, delay, ex);
-                    await Task.Delay(delay, time, stoppingToken);
-                    delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
-                }
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+                timeout.CancelAfter(_options.ClusterCallTimeout);
+                var snapshot = await grains.GetGrain<IPoolGrain>(pool.Name).InitializeAsync(pool.Seed, pool.Settings, timeout.Token).WaitAsync(timeout.Token);
+                pool.Apply(snapshot, [], time.GetUtcNow());
+                LogSeeded(logger, pool.Name, snapshot.Backends.Length, snapshot.RegistryVersion);
+                return;
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                LogSeedFailed(logger, pool.Name, delay, ex);
+                await Task.Delay(delay, time, stoppingToken);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
             }
         }
     }
@@ -79,13 +77,24 @@ internal sealed partial class ClusterLoadReporter(
             }
 
             pool.Apply(snapshot, load, time.GetUtcNow());
-            connectivity.ReportSucceeded();
+            if (connectivity.ReportSucceeded(pool.Name) is { Failures: > 0 } episode)
+            {
+                var outage = time.GetUtcNow() - episode.Since;
+                LogReportsRecovered(logger, pool.Name, episode.Failures, outage);
+            }
         }
         catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
         {
-            // Keep routing from the last snapshot (fail-static); the next tick tries again.
-            connectivity.ReportFailed();
-            LogReportFailed(logger, pool.Name, ex);
+            // Keep routing from the last snapshot (fail-static); the next tick tries again. One warning per episode,
+            // not one every report interval.
+            if (connectivity.ReportFailed(pool.Name) == 1)
+            {
+                LogReportsFailing(logger, pool.Name, ex);
+            }
+            else
+            {
+                LogReportFailedAgain(logger, pool.Name, ex);
+            }
         }
     }
 
@@ -104,7 +113,7 @@ internal sealed partial class ClusterLoadReporter(
         return snapshot;
     }
 
-    [LoggerMessage(EventId = 2004, Level = LogLevel.Error, Message = "Pool {Pool}: the cluster had no registry for it: its store (Redis) lost its data. Seeded it again from {Source} ({Backends} backends). Session pins stored there are lost too: sessions keep their backends through gateway caches, session cookies and placement, and are pinned again as they return.")]
+    [LoggerMessage(EventId = 2006, Level = LogLevel.Error, Message = "Pool {Pool}: the cluster had no registry for it: its store (Redis) lost its data. Seeded it again from {Source} ({Backends} backends). Session pins stored there are lost too: sessions keep their backends through gateway caches, session cookies and placement, and are pinned again as they return.")]
     private static partial void LogReseeded(ILogger logger, string pool, string source, int backends);
 
     [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Pool {Pool}: registry has {Backends} backends (version {Version}).")]
@@ -113,6 +122,12 @@ internal sealed partial class ClusterLoadReporter(
     [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "Pool {Pool}: cluster not reachable to seed the registry; routing from configuration, retrying in {Delay}.")]
     private static partial void LogSeedFailed(ILogger logger, string pool, TimeSpan delay, Exception exception);
 
-    [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "Pool {Pool}: load report failed; routing from the last snapshot.")]
-    private static partial void LogReportFailed(ILogger logger, string pool, Exception exception);
+    [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "Pool {Pool}: load reports are failing; routing from the last snapshot until they succeed again.")]
+    private static partial void LogReportsFailing(ILogger logger, string pool, Exception exception);
+
+    [LoggerMessage(EventId = 2004, Level = LogLevel.Information, Message = "Pool {Pool}: load reports succeed again after {Failures} failed in a row over {Outage}.")]
+    private static partial void LogReportsRecovered(ILogger logger, string pool, int failures, TimeSpan outage);
+
+    [LoggerMessage(EventId = 2005, Level = LogLevel.Debug, Message = "Pool {Pool}: load report failed again.")]
+    private static partial void LogReportFailedAgain(ILogger logger, string pool, Exception exception);
 }

@@ -89,6 +89,11 @@ internal sealed class PoolRuntime
             CounterFor(load.BackendId).Reported = load.InFlight;
         }
 
+        foreach (var counter in _counters.Values)
+        {
+            counter.SnapshotArrived();
+        }
+
         if (!snapshot.RecentlyUnpinned.IsDefaultOrEmpty)
         {
             foreach (var key in snapshot.RecentlyUnpinned)

@@ -20,6 +20,20 @@ internal sealed class BackendCounter
     private long _failed;
     private long _succeededTotal;
     private long _failedTotal;
+    private int _placed;
+
+    /// <summary>
+    /// New sessions this gateway pinned here since its last snapshot. Their first request may be over already, but the
+    /// sessions will come back: the selector counts them, so a backend that looks idle in a snapshot does not collect
+    /// every new session until the next one.
+    /// </summary>
+    public int PlacedSinceSnapshot => Volatile.Read(ref _placed);
+
+    /// <summary>Counts a session pinned here by this gateway.</summary>
+    public void Placed() => Interlocked.Increment(ref _placed);
+
+    /// <summary>A new snapshot arrived: its figures are the baseline again.</summary>
+    public void SnapshotArrived() => Volatile.Write(ref _placed, 0);
 
     /// <summary>Requests forwarded that were no gateway failure (see <c>GatewayFailure</c>), since the gateway started.</summary>
     public long SucceededTotal => Interlocked.Read(ref _succeededTotal);
@@ -82,6 +96,9 @@ internal sealed class BackendEntry(BackendSnapshot backend, BackendCounter count
     /// replaced by its live count, so its own recent choices count at once rather than one report later.
     /// </summary>
     public int EstimatedInFlight => Math.Max(0, Backend.ClusterInFlight - Counter.Reported) + Counter.InFlight;
+
+    /// <summary>What the least-loaded choice weighs: the in-flight estimate plus the sessions placed since the snapshot.</summary>
+    public int EstimatedLoad => EstimatedInFlight + Counter.PlacedSinceSnapshot;
 }
 
 /// <summary>An immutable view of a pool built from one snapshot; swapped atomically when a new one arrives.</summary>
@@ -120,7 +137,7 @@ internal sealed class PoolView
         for (var i = 0; i < backends.Length; i++)
         {
             var b = backends[i];
-            candidates[i] = new BackendCandidate(b.EstimatedInFlight, b.Backend.EffectiveWeight, b.AcceptsNew && !string.Equals(b.Id, excludedId, StringComparison.Ordinal));
+            candidates[i] = new BackendCandidate(b.EstimatedLoad, b.Backend.EffectiveWeight, b.AcceptsNew && !string.Equals(b.Id, excludedId, StringComparison.Ordinal));
         }
 
         var index = LeastLoadedBackendSelector.Select(candidates, random);

@@ -36,6 +36,9 @@ internal sealed class GatewayTelemetry
         _reseeds = meter.CreateCounter<long>("distributed.gateway.pool.reseeds", "{seed}", "Pools this gateway seeded again because the cluster's store had lost their registry.");
         meter.CreateObservableGauge("distributed.gateway.snapshot.age", () => Pools(pools, p => (time.GetUtcNow() - p.View.ReceivedAt).TotalSeconds), "s", "Age of this gateway's snapshot of each pool.");
         meter.CreateObservableGauge("distributed.gateway.degraded", () => connectivity.IsDegraded ? 1 : 0, description: "1 while the cluster is unreachable and the gateway routes fail-static.");
+        meter.CreateObservableGauge("distributed.gateway.pool.reachable", () => Pools(pools, p => connectivity.Reports(p.Name).Unreachable ? 0 : 1), description: "1 while this gateway's load reports to the pool's grain succeed; 0 after two failed in a row.");
+        meter.CreateObservableGauge("distributed.gateway.pool.report.failures", () => Pools(pools, p => connectivity.Reports(p.Name).FailuresInARow), "{report}", "Load reports to the pool's grain that failed in a row.");
+        meter.CreateObservableGauge("distributed.pool.panic", () => Pools(pools, p => p.View.Snapshot.Panic ? 1 : 0), description: "1 while too few of the pool's backends are healthy and every active backend takes traffic.");
         meter.CreateObservableGauge("distributed.gateway.pin.cache.entries", () => Pools(pools, p => (long)p.Pins.Count), "{entry}", "Pins cached by this gateway.");
         meter.CreateObservableGauge("distributed.backend.inflight", () => Backends(pools, b => b.Backend.ClusterInFlight), "{request}", "Requests in flight to the backend across every gateway (cluster-wide).");
         meter.CreateObservableGauge("distributed.backend.health", () => Backends(pools, b => (int)b.Backend.Health), description: "The cluster's verdict: 0 healthy, 1 unhealthy (probes), 2 ejected (passive).");

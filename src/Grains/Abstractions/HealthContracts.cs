@@ -8,13 +8,18 @@ namespace Distributed.Grains.Abstractions;
 /// <param name="Timeout">A probe slower than this fails.</param>
 /// <param name="Rise">Consecutive passes that make an unhealthy backend healthy.</param>
 /// <param name="Fall">Consecutive failures that make a healthy backend unhealthy.</param>
+/// <param name="WaitForFirstPass">
+/// A backend added through the admin API takes no sessions until its prober's first verdict is a pass (Rise probes),
+/// as Envoy's <c>ignore_new_hosts_until_first_hc</c>. Off: it is presumed healthy until a verdict says otherwise.
+/// </param>
 [GenerateSerializer, Immutable, Alias("Distributed.ActiveHealthSettings")]
 public sealed record ActiveHealthSettings(
     [property: Id(0)] string Path,
     [property: Id(1)] TimeSpan Interval,
     [property: Id(2)] TimeSpan Timeout,
     [property: Id(3)] int Rise,
-    [property: Id(4)] int Fall)
+    [property: Id(4)] int Fall,
+    [property: Id(5)] bool WaitForFirstPass = false)
 {
     /// <summary>HAProxy-like defaults: <c>/healthz</c> every 2 s, 1 s timeout, 2 up, 3 down.</summary>
     public static ActiveHealthSettings Default { get; } = new("/healthz", TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(1), 2, 3);
@@ -50,40 +55,61 @@ public sealed record PassiveHealthSettings(
 /// <param name="Passive">Passive ejection.</param>
 /// <param name="SlowStart">A backend that is added or becomes healthy ramps to its full weight over this long; zero disables.</param>
 /// <param name="DrainTimeout">Default time a drained backend keeps its sessions.</param>
+/// <param name="PanicThreshold">
+/// Percent of the active backends that must be healthy; below it the pool panics and every active backend takes
+/// traffic. 0 disables panic; <c>null</c> (settings stored before the threshold existed) means the default,
+/// <see cref="DefaultPanicThreshold"/>.
+/// </param>
 [GenerateSerializer, Immutable, Alias("Distributed.PoolSettings")]
 public sealed record PoolSettings(
     [property: Id(0)] ActiveHealthSettings Active,
     [property: Id(1)] PassiveHealthSettings Passive,
     [property: Id(2)] TimeSpan SlowStart,
-    [property: Id(3)] TimeSpan DrainTimeout)
+    [property: Id(3)] TimeSpan DrainTimeout,
+    [property: Id(4)] int? PanicThreshold = PoolSettings.DefaultPanicThreshold)
 {
+    /// <summary>Envoy's default panic threshold: half of the pool.</summary>
+    public const int DefaultPanicThreshold = 50;
+
     /// <summary>The defaults of every part.</summary>
     public static PoolSettings Default { get; } = new(ActiveHealthSettings.Default, PassiveHealthSettings.Default, TimeSpan.Zero, TimeSpan.FromMinutes(5));
+
+    /// <summary>The panic threshold in effect, in percent.</summary>
+    public int EffectivePanicThreshold => PanicThreshold ?? DefaultPanicThreshold;
 }
 
 /// <summary>Probes one backend (key <c>{pool}/{backendId}</c>) on a grain timer: one prober per backend cluster-wide.</summary>
 public interface IBackendProbeGrain : IGrainWithStringKey
 {
     /// <summary>
-    /// Starts or retargets probing; idempotent, sent by the pool grain periodically so a prober lost with a silo comes
-    /// back. One-way: the prober reports to the pool grain, so a two-way call here could deadlock the pair.
+    /// Starts or retargets probing and renews the prober's lease; idempotent, sent by the pool grain periodically so a
+    /// prober lost with a silo comes back. A prober whose lease runs out stops by itself: the pool grain no longer
+    /// asks for it (its backend was removed or probing turned off, possibly while the pool grain moved and forgot it).
+    /// One-way: the prober reports to the pool grain, so a two-way call here could deadlock the pair.
     /// </summary>
     [OneWay]
-    Task EnsureProbingAsync(string address, ActiveHealthSettings settings);
+    Task EnsureProbingAsync(string address, ActiveHealthSettings settings, TimeSpan lease);
 
-    /// <summary>Stops probing (backend removed or probing disabled).</summary>
+    /// <summary>Stops probing now (backend removed or probing disabled). One-way, as <see cref="EnsureProbingAsync"/>.</summary>
+    [OneWay]
     Task StopAsync();
 }
 
 /// <summary>A page of session keys pinned to one backend.</summary>
 /// <param name="Sessions">Session keys in ordinal order.</param>
 /// <param name="Next">Cursor for the next page, or <c>null</c> at the end.</param>
-/// <param name="Total">Live sessions pinned to the backend.</param>
+/// <param name="Total">Sessions pinned to the backend as far as the list knows (see <paramref name="TrackingSince"/>).</param>
+/// <param name="TrackingSince">
+/// Since when the list knows every session: it is kept in memory and fed as pins change or extend, so after the silo
+/// holding it went down it knows only the sessions seen since, and is complete once a whole session TTL has passed.
+/// <see cref="DateTimeOffset.MinValue"/> for the backend's first list, complete from the start.
+/// </param>
 [GenerateSerializer, Immutable, Alias("Distributed.SessionPage")]
 public sealed record SessionPage(
     [property: Id(0)] IReadOnlyList<string> Sessions,
     [property: Id(1)] string? Next,
-    [property: Id(2)] int Total);
+    [property: Id(2)] int Total,
+    [property: Id(3)] DateTimeOffset TrackingSince = default);
 
 /// <summary>
 /// Which sessions are pinned to one backend (key <c>{pool}/{backendId}</c>), fed by the session grains as pins change.

@@ -24,6 +24,12 @@ public enum BackendHealth
 
     /// <summary>Ejected for a while after failures reported by the gateways (passive health).</summary>
     Ejected = 2,
+
+    /// <summary>
+    /// Not checked yet: a backend added while <see cref="ActiveHealthSettings.WaitForFirstPass"/> is on, until its
+    /// prober's first verdict. It takes no sessions meanwhile, not even in panic.
+    /// </summary>
+    Unknown = 3,
 }
 
 /// <summary>A backend as configured or added: identity, address, weight and limit.</summary>
@@ -81,7 +87,10 @@ public sealed record BackendSnapshot(
 /// <param name="Backends">Every registered backend, ordered by id.</param>
 /// <param name="LiveGateways">Gateways whose load lease has not expired.</param>
 /// <param name="GeneratedAt">The tracker's clock when the snapshot was made.</param>
-/// <param name="Panic">No backend is healthy: every active backend takes traffic rather than none.</param>
+/// <param name="Panic">
+/// Too few backends are healthy (below the pool's panic threshold): every active backend takes traffic, healthy or not,
+/// rather than the few healthy ones taking all of it.
+/// </param>
 /// <param name="RecentlyUnpinned">
 /// Sessions unpinned through the admin API in the last few minutes, so every gateway drops them from its pin cache.
 /// </param>
@@ -136,11 +145,62 @@ public sealed record LoadReport(
     [property: Id(2)] TimeSpan Lease,
     [property: Id(3)] bool Degraded = false);
 
+/// <summary>How an admin operation on a pool's registry ended.</summary>
+public enum AdminOutcome
+{
+    /// <summary>Changed (or nothing to change), stored and applied.</summary>
+    Done = 0,
+
+    /// <summary>A backend was added, stored and applied.</summary>
+    Created = 1,
+
+    /// <summary>No backend with that id: nothing changed.</summary>
+    NotFound = 2,
+
+    /// <summary>The operation contradicts the registry (e.g. adding an id that exists): nothing changed.</summary>
+    Conflict = 3,
+
+    /// <summary>The request is invalid (see the detail): nothing changed.</summary>
+    Invalid = 4,
+
+    /// <summary>The pool's store refused the change: nothing changed; it may be retried.</summary>
+    NotStored = 5,
+}
+
+/// <summary>The answer to an admin operation.</summary>
+/// <param name="Outcome">How it ended.</param>
+/// <param name="Snapshot">The pool after it (unchanged unless <see cref="AdminOutcome.Done"/> or <see cref="AdminOutcome.Created"/>).</param>
+/// <param name="Detail">What was wrong, for an operator, unless it succeeded.</param>
+[GenerateSerializer, Immutable, Alias("Distributed.AdminResult")]
+public sealed record AdminResult(
+    [property: Id(0)] AdminOutcome Outcome,
+    [property: Id(1)] PoolSnapshot Snapshot,
+    [property: Id(2)] string? Detail = null)
+{
+    /// <summary>Whether the change was stored and applied.</summary>
+    public bool Succeeded => Outcome is AdminOutcome.Done or AdminOutcome.Created;
+}
+
+/// <summary>A change to an existing backend: each field left <c>null</c> keeps its value.</summary>
+/// <param name="Address">New base address.</param>
+/// <param name="Weight">New relative capacity (1–1000).</param>
+/// <param name="MaxInFlight">New cluster-wide in-flight limit; 0 for none.</param>
+[GenerateSerializer, Immutable, Alias("Distributed.BackendPatch")]
+public sealed record BackendPatch(
+    [property: Id(0)] string? Address = null,
+    [property: Id(1)] int? Weight = null,
+    [property: Id(2)] int? MaxInFlight = null);
+
 /// <summary>
 /// The backend tracker of one pool (key = pool name): registry of backends, the cluster-wide in-flight load
 /// aggregated from every gateway's leased reports, and the one health verdict per backend (active probes plus
 /// passive failure reports pooled from all gateways).
 /// </summary>
+/// <remarks>
+/// Reads, reports and verdicts never wait for the store: they are answered from memory (marked
+/// <see cref="AlwaysInterleaveAttribute"/>, they run even while an admin change or a background write waits for the
+/// store). Admin operations run one at a time; each validates, stores, and only then applies its change.
+/// </remarks>
 public interface IPoolGrain : IGrainWithStringKey
 {
     /// <summary>
@@ -150,28 +210,39 @@ public interface IPoolGrain : IGrainWithStringKey
     Task<PoolSnapshot> InitializeAsync(ImmutableArray<BackendSpec> seed, PoolSettings settings, CancellationToken cancellationToken = default);
 
     /// <summary>Records a gateway's load and outcomes under a lease and returns the new snapshot.</summary>
+    [AlwaysInterleave]
     Task<PoolSnapshot> ReportAsync(LoadReport report, CancellationToken cancellationToken = default);
 
-    /// <summary>The current snapshot, without reporting.</summary>
+    /// <summary>The current snapshot, without reporting; never writes.</summary>
+    [AlwaysInterleave]
     Task<PoolSnapshot> GetSnapshotAsync();
 
-    /// <summary>Adds a backend, or changes the address, weight or limit of an existing one.</summary>
-    Task<PoolSnapshot> UpsertBackendAsync(BackendSpec backend);
+    /// <summary>Adds a backend; <see cref="AdminOutcome.Conflict"/> when the id exists. <paramref name="actor"/> says who, for the log.</summary>
+    Task<AdminResult> AddBackendAsync(BackendSpec backend, string actor);
 
-    /// <summary>Removes a backend; its sessions are re-pinned on their next request. False when unknown.</summary>
-    Task<bool> RemoveBackendAsync(string backendId);
+    /// <summary>Changes an existing backend's address, weight or limit; <see cref="AdminOutcome.NotFound"/> when there is none.</summary>
+    Task<AdminResult> UpdateBackendAsync(string backendId, BackendPatch patch, string actor);
+
+    /// <summary>Removes a backend; its sessions are re-pinned on their next request.</summary>
+    Task<AdminResult> RemoveBackendAsync(string backendId, string actor);
 
     /// <summary>
     /// Drains a backend: no new sessions; existing ones stay until they lapse or <paramref name="timeout"/> (default: the
-    /// pool's drain timeout) passes, then move. <c>null</c> timeout with <paramref name="cancel"/> set undoes a drain.
-    /// False when unknown.
+    /// pool's drain timeout, at most 7 days) passes, then move.
     /// </summary>
-    Task<bool> DrainBackendAsync(string backendId, TimeSpan? timeout, bool cancel = false);
+    Task<AdminResult> DrainBackendAsync(string backendId, TimeSpan? timeout, string actor);
+
+    /// <summary>Undoes a drain: the backend takes new sessions again.</summary>
+    Task<AdminResult> CancelDrainAsync(string backendId, string actor);
 
     /// <summary>Tells every gateway (through the next snapshots) to forget its cached pin of an unpinned session.</summary>
+    [AlwaysInterleave]
     Task NotifyUnpinnedAsync(string sessionKey);
 
-    /// <summary>The active prober's current verdict (Rise passes / Fall failures in a row), sent after every probe.</summary>
-    [OneWay]
-    Task ReportProbeAsync(string backendId, bool healthy);
+    /// <summary>
+    /// The active prober's verdict on <paramref name="address"/> (Rise passes / Fall failures in a row), sent after every
+    /// probe once it has one. Ignored while probing is off or when the backend's address is another one.
+    /// </summary>
+    [OneWay, AlwaysInterleave]
+    Task ReportProbeAsync(string backendId, string address, bool healthy);
 }

@@ -2,43 +2,65 @@ using System.Collections.Immutable;
 using Distributed.Grains.Abstractions;
 using Distributed.Grains.Health;
 using Microsoft.Extensions.Logging;
+using Orleans.Storage;
 
 namespace Distributed.Grains.Pools;
 
 /// <summary>
-/// Backend tracker of one pool. Each gateway reports its own in-flight counts and outcomes every few hundred
-/// milliseconds under a lease; the snapshot sums the live leases, so a gateway that dies stops counting once its lease
-/// runs out. Calls per second are gateways / report interval, independent of the request rate. The grain also holds
-/// the one health verdict per backend: the active prober's (one per backend, cluster-wide) and passive ejections from
-/// failures pooled across all gateways.
+/// Backend tracker of one pool; it orchestrates and stores, the parts decide: the registry and its admin operations
+/// (<see cref="BackendRegistry"/>), gateway leases and load (<see cref="GatewayLeases"/>), the health verdict
+/// (<see cref="PoolHealth"/>), and pin generations and unpin announcements (<see cref="PinGenerations"/>).
 /// </summary>
-public sealed partial class PoolGrain(
+/// <remarks>
+/// Reports, snapshots and probe verdicts are answered from memory and never wait for the store (they interleave with
+/// everything). Time moves on with every report and on a one-second tick; a keeps-sessions change it brings is stored in
+/// the background, retried with backoff while the store refuses, and reaches gateways once stored. Admin operations
+/// run one at a time and store before they apply.
+/// </remarks>
+public sealed class PoolGrain(
     [PersistentState("pool", StorageNames.Pools)] IPersistentState<PoolState> state,
     [FromKeyedServices(BalancerTime.ServiceKey)] TimeProvider time,
     ILogger<PoolGrain> logger) : Grain, IPoolGrain
 {
-    // How often probers are (re)started: a prober lost with a silo is back within this.
+    private static readonly TimeSpan Tick = TimeSpan.FromSeconds(1);
+
+    // How often keeps-sessions changes are looked for and stored: a change reaches gateways this much later at most.
+    private static readonly TimeSpan PersistCheck = TimeSpan.FromMilliseconds(100);
+
+    // How often probers are (re)started and their leases renewed: a prober lost with a silo is back within this, and
+    // one no longer renewed (its backend removed while this grain moved and forgot it) stops after three of these.
     private static readonly TimeSpan ProberRefresh = TimeSpan.FromSeconds(5);
-    private readonly Dictionary<string, GatewayLease> _leases = new(StringComparer.Ordinal);
-    // Unpinned sessions are announced for longer than a gateway's pin confirmation interval (5 minutes by default), so
-    // a gateway that missed every snapshot meanwhile (cut off from the cluster) has confirmed its cached pins since.
-    private static readonly TimeSpan UnpinAnnouncement = TimeSpan.FromMinutes(10);
-    private readonly Dictionary<string, BackendHealthState> _health = new(StringComparer.Ordinal);
-    private readonly Queue<(string Key, DateTimeOffset Until)> _unpinned = new();
-    private readonly HashSet<string> _probing = new(StringComparer.Ordinal);
 
-    // A pin generation changed and is not yet persisted.
-    private bool _generationUnsaved;
+    private readonly GatewayLeases _leases = new();
+    private readonly PoolHealth _health = new();
+    private readonly PinGenerations _generations = new();
+    private BackendRegistry _registry = null!;
+    private PoolLog _log = null!;
+    private PoolStore _store = null!;
 
-    // Held for the activation's lifetime; Orleans disposes it on deactivation.
-    private IGrainTimer? _proberTimer;
+    private string Name => this.GetPrimaryKeyString();
 
-    private PoolSettings Settings => state.State.Settings ?? PoolSettings.Default;
+    private PoolSettings Settings => _registry.Current.EffectiveSettings;
 
     /// <inheritdoc />
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _proberTimer = this.RegisterGrainTimer(EnsureProbersAsync, new GrainTimerCreationOptions(ProberRefresh, ProberRefresh) { KeepAlive = true });
+        _log = new PoolLog(logger, Name);
+        _registry = new BackendRegistry(state.State);
+        _store = new PoolStore(state, _log);
+        _health.Restore(state.State, time.GetUtcNow());
+
+        // The tick and the probers interleave (nothing they do waits for the store); the background write does not, so
+        // it never overlaps an admin operation's write. Orleans holds the timers until the activation ends.
+        _ = this.RegisterGrainTimer(
+            () =>
+            {
+                Advance(time.GetUtcNow());
+                return Task.CompletedTask;
+            },
+            new GrainTimerCreationOptions(Tick, Tick) { Interleave = true, KeepAlive = true });
+        _ = this.RegisterGrainTimer(() => EnsureProbersAsync(), new GrainTimerCreationOptions(ProberRefresh, ProberRefresh) { Interleave = true, KeepAlive = true });
+        _ = this.RegisterGrainTimer(PersistKeepsSessionsAsync, new GrainTimerCreationOptions(PersistCheck, PersistCheck) { KeepAlive = true });
         return Task.CompletedTask;
     }
 
@@ -47,27 +69,10 @@ public sealed partial class PoolGrain(
     {
         cancellationToken.ThrowIfCancellationRequested();
         ArgumentNullException.ThrowIfNull(settings);
-        var changed = state.State.Settings != settings;
-        state.State.Settings = settings;
-        if (!state.State.Initialized)
-        {
-            // The seed starts together, with no traffic yet to protect: no slow start for it (AddedAt left at MinValue).
-            var generation = FirstGeneration();
-            state.State.Backends = [.. seed
-                .OrderBy(b => b.Id, StringComparer.Ordinal)
-                .Select(b => new BackendRecord { Id = b.Id, Address = b.Address, Weight = b.Weight, MaxInFlight = b.MaxInFlight, PinGeneration = generation })];
-            state.State.Initialized = true;
-            state.State.RegistryVersion++;
-            changed = true;
-        }
-
-        if (changed)
-        {
-            await state.WriteStateAsync(CancellationToken.None);
-            await EnsureProbersAsync(CancellationToken.None);
-        }
-
-        return await SnapshotAsync();
+        var probing = Settings.Active.Enabled;
+        await CommitAsync(now => _registry.Seed(seed, settings, now));
+        await EnsureProbersAsync(stopAll: probing && !Settings.Active.Enabled);
+        return Snapshot(time.GetUtcNow());
     }
 
     /// <inheritdoc />
@@ -79,345 +84,170 @@ public sealed partial class PoolGrain(
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(report.Lease, TimeSpan.Zero);
 
         var now = time.GetUtcNow();
-        if (!_leases.TryGetValue(report.GatewayId, out var lease))
-        {
-            lease = new GatewayLease();
-            _leases.Add(report.GatewayId, lease);
-        }
-
-        lease.ExpiresAt = now + report.Lease;
-        lease.LastReport = now;
-        lease.Degraded = report.Degraded;
-        lease.InFlight.Clear();
+        _leases.Record(report, now);
         foreach (var load in report.Backends)
         {
-            if (load.InFlight > 0)
+            if (load.Completed > 0 && _registry.Current.Find(load.BackendId) is not null)
             {
-                lease.InFlight[load.BackendId] = load.InFlight;
-            }
-
-            if (load.Completed > 0 && Find(load.BackendId) is not null)
-            {
-                HealthOf(load.BackendId).Passive.Record(now, load.Completed, Math.Min(load.Failed, load.Completed), Settings.Passive.Window);
+                _health.RecordOutcomes(load.BackendId, load.Completed, load.Failed, now, Settings.Passive);
             }
         }
 
-        EjectFailing(now);
-        return SnapshotAsync();
+        Advance(now);
+        return Task.FromResult(Snapshot(now));
     }
 
     /// <inheritdoc />
-    public Task<PoolSnapshot> GetSnapshotAsync() => SnapshotAsync();
+    public Task<PoolSnapshot> GetSnapshotAsync() => Task.FromResult(Snapshot(time.GetUtcNow()));
 
     /// <inheritdoc />
-    public async Task<PoolSnapshot> UpsertBackendAsync(BackendSpec backend)
-    {
-        ArgumentNullException.ThrowIfNull(backend);
-        ArgumentException.ThrowIfNullOrWhiteSpace(backend.Id);
-        ArgumentException.ThrowIfNullOrWhiteSpace(backend.Address);
-        ArgumentOutOfRangeException.ThrowIfLessThan(backend.Weight, 1);
-        ArgumentOutOfRangeException.ThrowIfNegative(backend.MaxInFlight);
-        if (Find(backend.Id) is { } existing)
-        {
-            existing.Address = backend.Address;
-            existing.Weight = backend.Weight;
-            existing.MaxInFlight = backend.MaxInFlight;
-        }
-        else
-        {
-            state.State.Backends.Add(new BackendRecord { Id = backend.Id, Address = backend.Address, Weight = backend.Weight, MaxInFlight = backend.MaxInFlight, AddedAt = time.GetUtcNow(), PinGeneration = FirstGeneration() });
-            state.State.Backends.Sort((a, b) => string.CompareOrdinal(a.Id, b.Id));
-            _health.Remove(backend.Id);
-        }
-
-        state.State.Initialized = true;
-        await SaveRegistryAsync();
-        return await SnapshotAsync();
-    }
+    public Task<AdminResult> AddBackendAsync(BackendSpec backend, string actor) => AdminAsync(now => _registry.Add(backend, actor, now));
 
     /// <inheritdoc />
-    public async Task<bool> RemoveBackendAsync(string backendId)
-    {
-        if (Find(backendId) is not { } backend)
-        {
-            return false;
-        }
+    public Task<AdminResult> UpdateBackendAsync(string backendId, BackendPatch patch, string actor) => AdminAsync(_ => _registry.Update(backendId, patch, actor));
 
-        state.State.Backends.Remove(backend);
-        _health.Remove(backendId);
-        await SaveRegistryAsync();
-        if (_probing.Remove(backendId))
+    /// <inheritdoc />
+    public async Task<AdminResult> RemoveBackendAsync(string backendId, string actor)
+    {
+        var result = await AdminAsync(_ => _registry.Remove(backendId, actor));
+        if (result.Succeeded)
         {
+            _health.Forget(backendId);
             await GrainFactory.GetGrain<IBackendProbeGrain>(ProbeKey(backendId)).StopAsync();
         }
 
-        return true;
+        return result;
     }
 
     /// <inheritdoc />
-    public async Task<bool> DrainBackendAsync(string backendId, TimeSpan? timeout, bool cancel = false)
-    {
-        if (Find(backendId) is not { } backend)
-        {
-            return false;
-        }
+    public Task<AdminResult> DrainBackendAsync(string backendId, TimeSpan? timeout, string actor) => AdminAsync(now => _registry.Drain(backendId, timeout, actor, now));
 
-        if (cancel)
-        {
-            backend.State = BackendState.Active;
-            backend.DrainDeadline = null;
-        }
-        else
-        {
-            var wait = timeout ?? Settings.DrainTimeout;
-            ArgumentOutOfRangeException.ThrowIfLessThan(wait, TimeSpan.Zero);
-            backend.State = BackendState.Draining;
-            backend.DrainDeadline = time.GetUtcNow() + wait;
-        }
-
-        await SaveRegistryAsync();
-        return true;
-    }
+    /// <inheritdoc />
+    public Task<AdminResult> CancelDrainAsync(string backendId, string actor) => AdminAsync(_ => _registry.CancelDrain(backendId, actor));
 
     /// <inheritdoc />
     public Task NotifyUnpinnedAsync(string sessionKey)
     {
-        _unpinned.Enqueue((sessionKey, time.GetUtcNow() + UnpinAnnouncement));
+        _generations.Unpinned(sessionKey, time.GetUtcNow());
         return Task.CompletedTask;
     }
 
     /// <inheritdoc />
-    public Task ReportProbeAsync(string backendId, bool healthy)
+    public Task ReportProbeAsync(string backendId, string address, bool healthy)
     {
-        if (Find(backendId) is not null)
+        // A prober that has not heard of a change yet (probing off, backend removed or moved to another address) is
+        // not believed.
+        if (Settings.Active.Enabled && _registry.Current.Find(backendId) is { } backend && backend.Address == address)
         {
-            var health = HealthOf(backendId);
-            if (healthy && !health.ProbeHealthy)
-            {
-                health.UsableSince = time.GetUtcNow();
-            }
-
-            health.ProbeHealthy = healthy;
+            var now = time.GetUtcNow();
+            _log.Raise(_health.RecordProbe(backendId, healthy, now));
+            Advance(now);
         }
 
         return Task.CompletedTask;
     }
 
-    private async Task SaveRegistryAsync()
+    // Validates, stores, applies; the outcome maps to an HTTP status in the admin API.
+    private async Task<AdminResult> AdminAsync(Func<DateTimeOffset, RegistryChange> plan)
     {
-        state.State.RegistryVersion++;
-        await state.WriteStateAsync(CancellationToken.None);
-        await EnsureProbersAsync(CancellationToken.None);
+        RegistryChange change;
+        try
+        {
+            change = await CommitAsync(plan);
+        }
+        catch (Exception ex) when (ex is not ArgumentException)
+        {
+            _log.AdminChangeNotStored(ex);
+            return new AdminResult(AdminOutcome.NotStored, Snapshot(time.GetUtcNow()), $"The pool's store refused the change ({ex.GetType().Name}); nothing changed. Retry once the store is back.");
+        }
+
+        await EnsureProbersAsync();
+        return new AdminResult(change.Outcome, Snapshot(time.GetUtcNow()), change.Detail);
     }
 
-    // One-way calls: the probers report back to this grain.
-    private async Task EnsureProbersAsync(CancellationToken cancellationToken)
+    // Plans on the stored registry, stores, then publishes. Keeps-sessions changes not stored yet ride along. When
+    // another activation stored first, the plan runs again on what it stored (it may now be refused, e.g. a conflict).
+    private async Task<RegistryChange> CommitAsync(Func<DateTimeOffset, RegistryChange> plan)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var now = time.GetUtcNow();
+            var change = plan(now);
+            if (change.Next is not { } next)
+            {
+                return change;
+            }
+
+            next = WithKeepsSessions(next, now) ?? next;
+            if (await _store.WriteAsync(next) is not { } stored)
+            {
+                _registry.Publish(next);
+                _log.Raise(change.Event);
+                return change;
+            }
+
+            _registry.Publish(stored);
+            if (attempt == 3)
+            {
+                throw new InconsistentStateException($"Pool '{Name}': another activation kept storing the registry first.");
+            }
+        }
+    }
+
+    // The registry with every backend's keeps-sessions state as the health verdict says now; null when it already is.
+    private PoolState? WithKeepsSessions(PoolState registry, DateTimeOffset now)
+    {
+        var settings = registry.EffectiveSettings;
+        return PinGenerations.Apply(registry, b => _health.KeepsSessions(b, settings, now), now);
+    }
+
+    // Moves the pool to `now`: leases, ejections, drains, panic. The keeps-sessions changes this brings are stored by
+    // the background write.
+    private void Advance(DateTimeOffset now)
+    {
+        _leases.Expire(now);
+        _generations.Expire(now);
+        _log.Raise(_health.Advance(_registry.Current, now));
+        _log.Raise(_registry.DrainsFinished(now));
+    }
+
+    private PoolSnapshot Snapshot(DateTimeOffset now) => PoolSnapshotBuilder.Build(Name, _registry.Current, _leases, _health, _generations, now);
+
+    // The background write of keeps-sessions changes, retried with backoff while the store refuses.
+    private async Task PersistKeepsSessionsAsync(CancellationToken cancellationToken)
+    {
+        if (_store.BackingOff() || WithKeepsSessions(_registry.Current, time.GetUtcNow()) is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await CommitAsync(now => new RegistryChange(AdminOutcome.Done, WithKeepsSessions(_registry.Current, now)));
+            _store.BackgroundWriteSucceeded(time.GetUtcNow());
+        }
+        catch (Exception ex)
+        {
+            _store.BackgroundWriteFailed(ex, PersistCheck, time.GetUtcNow());
+        }
+    }
+
+    // One-way calls: the probers report back to this grain. A prober not renewed within its lease stops by itself;
+    // when probing is turned off they are stopped at once and their verdicts forgotten.
+    private async Task EnsureProbersAsync(bool stopAll = false)
     {
         var active = Settings.Active;
-        foreach (var backend in state.State.Backends)
+        if (stopAll)
+        {
+            _health.ForgetProbes();
+        }
+
+        foreach (var backend in active.Enabled || stopAll ? _registry.Current.Backends : [])
         {
             var prober = GrainFactory.GetGrain<IBackendProbeGrain>(ProbeKey(backend.Id));
-            if (active.Enabled)
-            {
-                _probing.Add(backend.Id);
-                await prober.EnsureProbingAsync(backend.Address, active);
-            }
-            else if (_probing.Remove(backend.Id))
-            {
-                await prober.StopAsync();
-                HealthOf(backend.Id).ProbeHealthy = true;
-            }
+            await (stopAll ? prober.StopAsync() : prober.EnsureProbingAsync(backend.Address, active, ProberRefresh * 3));
         }
     }
 
-    private void EjectFailing(DateTimeOffset now)
-    {
-        var passive = Settings.Passive;
-        var allowed = PassiveHealthTracker.MaxEjected(state.State.Backends.Count, passive);
-        foreach (var backend in state.State.Backends)
-        {
-            var health = HealthOf(backend.Id);
-            if (health.EjectedUntil is not null || !health.Passive.ShouldEject(now, passive))
-            {
-                continue;
-            }
-
-            if (_health.Values.Count(h => h.EjectedUntil > now) >= allowed)
-            {
-                break;
-            }
-
-            if (now - health.LastEjectionEnded > passive.MaxEjectionTime * 2)
-            {
-                health.Ejections = 0; // a long good spell forgives earlier ejections
-            }
-
-            health.Ejections++;
-            health.EjectedUntil = now + PassiveHealthTracker.EjectionTime(health.Ejections, passive);
-            health.Passive.Reset();
-        }
-    }
-
-    // The snapshot, and the pin generations it bumped persisted. Bumps are rare (a backend becoming unusable), so this
-    // is almost never a write; a failed write is retried with the next snapshot and the generation holds meanwhile.
-    private async Task<PoolSnapshot> SnapshotAsync()
-    {
-        var snapshot = BuildSnapshot();
-        if (_generationUnsaved)
-        {
-            try
-            {
-                await state.WriteStateAsync(CancellationToken.None);
-                _generationUnsaved = false;
-            }
-            catch (Exception ex)
-            {
-                LogGenerationNotSaved(logger, this.GetPrimaryKeyString(), ex);
-            }
-        }
-
-        return snapshot;
-    }
-
-    private PoolSnapshot BuildSnapshot()
-    {
-        var now = time.GetUtcNow();
-        List<string>? expired = null;
-        foreach (var (gatewayId, lease) in _leases)
-        {
-            if (lease.ExpiresAt <= now)
-            {
-                (expired ??= []).Add(gatewayId);
-            }
-        }
-
-        expired?.ForEach(id => _leases.Remove(id));
-
-        var verdicts = new (BackendRecord Backend, BackendHealth Health, BackendHealthState State)[state.State.Backends.Count];
-        var healthyActive = 0;
-        for (var i = 0; i < verdicts.Length; i++)
-        {
-            var backend = state.State.Backends[i];
-            var health = HealthOf(backend.Id);
-            if (health.EjectedUntil <= now)
-            {
-                (health.EjectedUntil, health.LastEjectionEnded, health.UsableSince) = (null, now, now);
-            }
-
-            var verdict = !health.ProbeHealthy ? BackendHealth.Unhealthy : health.EjectedUntil is not null ? BackendHealth.Ejected : BackendHealth.Healthy;
-            verdicts[i] = (backend, verdict, health);
-            if (verdict == BackendHealth.Healthy && backend.State == BackendState.Active)
-            {
-                healthyActive++;
-            }
-        }
-
-        // Panic (as YARP's HealthyOrPanic, Envoy's panic threshold): with no healthy backend, all take traffic.
-        var panic = healthyActive == 0 && state.State.Backends.Exists(b => b.State == BackendState.Active);
-        var settings = Settings;
-        var backends = ImmutableArray.CreateBuilder<BackendSnapshot>(verdicts.Length);
-        foreach (var (backend, verdict, health) in verdicts)
-        {
-            var inFlight = 0;
-            foreach (var lease in _leases.Values)
-            {
-                inFlight += lease.InFlight.GetValueOrDefault(backend.Id);
-            }
-
-            var serves = verdict == BackendHealth.Healthy || panic;
-            var drainedOut = backend.State == BackendState.Draining && backend.DrainDeadline <= now;
-            var keepsSessions = serves && !drainedOut;
-            if (backend.KeepsSessions != keepsSessions)
-            {
-                // Either way the generation moves on, so a generation names one state: gateways re-check every pin
-                // cached under another one, and a session grain can tell a re-pin made from a stale view (it saw
-                // this backend not keeping sessions at an older generation than the one a gateway confirmed it at).
-                backend.KeepsSessions = keepsSessions;
-                backend.PinGeneration = Math.Max(backend.PinGeneration + 1, time.GetUtcNow().ToUnixTimeMilliseconds());
-                _generationUnsaved = true;
-            }
-
-            var usableSince = health.UsableSince > backend.AddedAt ? health.UsableSince : backend.AddedAt;
-            backends.Add(new BackendSnapshot(
-                backend.Id,
-                backend.Address,
-                backend.Weight,
-                backend.State,
-                inFlight,
-                verdict,
-                backend.Weight * SlowStart.Factor(usableSince, now, settings.SlowStart),
-                backend.MaxInFlight,
-                AcceptsNewSessions: serves && backend.State == BackendState.Active,
-                KeepsSessions: keepsSessions,
-                backend.DrainDeadline,
-                health.Passive.Rate(now, settings.Passive.Window),
-                backend.PinGeneration));
-        }
-
-        while (_unpinned.TryPeek(out var oldest) && oldest.Until <= now)
-        {
-            _unpinned.Dequeue();
-        }
-
-        return new PoolSnapshot(
-            this.GetPrimaryKeyString(),
-            state.State.RegistryVersion,
-            backends.MoveToImmutable(),
-            _leases.Count,
-            now,
-            panic,
-            [.. _unpinned.Select(u => u.Key)],
-            [.. _leases.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => new GatewayStatus(l.Key, l.Value.LastReport, l.Value.Degraded))],
-            Unseeded: !state.State.Initialized);
-    }
-
-    // Generations start at the pool grain's clock in milliseconds rather than at zero, so a registry re-seeded after its
-    // store lost the data still numbers every state after the generations session grains recorded before the loss.
-    private long FirstGeneration() => time.GetUtcNow().ToUnixTimeMilliseconds();
-
-    private BackendRecord? Find(string backendId) => state.State.Backends.Find(b => b.Id == backendId);
-
-    private BackendHealthState HealthOf(string backendId)
-    {
-        if (!_health.TryGetValue(backendId, out var health))
-        {
-            health = new BackendHealthState();
-            _health.Add(backendId, health);
-        }
-
-        return health;
-    }
-
-    private string ProbeKey(string backendId) => $"{this.GetPrimaryKeyString()}/{backendId}";
-
-    private sealed class GatewayLease
-    {
-        public DateTimeOffset ExpiresAt { get; set; }
-
-        public DateTimeOffset LastReport { get; set; }
-
-        public bool Degraded { get; set; }
-
-        public Dictionary<string, int> InFlight { get; } = new(StringComparer.Ordinal);
-    }
-
-    // Health is not persisted: after a move to another silo, probes and reports rebuild it within seconds, and a
-    // backend is presumed healthy meanwhile (as every balancer does at start).
-    private sealed class BackendHealthState
-    {
-        public bool ProbeHealthy { get; set; } = true;
-
-        public PassiveHealthTracker Passive { get; } = new();
-
-        public DateTimeOffset? EjectedUntil { get; set; }
-
-        public int Ejections { get; set; }
-
-        public DateTimeOffset LastEjectionEnded { get; set; }
-
-        public DateTimeOffset UsableSince { get; set; }
-    }
-
-    [LoggerMessage(EventId = 5101, Level = LogLevel.Warning, Message = "Pool {Pool}: a changed pin generation could not be persisted yet; retrying with the next snapshot.")]
-    private static partial void LogGenerationNotSaved(ILogger logger, string pool, Exception exception);
+    private string ProbeKey(string backendId) => $"{Name}/{backendId}";
 }

@@ -21,6 +21,24 @@ public sealed class PoolState
     /// <summary>Health and operations settings, as last sent by a gateway.</summary>
     [Id(3)]
     public PoolSettings? Settings { get; set; }
+
+    /// <summary>The settings in effect: the defaults until a gateway sent some.</summary>
+    public PoolSettings EffectiveSettings => Settings ?? PoolSettings.Default;
+
+    /// <summary>
+    /// A deep copy: a change is made on a copy, stored, and only then takes the original's place, so nothing that was
+    /// not stored is ever served.
+    /// </summary>
+    public PoolState Clone() => new()
+    {
+        Initialized = Initialized,
+        RegistryVersion = RegistryVersion,
+        Backends = Backends.ConvertAll(b => b.Clone()),
+        Settings = Settings,
+    };
+
+    /// <summary>The backend with <paramref name="backendId"/>, or <c>null</c>.</summary>
+    public BackendRecord? Find(string backendId) => Backends.Find(b => string.Equals(b.Id, backendId, StringComparison.Ordinal));
 }
 
 /// <summary>A registered backend.</summary>
@@ -63,7 +81,13 @@ public sealed class BackendRecord
     [Id(7)]
     public long PinGeneration { get; set; }
 
-    /// <summary>Whether the backend kept sessions in the latest snapshot (the state <see cref="PinGeneration"/> names).</summary>
+    /// <summary>Whether the backend keeps sessions (the state <see cref="PinGeneration"/> names), as stored.</summary>
     [Id(8)]
     public bool KeepsSessions { get; set; } = true;
+
+    /// <summary>Whether the backend is draining and its deadline has passed: its sessions move.</summary>
+    public bool DrainedOut(DateTimeOffset now) => State == BackendState.Draining && DrainDeadline <= now;
+
+    /// <summary>A copy.</summary>
+    public BackendRecord Clone() => (BackendRecord)MemberwiseClone();
 }

@@ -49,7 +49,23 @@ public sealed class BalancerOptionsValidatorTests
         { "Balancer:History:Retention", o => o.History.Retention = TimeSpan.FromSeconds(30) },
         { "Balancer:History:Retention", o => o.History.Retention = TimeSpan.FromDays(1) },
         { "Balancer:History:SessionsInterval", o => o.History.SessionsInterval = TimeSpan.Zero },
+        { "Balancer:Pools:web:PanicThreshold", o => o.Pools["web"].PanicThreshold = 101 },
+        { "Balancer:Pools:web:PanicThreshold", o => o.Pools["web"].PanicThreshold = -1 },
     };
+
+    [Fact]
+    public void ToSettings_CarriesThePanicThresholdAndTheFirstPassWait()
+    {
+        var pool = Valid().Pools["web"];
+        pool.PanicThreshold = 30;
+        pool.HealthCheck.WaitForFirstPass = true;
+
+        var settings = pool.ToSettings();
+
+        Assert.Equal(30, settings.EffectivePanicThreshold);
+        Assert.True(settings.Active.WaitForFirstPass);
+        Assert.Equal(50, new PoolOptions().ToSettings().EffectivePanicThreshold); // Envoy's default
+    }
 
     [Theory]
     [MemberData(nameof(Broken))]

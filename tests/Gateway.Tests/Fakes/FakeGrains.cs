@@ -169,6 +169,9 @@ public sealed class FakePoolGrain(string name) : IPoolGrain
     /// <summary>While set, calls fail as if the cluster were unreachable.</summary>
     public bool Unreachable { get; set; }
 
+    /// <summary>While set, calls never answer (a silo that died mid-call); they end only when cancelled.</summary>
+    public bool Hangs { get; set; }
+
     public ConcurrentQueue<LoadReport> Reports { get; } = new();
 
     public ConcurrentQueue<ImmutableArray<BackendSpec>> Seeds { get; } = new();
@@ -181,9 +184,9 @@ public sealed class FakePoolGrain(string name) : IPoolGrain
     /// <summary>From now on the pool has no registry (its store lost it) until seeded again.</summary>
     public void LoseRegistry() => Snapshot = Snapshot with { Backends = [], Unseeded = true };
 
-    public Task<PoolSnapshot> InitializeAsync(ImmutableArray<BackendSpec> seed, PoolSettings settings, CancellationToken cancellationToken = default)
+    public async Task<PoolSnapshot> InitializeAsync(ImmutableArray<BackendSpec> seed, PoolSettings settings, CancellationToken cancellationToken = default)
     {
-        Check();
+        await CheckAsync(cancellationToken);
         Seeds.Enqueue(seed);
         if (Snapshot.Unseeded || Snapshot.Backends.IsEmpty)
         {
@@ -195,35 +198,44 @@ public sealed class FakePoolGrain(string name) : IPoolGrain
             };
         }
 
-        return Task.FromResult(Snapshot);
+        return Snapshot;
     }
 
-    public Task<PoolSnapshot> ReportAsync(LoadReport report, CancellationToken cancellationToken = default)
+    public async Task<PoolSnapshot> ReportAsync(LoadReport report, CancellationToken cancellationToken = default)
     {
-        Check();
+        await CheckAsync(cancellationToken);
         Reports.Enqueue(report);
-        return Task.FromResult(Snapshot);
+        return Snapshot;
     }
 
-    public Task<PoolSnapshot> GetSnapshotAsync()
+    public async Task<PoolSnapshot> GetSnapshotAsync()
     {
-        Check();
+        await CheckAsync(CancellationToken.None);
         Interlocked.Increment(ref _snapshotCalls);
-        return Task.FromResult(Snapshot);
+        return Snapshot;
     }
 
-    public Task<PoolSnapshot> UpsertBackendAsync(BackendSpec backend) => throw new NotSupportedException();
+    public Task<AdminResult> AddBackendAsync(BackendSpec backend, string actor) => throw new NotSupportedException();
 
-    public Task<bool> RemoveBackendAsync(string backendId) => throw new NotSupportedException();
+    public Task<AdminResult> UpdateBackendAsync(string backendId, BackendPatch patch, string actor) => throw new NotSupportedException();
 
-    public Task<bool> DrainBackendAsync(string backendId, TimeSpan? timeout, bool cancel = false) => throw new NotSupportedException();
+    public Task<AdminResult> RemoveBackendAsync(string backendId, string actor) => throw new NotSupportedException();
+
+    public Task<AdminResult> DrainBackendAsync(string backendId, TimeSpan? timeout, string actor) => throw new NotSupportedException();
+
+    public Task<AdminResult> CancelDrainAsync(string backendId, string actor) => throw new NotSupportedException();
 
     public Task NotifyUnpinnedAsync(string sessionKey) => throw new NotSupportedException();
 
-    public Task ReportProbeAsync(string backendId, bool healthy) => throw new NotSupportedException();
+    public Task ReportProbeAsync(string backendId, string address, bool healthy) => throw new NotSupportedException();
 
-    private void Check()
+    private async Task CheckAsync(CancellationToken cancellationToken)
     {
+        if (Hangs)
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+
         if (Unreachable)
         {
             throw new TimeoutException("The pool grain is unreachable.");

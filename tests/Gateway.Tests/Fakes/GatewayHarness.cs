@@ -33,6 +33,7 @@ internal sealed class GatewayHarness : IDisposable
         configure?.Invoke(Options);
         var options = Microsoft.Extensions.Options.Options.Create(Options);
         Registry = new PoolRegistry(options, Time, NullLogger<PoolRegistry>.Instance);
+        Connectivity = new ClusterConnectivity(Time);
         Telemetry = new GatewayTelemetry(_services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), Registry, Connectivity, Time);
         Refresher = new PoolViewRefresher(Grains.Factory, Time, options);
         Budget = new NewSessionBudget(options);
@@ -50,7 +51,7 @@ internal sealed class GatewayHarness : IDisposable
 
     public PoolRuntime Pool => Registry.Find(PoolName)!;
 
-    public ClusterConnectivity Connectivity { get; } = new();
+    public ClusterConnectivity Connectivity { get; }
 
     public GatewayTelemetry Telemetry { get; }
 

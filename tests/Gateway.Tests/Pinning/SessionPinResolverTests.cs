@@ -298,8 +298,8 @@ public sealed class SessionPinResolverTests : IDisposable
     {
         var key = _gateway.KeyPlacedOn("b2");
         _gateway.Pool.Pins.Set(key, new CachedPin("b2", 1, Generation, _gateway.Time.GetUtcNow()));
-        _gateway.Connectivity.ReportFailed();
-        _gateway.Connectivity.ReportFailed();
+        _gateway.Connectivity.ReportFailed(PoolName);
+        _gateway.Connectivity.ReportFailed(PoolName);
         _gateway.Grains.Pool(PoolName).Unreachable = true;
         _gateway.Time.Advance(TimeSpan.FromMinutes(1));
 

@@ -1,6 +1,9 @@
+using System.Collections.Concurrent;
+using Distributed.Gateway.Configuration;
 using Distributed.Gateway.Pools;
 using Distributed.Gateway.Tests.Fakes;
-using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Logging;
 using static Distributed.Gateway.Tests.Fakes.GatewayHarness;
 
 namespace Distributed.Gateway.Tests.Pools;
@@ -8,10 +11,21 @@ namespace Distributed.Gateway.Tests.Pools;
 [Trait("Category", "Unit")]
 public sealed class ClusterLoadReporterTests : IAsyncLifetime, IDisposable
 {
-    private readonly GatewayHarness _gateway = new();
+    private const string Other = "other";
+    private readonly GatewayHarness _gateway = new(configure: o =>
+    {
+        // A second pool, so one pool's grain can fail or hang while the other's answers.
+        o.Pools[Other] = new PoolOptions { Backends = { ["b1"] = new BackendOptions { Address = "http://127.0.0.1:5001/" } } };
+        // Long enough that a pool grain which never answers stays stuck for the whole test.
+        o.ClusterCallTimeout = TimeSpan.FromSeconds(30);
+    });
+
+    private readonly EventLog _log = new();
     private ClusterLoadReporter? _reporter;
 
     private FakePoolGrain Grain => _gateway.Grains.Pool(PoolName);
+
+    private FakePoolGrain OtherGrain => _gateway.Grains.Pool(Other);
 
     public async Task InitializeAsync()
     {
@@ -23,9 +37,9 @@ public sealed class ClusterLoadReporterTests : IAsyncLifetime, IDisposable
             Microsoft.Extensions.Options.Options.Create(_gateway.Options),
             _gateway.Telemetry,
             _gateway.Time,
-            NullLogger<ClusterLoadReporter>.Instance);
+            _log);
         await _reporter.StartAsync(CancellationToken.None);
-        await EventuallyAsync(() => !Grain.Seeds.IsEmpty, "the pool to be seeded");
+        await EventuallyAsync(() => !Grain.Seeds.IsEmpty && !OtherGrain.Seeds.IsEmpty, "the pools to be seeded");
     }
 
     public async Task DisposeAsync() => await _reporter!.StopAsync(CancellationToken.None);
@@ -66,6 +80,7 @@ public sealed class ClusterLoadReporterTests : IAsyncLifetime, IDisposable
         Assert.Equal(4, _gateway.Pool.View.Backends.Length);
         Assert.False(Grain.Snapshot.Unseeded);
         Assert.NotNull(_gateway.Pool.Place("anyone"));
+        Assert.Single(_log.Ids, 2006);
     }
 
     [Fact]
@@ -83,16 +98,71 @@ public sealed class ClusterLoadReporterTests : IAsyncLifetime, IDisposable
         Assert.False(_gateway.Connectivity.IsDegraded);
     }
 
-    // Advances the fake clock by one report interval and waits for the round to finish: the answer adopted (the view
-    // was received at the new time) and the success recorded, or the given count of failed rounds in a row.
+    [Fact]
+    public async Task OnePoolGrainNeverAnswers_TheOtherPoolKeepsReportingEveryInterval()
+    {
+        Grain.Hangs = true;
+        var before = OtherGrain.Reports.Count;
+        for (var i = 1; i <= 5; i++)
+        {
+            _gateway.Time.Advance(_gateway.Options.ReportInterval);
+            await EventuallyAsync(() => OtherGrain.Reports.Count >= before + i, $"the other pool's report {i} while this pool's grain hangs");
+        }
+
+        Assert.True(_gateway.Registry.Find(Other)!.View.FromCluster);
+    }
+
+    [Fact]
+    public async Task Readiness_OnePoolsReportsFail_IsDegradedNamingThatPoolOnlyAndTheEpisodeIsLoggedOnce()
+    {
+        var check = new ClusterSnapshotHealthCheck(_gateway.Registry, _gateway.Connectivity);
+        Grain.Unreachable = true;
+        for (var failures = 1; failures <= 4; failures++)
+        {
+            await TickAsync(failures);
+        }
+
+        var result = await check.CheckHealthAsync(new HealthCheckContext());
+        Assert.Equal(HealthStatus.Degraded, result.Status);
+        Assert.Contains(PoolName, result.Description, StringComparison.Ordinal);
+        Assert.DoesNotContain(Other, result.Description, StringComparison.Ordinal);
+        Assert.StartsWith("unreachable", (string)result.Data[PoolName], StringComparison.Ordinal);
+        Assert.Equal("reachable", result.Data[Other]);
+
+        // The episode is logged once when it starts and once when it ends, not once per failed report.
+        Grain.Unreachable = false;
+        await TickAsync();
+        Assert.Single(_log.Ids, 2003);
+        Assert.Single(_log.Ids, 2004);
+        Assert.Equal(3, _log.Ids.Count(id => id == 2005)); // the failures in between, at Debug
+        Assert.Equal(HealthStatus.Healthy, (await check.CheckHealthAsync(new HealthCheckContext())).Status);
+    }
+
+    // Advances the fake clock by one report interval and waits for this pool's round to finish: the answer adopted (the
+    // view was received at the new time) and the success recorded, or the given count of failed rounds in a row.
     private async Task TickAsync(int failures = 0)
     {
         _gateway.Time.Advance(_gateway.Options.ReportInterval);
         var now = _gateway.Time.GetUtcNow();
+        var reports = _gateway.Connectivity.Reports(PoolName);
         await EventuallyAsync(
             () => failures == 0
-                ? _gateway.Pool.View.ReceivedAt == now && _gateway.Connectivity.ConsecutiveReportFailures == 0
-                : _gateway.Connectivity.ConsecutiveReportFailures == failures,
+                ? _gateway.Pool.View.ReceivedAt == now && reports.FailuresInARow == 0
+                : reports.FailuresInARow == failures,
             "a report round");
+    }
+
+    private sealed class EventLog : ILogger<ClusterLoadReporter>
+    {
+        private readonly ConcurrentQueue<int> _ids = new();
+
+        public IReadOnlyCollection<int> Ids => _ids;
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) => _ids.Enqueue(eventId.Id);
     }
 }

@@ -147,4 +147,46 @@ public sealed class PoolViewTests
         Assert.All(keys, k => Assert.Equal(quiet.Guess(k)!.Id, busy.Guess(k)!.Id));
         Assert.All(keys, k => Assert.Equal(quiet.Place(k, 2)!.Id, quiet.Guess(k)!.Id));
     }
+
+    [Fact]
+    public void ChooseLeastLoaded_TwoBackendPool_SlowStartShapesTheShareOfNewSessions()
+    {
+        // b1 serves 4 requests; b2 was just added (or recovered) and is idle. 30 new sessions arrive within one
+        // snapshot interval: each pinned choice counts until the next snapshot, so b2's share follows its ramp instead
+        // of it taking every session while its figures say idle.
+        int Share(double factor)
+        {
+            _counters.Clear();
+            var view = View(Backend("b1", clusterInFlight: 4), Backend("b2") with { EffectiveWeight = factor });
+            var random = new Random(7);
+            var onB2 = 0;
+            for (var i = 0; i < 30; i++)
+            {
+                var chosen = view.ChooseLeastLoaded(random)!;
+                chosen.Counter.Placed();
+                onB2 += chosen.Id == "b2" ? 1 : 0;
+            }
+
+            return onB2;
+        }
+
+        var (tenth, half, full) = (Share(0.1), Share(0.5), Share(1));
+        Assert.InRange(tenth, 1, 4);
+        Assert.InRange(half, 9, 13);
+        Assert.InRange(full, 15, 19);
+    }
+
+    [Fact]
+    public void PlacedSinceSnapshot_CountsUntilTheNextSnapshotArrives()
+    {
+        var view = View(Backend("b1", clusterInFlight: 2));
+        var entry = view.Find("b1")!;
+        entry.Counter.Placed();
+        entry.Counter.Placed();
+        Assert.Equal(4, entry.EstimatedLoad);
+        Assert.Equal(2, entry.EstimatedInFlight); // limits count requests, not sessions
+
+        entry.Counter.SnapshotArrived();
+        Assert.Equal(2, entry.EstimatedLoad);
+    }
 }

@@ -65,6 +65,7 @@ public sealed class LeastLoadedBackendSelectorTests
     [Fact]
     public void Select_IdleBackends_ShareInProportionToWeight()
     {
+        // A quiet pool: nothing in flight anywhere, so the weights alone decide (not the heavier one every time).
         BackendCandidate[] candidates = [new(0, 1, true), new(0, 3, true)];
         var random = new Random(9);
         var heavy = 0;
@@ -72,6 +73,24 @@ public sealed class LeastLoadedBackendSelectorTests
         for (var i = 0; i < Draws; i++)
         {
             heavy += LeastLoadedBackendSelector.Select(candidates, random);
+        }
+
+        Assert.InRange(heavy / (double)Draws, 0.72, 0.78);
+    }
+
+    [Fact]
+    public void Select_WorkThatStays_IsSharedInProportionToWeight()
+    {
+        // Each choice adds to the chosen backend's load (long-lived sessions), as the gateway's local correction does.
+        BackendCandidate[] candidates = [new(0, 1, true), new(0, 3, true)];
+        var random = new Random(9);
+        var heavy = 0;
+        const int Draws = 4_000;
+        for (var i = 0; i < Draws; i++)
+        {
+            var chosen = LeastLoadedBackendSelector.Select(candidates, random);
+            candidates[chosen] = candidates[chosen] with { Load = candidates[chosen].Load + 1 };
+            heavy += chosen;
         }
 
         Assert.InRange(heavy / (double)Draws, 0.72, 0.78);
@@ -92,6 +111,19 @@ public sealed class LeastLoadedBackendSelectorTests
         foreach (var count in counts)
         {
             Assert.InRange(count, Draws / 4 * 0.9, Draws / 4 * 1.1);
+        }
+    }
+
+    [Fact]
+    public void Select_IdleBackendAtATenthOfItsWeight_DoesNotWinAgainstALightlyLoadedOne()
+    {
+        // Slow start at 0.1 against 4 in flight at full weight: (0 + 1) / 0.1 = 10 is worse than (4 + 1) / 1 = 5.
+        // Scoring load / weight alone made an idle backend win every draw whatever its slow-start factor.
+        BackendCandidate[] candidates = [new(4, 1, true), new(0, 0.1, true)];
+        var random = new Random(13);
+        for (var i = 0; i < 1_000; i++)
+        {
+            Assert.Equal(0, LeastLoadedBackendSelector.Select(candidates, random));
         }
     }
 }

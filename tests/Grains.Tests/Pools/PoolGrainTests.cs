@@ -107,6 +107,12 @@ public sealed class PoolGrainTests(GrainClusterFixture cluster) : IClassFixture<
     private static LoadReport Outcomes(string gateway, string backend, long completed, long failed) =>
         new(gateway, [new BackendLoad(backend, 0, completed, failed)], Lease);
 
+    private static BackendSnapshot Of(PoolSnapshot snapshot, string id) => snapshot.Backends.Single(b => b.Id == id);
+
+    // Whether a backend keeps sessions changes in the background (stored first, then shown): wait for it.
+    private static Task<PoolSnapshot> KeepsSessionsAsync(IPoolGrain pool, string id, bool keeps) =>
+        GrainClusterFixture.EventuallyAsync(pool.GetSnapshotAsync, s => Of(s, id).KeepsSessions == keeps);
+
     [Fact]
     public async Task ReportAsync_FailuresInARowFromSeveralGateways_EjectForADoublingTimeThenReturn()
     {
@@ -118,7 +124,7 @@ public sealed class PoolGrainTests(GrainClusterFixture cluster) : IClassFixture<
         var b2 = snapshot.Backends.Single(b => b.Id == "b2");
         Assert.Equal(BackendHealth.Ejected, b2.Health);
         Assert.False(b2.AcceptsNewSessions);
-        Assert.False(b2.KeepsSessions);
+        Assert.False(Of(await KeepsSessionsAsync(pool, "b2", false), "b2").KeepsSessions); // once stored
 
         cluster.Time.Advance(TimeSpan.FromSeconds(10) + TimeSpan.FromMilliseconds(1));
         Assert.Equal(BackendHealth.Healthy, (await pool.GetSnapshotAsync()).Backends.Single(b => b.Id == "b2").Health);
@@ -140,20 +146,20 @@ public sealed class PoolGrainTests(GrainClusterFixture cluster) : IClassFixture<
         long Generation(PoolSnapshot snapshot, string id) => snapshot.Backends.Single(b => b.Id == id).PinGeneration;
 
         await pool.ReportAsync(Outcomes("g1", "b2", 3, 3)); // ejected: sessions may move
-        var ejected = Generation(await pool.GetSnapshotAsync(), "b2");
+        var ejected = Generation(await KeepsSessionsAsync(pool, "b2", false), "b2");
         Assert.True(ejected > seeded);
+        await pool.ReportAsync(Outcomes("g1", "b1", 1, 0));
         Assert.Equal(ejected, Generation(await pool.GetSnapshotAsync(), "b2")); // once per change
 
         cluster.Time.Advance(TimeSpan.FromSeconds(11)); // back: a new generation again, so "keeps" and "stopped" never share one
-        var back = await pool.GetSnapshotAsync();
-        Assert.True(back.Backends.Single(b => b.Id == "b2").KeepsSessions);
+        var back = await KeepsSessionsAsync(pool, "b2", true);
         Assert.True(Generation(back, "b2") > ejected);
         Assert.Equal(seeded, Generation(back, "b1"));
 
-        Assert.True(await pool.DrainBackendAsync("b1", TimeSpan.FromMinutes(1)));
+        Assert.True((await pool.DrainBackendAsync("b1", TimeSpan.FromMinutes(1), "test")).Succeeded);
         Assert.Equal(seeded, Generation(await pool.GetSnapshotAsync(), "b1")); // pins stay while draining
         cluster.Time.Advance(TimeSpan.FromMinutes(1));
-        Assert.True(Generation(await pool.GetSnapshotAsync(), "b1") > seeded); // past the deadline they move
+        Assert.True(Generation(await KeepsSessionsAsync(pool, "b1", false), "b1") > seeded); // past the deadline they move
     }
 
     [Fact]
@@ -175,7 +181,7 @@ public sealed class PoolGrainTests(GrainClusterFixture cluster) : IClassFixture<
         var pool = NewPool();
         await pool.InitializeAsync(Seed, Settings);
         await pool.ReportAsync(Outcomes("g1", "b2", 3, 3));
-        var before = (await pool.GetSnapshotAsync()).Backends.Max(b => b.PinGeneration);
+        var before = (await KeepsSessionsAsync(pool, "b2", false)).Backends.Max(b => b.PinGeneration);
 
         cluster.Time.Advance(TimeSpan.FromSeconds(1));
         var again = await NewPool().InitializeAsync(Seed, Settings);
@@ -207,22 +213,59 @@ public sealed class PoolGrainTests(GrainClusterFixture cluster) : IClassFixture<
         Assert.Single(snapshot.Backends, b => b.Health == BackendHealth.Ejected);
     }
 
+    // Probing on, but the real probers get one probe each in the test (Rise 2, Fall 3): no verdict of their own.
+    private static readonly PoolSettings Probed = Settings with { Active = ActiveHealthSettings.Default with { Interval = TimeSpan.FromHours(1) } };
+
     [Fact]
     public async Task ReportProbeAsync_EveryBackendUnhealthy_PanicRoutesToAll()
     {
         var pool = NewPool();
-        await pool.InitializeAsync(Seed, Settings);
+        await pool.InitializeAsync(Seed, Probed);
 
-        await pool.ReportProbeAsync("b1", healthy: false);
-        var one = await GrainClusterFixture.EventuallyAsync(pool.GetSnapshotAsync, s => s.Backends.Single(b => b.Id == "b1").Health == BackendHealth.Unhealthy);
-        Assert.False(one.Panic);
-        Assert.False(one.Backends.Single(b => b.Id == "b1").AcceptsNewSessions);
-        Assert.True(one.Backends.Single(b => b.Id == "b2").AcceptsNewSessions);
+        await pool.ReportProbeAsync("b1", "http://127.0.0.1:5001/", healthy: false);
+        var one = await GrainClusterFixture.EventuallyAsync(pool.GetSnapshotAsync, s => Of(s, "b1").Health == BackendHealth.Unhealthy);
+        Assert.False(one.Panic); // 1 of 2 healthy: not below the default threshold (50%)
+        Assert.False(Of(one, "b1").AcceptsNewSessions);
+        Assert.True(Of(one, "b2").AcceptsNewSessions);
 
-        await pool.ReportProbeAsync("b2", healthy: false);
-        var both = await GrainClusterFixture.EventuallyAsync(pool.GetSnapshotAsync, s => s.Backends.Single(b => b.Id == "b2").Health == BackendHealth.Unhealthy);
+        await pool.ReportProbeAsync("b2", "http://127.0.0.1:5002/", healthy: false);
+        var both = await GrainClusterFixture.EventuallyAsync(pool.GetSnapshotAsync, s => s.Panic && s.Backends.All(b => b.KeepsSessions && b.Health == BackendHealth.Unhealthy));
         Assert.True(both.Panic);
         Assert.All(both.Backends, b => Assert.True(b.AcceptsNewSessions && b.KeepsSessions && b.Health == BackendHealth.Unhealthy));
+    }
+
+    [Fact]
+    public async Task ReportProbeAsync_AboutAnotherAddress_IsIgnored()
+    {
+        var pool = NewPool();
+        await pool.InitializeAsync(Seed, Probed);
+        Assert.True((await pool.UpdateBackendAsync("b1", new BackendPatch(Address: "http://127.0.0.1:6001/"), "test")).Succeeded);
+
+        // The prober of the old address has not heard of the change yet; the two-way calls after it are queued behind it.
+        await pool.ReportProbeAsync("b1", "http://127.0.0.1:5001/", healthy: false);
+        await pool.ReportAsync(Report("g1"));
+        Assert.Equal(BackendHealth.Healthy, Of(await pool.GetSnapshotAsync(), "b1").Health);
+
+        await pool.ReportProbeAsync("b1", "http://127.0.0.1:6001/", healthy: false);
+        Assert.Equal(BackendHealth.Unhealthy, Of(await GrainClusterFixture.EventuallyAsync(pool.GetSnapshotAsync, s => Of(s, "b1").Health == BackendHealth.Unhealthy), "b1").Health);
+    }
+
+    [Fact]
+    public async Task AddBackendAsync_WaitingForTheFirstPass_TakesNoSessionsUntilItsProberPasses()
+    {
+        var pool = NewPool();
+        await pool.InitializeAsync(Seed, Probed with { Active = Probed.Active with { WaitForFirstPass = true } });
+
+        var added = await pool.AddBackendAsync(new BackendSpec("b3", "http://127.0.0.1:5003/", 1), "test");
+        Assert.Equal(AdminOutcome.Created, added.Outcome);
+        Assert.True(Of(added.Snapshot, "b1").AcceptsNewSessions); // seeded backends start together: not held back
+        Assert.Equal(BackendHealth.Unknown, Of(added.Snapshot, "b3").Health);
+        Assert.False(Of(added.Snapshot, "b3").AcceptsNewSessions);
+
+        await pool.ReportProbeAsync("b3", "http://127.0.0.1:5003/", healthy: true);
+        var passed = await KeepsSessionsAsync(pool, "b3", true);
+        Assert.Equal(BackendHealth.Healthy, Of(passed, "b3").Health);
+        Assert.True(Of(passed, "b3").AcceptsNewSessions);
     }
 
     [Fact]
@@ -231,56 +274,93 @@ public sealed class PoolGrainTests(GrainClusterFixture cluster) : IClassFixture<
         var pool = NewPool();
         await pool.InitializeAsync(Seed, Settings);
 
-        Assert.True(await pool.DrainBackendAsync("b1", TimeSpan.FromMinutes(2)));
-        var draining = (await pool.GetSnapshotAsync()).Backends.Single(b => b.Id == "b1");
+        var drained = await pool.DrainBackendAsync("b1", TimeSpan.FromMinutes(2), "test");
+        Assert.Equal(AdminOutcome.Done, drained.Outcome);
+        var draining = Of(drained.Snapshot, "b1");
         Assert.Equal(BackendState.Draining, draining.State);
         Assert.False(draining.AcceptsNewSessions);
         Assert.True(draining.KeepsSessions);
 
         cluster.Time.Advance(TimeSpan.FromMinutes(2));
-        Assert.False((await pool.GetSnapshotAsync()).Backends.Single(b => b.Id == "b1").KeepsSessions);
+        await KeepsSessionsAsync(pool, "b1", false);
 
-        Assert.True(await pool.DrainBackendAsync("b1", null, cancel: true));
-        Assert.True((await pool.GetSnapshotAsync()).Backends.Single(b => b.Id == "b1") is { State: BackendState.Active, AcceptsNewSessions: true, KeepsSessions: true });
-        Assert.False(await pool.DrainBackendAsync("nope", null));
+        Assert.Equal(AdminOutcome.Done, (await pool.CancelDrainAsync("b1", "test")).Outcome);
+        Assert.True(Of(await KeepsSessionsAsync(pool, "b1", true), "b1") is { State: BackendState.Active, AcceptsNewSessions: true, KeepsSessions: true });
+        Assert.Equal(AdminOutcome.NotFound, (await pool.DrainBackendAsync("nope", null, "test")).Outcome);
+        Assert.Equal(AdminOutcome.Invalid, (await pool.DrainBackendAsync("b1", TimeSpan.FromDays(8), "test")).Outcome);
     }
 
     [Fact]
-    public async Task UpsertAndRemoveBackend_ChangeTheRegistryAndItsVersion()
+    public async Task AddUpdateRemoveBackend_ChangeTheRegistryAndItsVersion()
     {
         var pool = NewPool();
         var first = await pool.InitializeAsync(Seed, Settings);
 
-        var added = await pool.UpsertBackendAsync(new BackendSpec("b3", "http://127.0.0.1:5003/", 4, MaxInFlight: 7));
-        Assert.Equal(first.RegistryVersion + 1, added.RegistryVersion);
-        Assert.Equal(["b1", "b2", "b3"], added.Backends.Select(b => b.Id));
-        Assert.Equal(7, added.Backends[2].MaxInFlight);
+        var added = await pool.AddBackendAsync(new BackendSpec("b3", "http://127.0.0.1:5003/", 4, MaxInFlight: 7), "test");
+        Assert.Equal(AdminOutcome.Created, added.Outcome);
+        Assert.Equal(first.RegistryVersion + 1, added.Snapshot.RegistryVersion);
+        Assert.Equal(["b1", "b2", "b3"], added.Snapshot.Backends.Select(b => b.Id));
+        Assert.Equal(7, Of(added.Snapshot, "b3").MaxInFlight);
 
-        var updated = await pool.UpsertBackendAsync(new BackendSpec("b3", "http://127.0.0.1:6003/", 2));
-        Assert.Equal("http://127.0.0.1:6003/", updated.Backends[2].Address);
+        var again = await pool.AddBackendAsync(new BackendSpec("b3", "http://127.0.0.1:7003/", 1), "test");
+        Assert.Equal(AdminOutcome.Conflict, again.Outcome);
+        Assert.Equal("http://127.0.0.1:5003/", Of(again.Snapshot, "b3").Address);
 
-        Assert.True(await pool.RemoveBackendAsync("b3"));
-        Assert.False(await pool.RemoveBackendAsync("b3"));
+        var updated = await pool.UpdateBackendAsync("b3", new BackendPatch(Address: "http://127.0.0.1:6003/", Weight: 2), "test");
+        Assert.Equal(AdminOutcome.Done, updated.Outcome);
+        Assert.True(Of(updated.Snapshot, "b3") is { Address: "http://127.0.0.1:6003/", Weight: 2, MaxInFlight: 7 });
+        Assert.Equal(AdminOutcome.Invalid, (await pool.UpdateBackendAsync("b3", new BackendPatch(Weight: 0), "test")).Outcome);
+        Assert.Equal(AdminOutcome.Invalid, (await pool.AddBackendAsync(new BackendSpec("b 4", "file:///etc/passwd", 1), "test")).Outcome);
+
+        Assert.Equal(AdminOutcome.Done, (await pool.RemoveBackendAsync("b3", "test")).Outcome);
+        Assert.Equal(AdminOutcome.NotFound, (await pool.RemoveBackendAsync("b3", "test")).Outcome);
+        Assert.Equal(AdminOutcome.NotFound, (await pool.UpdateBackendAsync("b3", new BackendPatch(Weight: 3), "test")).Outcome);
         var removed = await pool.GetSnapshotAsync();
         Assert.Equal(["b1", "b2"], removed.Backends.Select(b => b.Id));
-        Assert.Equal(updated.RegistryVersion + 1, removed.RegistryVersion);
+        Assert.Equal(updated.Snapshot.RegistryVersion + 1, removed.RegistryVersion);
     }
 
     [Fact]
-    public async Task UpsertBackendAsync_NewBackend_RampsItsWeightOverTheSlowStartWindow()
+    public async Task AddBackendAsync_ConcurrentCallsForOneId_OneIsCreatedTheOthersConflict()
     {
         var pool = NewPool();
         await pool.InitializeAsync(Seed, Settings);
-        cluster.Time.Advance(TimeSpan.FromMinutes(1));
 
-        var added = (await pool.UpsertBackendAsync(new BackendSpec("b3", "http://127.0.0.1:5003/", 4))).Backends.Single(b => b.Id == "b3");
-        Assert.Equal(0.4, added.EffectiveWeight, 3);
+        var results = await Task.WhenAll(Enumerable.Range(0, 8).Select(i => pool.AddBackendAsync(new BackendSpec("b3", $"http://127.0.0.1:{6000 + i}/", 1), $"caller {i}")));
 
-        cluster.Time.Advance(TimeSpan.FromSeconds(5));
-        Assert.Equal(2.0, (await pool.GetSnapshotAsync()).Backends.Single(b => b.Id == "b3").EffectiveWeight, 3);
+        Assert.Single(results, r => r.Outcome == AdminOutcome.Created);
+        Assert.Equal(7, results.Count(r => r.Outcome == AdminOutcome.Conflict));
+    }
 
-        cluster.Time.Advance(TimeSpan.FromSeconds(5));
-        Assert.Equal(4.0, (await pool.GetSnapshotAsync()).Backends.Single(b => b.Id == "b3").EffectiveWeight, 3);
+    [Fact]
+    public async Task UpdateBackendAsync_RacingItsRemoval_NeverBringsItBack()
+    {
+        var pool = NewPool();
+        await pool.InitializeAsync(Seed, Settings);
+
+        var update = pool.UpdateBackendAsync("b2", new BackendPatch(Weight: 9), "one");
+        var remove = pool.RemoveBackendAsync("b2", "other");
+        await Task.WhenAll(update, remove);
+
+        Assert.Equal(AdminOutcome.Done, (await remove).Outcome);
+        Assert.Contains((await update).Outcome, new[] { AdminOutcome.Done, AdminOutcome.NotFound });
+        Assert.DoesNotContain((await pool.GetSnapshotAsync()).Backends, b => b.Id == "b2");
+    }
+
+    [Fact]
+    public async Task AdminOperations_AreLoggedOnceWithWhoDidThem()
+    {
+        var pool = NewPool();
+        await pool.InitializeAsync(Seed, Settings);
+        var actor = $"10.0.0.7 via gateway-{Guid.NewGuid():N}";
+
+        await pool.AddBackendAsync(new BackendSpec("b3", "http://127.0.0.1:5003/", 1), actor);
+        await pool.DrainBackendAsync("b3", TimeSpan.FromMinutes(1), actor);
+        await pool.RemoveBackendAsync("b3", actor);
+        await pool.RemoveBackendAsync("b3", actor); // refused: nothing happened, nothing logged
+
+        var logged = cluster.Logs.Entries.Where(e => e.Message.Contains(actor, StringComparison.Ordinal)).Select(e => e.EventId.Name).ToList();
+        Assert.Equal(["LogBackendAdded", "LogDrainStarted", "LogBackendRemoved"], logged);
     }
 
     [Fact]

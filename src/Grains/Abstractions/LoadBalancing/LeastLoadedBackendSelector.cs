@@ -1,13 +1,24 @@
 namespace Distributed.Grains.LoadBalancing;
 
 /// <summary>One backend as the selector sees it.</summary>
-/// <param name="Load">Requests in flight (cluster-wide estimate).</param>
+/// <param name="Load">Requests in flight (cluster-wide estimate), plus work placed on it since the figures were taken.</param>
 /// <param name="Weight">Relative capacity (after slow start); positive.</param>
 /// <param name="Usable">Whether the backend may take this request at all.</param>
 public readonly record struct BackendCandidate(double Load, double Weight, bool Usable)
 {
-    /// <summary>Load per unit of capacity; lower is better.</summary>
-    public double Score => Load / Math.Max(Weight, 1e-6);
+    /// <summary>
+    /// Load per unit of capacity counting the request being placed, <c>(load + 1) / weight</c>; lower is better.
+    /// Counting it keeps an idle backend from winning every draw whatever its weight: at a tenth of its weight (slow
+    /// start) it scores 10 idle, as much as a full-weight backend with 9 in flight.
+    /// </summary>
+    public double Score => (Load + 1) / Math.Max(Weight, 1e-6);
+
+    /// <summary>
+    /// Whether this candidate is a better choice than <paramref name="other"/>: a lower <see cref="Score"/>, unless
+    /// both are idle. Two idle backends say nothing about load, and comparing their weights alone would give the
+    /// heavier one every request of a quiet pool; the weighted draw decides between them instead.
+    /// </summary>
+    public bool IsLessLoadedThan(BackendCandidate other) => (Load > 0 || other.Load > 0) && Score < other.Score;
 }
 
 /// <summary>
@@ -15,7 +26,8 @@ public readonly record struct BackendCandidate(double Load, double Weight, bool 
 /// a probability proportional to its weight, and the one with the lower load per weight wins (the first drawn on a
 /// tie). Many gateways act on slightly stale load figures; drawing two at random instead of always taking the global
 /// minimum keeps them from herding onto the same backend during the staleness window, while a heavily loaded backend
-/// still loses almost every draw. Weighted draws make idle backends share new work in proportion to their weights.
+/// still loses almost every draw. Idle backends share new work in proportion to their weights (the draw decides), and
+/// busy ones too, as every placement counts in the load (see <see cref="BackendCandidate.Score"/>).
 /// </summary>
 public static class LeastLoadedBackendSelector
 {
@@ -46,7 +58,7 @@ public static class LeastLoadedBackendSelector
         }
 
         var second = Draw(candidates, random, total - Math.Max(candidates[first].Weight, 1e-6), exclude: first);
-        return candidates[second].Score < candidates[first].Score ? second : first;
+        return candidates[second].IsLessLoadedThan(candidates[first]) ? second : first;
     }
 
     private static int Draw(ReadOnlySpan<BackendCandidate> candidates, Random random, double total, int exclude)
