@@ -144,6 +144,12 @@ public interface IPoolGrain : IGrainWithStringKey
     /// <summary>Records a gateway's load and outcomes under a lease and returns the new snapshot.</summary>
     Task<PoolSnapshot> ReportAsync(LoadReport report, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Drops a gateway's lease at once, for a gateway that is shutting down: its in-flight counts leave the snapshot
+    /// now instead of when its last report's lease runs out. Unknown gateways are ignored.
+    /// </summary>
+    Task ReleaseLeaseAsync(string gatewayId, CancellationToken cancellationToken = default);
+
     /// <summary>The current snapshot, without reporting.</summary>
     Task<PoolSnapshot> GetSnapshotAsync();
 

@@ -106,6 +106,15 @@ public sealed partial class PoolGrain(
     }
 
     /// <inheritdoc />
+    public Task ReleaseLeaseAsync(string gatewayId, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        ArgumentException.ThrowIfNullOrWhiteSpace(gatewayId);
+        _leases.Remove(gatewayId);
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
     public Task<PoolSnapshot> GetSnapshotAsync() => SnapshotAsync();
 
     /// <inheritdoc />
