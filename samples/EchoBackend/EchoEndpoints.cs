@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net.WebSockets;
 using Microsoft.Extensions.Options;
 
 namespace Distributed.EchoBackend;
@@ -59,7 +60,7 @@ public static class EchoEndpoints
 {
     private const int MaxDelayMs = 60_000;
 
-    /// <summary>Health and the <c>/_echo/</c> control endpoints used by tests.</summary>
+    /// <summary>Health and the <c>/_echo/</c> control endpoints used by tests, including a WebSocket echo at <c>/_echo/ws</c>.</summary>
     public static void MapEchoControl(this WebApplication app)
     {
         app.MapGet("/healthz", (EchoState state) =>
@@ -80,6 +81,7 @@ public static class EchoEndpoints
             state.Reset();
             return Results.Ok();
         });
+        control.Map("/ws", EchoWebSocketAsync);
         control.MapGet("/stats", (EchoState state) => Results.Ok(new
         {
             id = state.Id,
@@ -125,6 +127,31 @@ public static class EchoEndpoints
             state.End();
         }
     });
+
+    // A WebSocket that sends every message back, and answers a Close with a Close (the closing handshake).
+    private static async Task EchoWebSocketAsync(HttpContext context)
+    {
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            context.Response.StatusCode = StatusCodes.Status400BadRequest;
+            await context.Response.WriteAsync("WebSocket requests only\n");
+            return;
+        }
+
+        using var socket = await context.WebSockets.AcceptWebSocketAsync();
+        var buffer = new byte[4096];
+        while (true)
+        {
+            var received = await socket.ReceiveAsync(buffer, context.RequestAborted);
+            if (received.MessageType == WebSocketMessageType.Close)
+            {
+                await socket.CloseOutputAsync(received.CloseStatus ?? WebSocketCloseStatus.NormalClosure, received.CloseStatusDescription, context.RequestAborted);
+                return;
+            }
+
+            await socket.SendAsync(buffer.AsMemory(0, received.Count), received.MessageType, received.EndOfMessage, context.RequestAborted);
+        }
+    }
 
     private static int? DelayOf(HttpRequest request)
     {

@@ -5,6 +5,7 @@ builder.Services.Configure<EchoOptions>(builder.Configuration.GetSection(EchoOpt
 builder.Services.AddSingleton<EchoState>();
 
 var app = builder.Build();
+app.UseWebSockets();
 app.MapEchoControl();
 app.MapEcho();
 app.Run();

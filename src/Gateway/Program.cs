@@ -2,6 +2,7 @@ using Distributed.Gateway;
 using Distributed.Gateway.Cluster;
 using Distributed.Gateway.Hardening;
 using Distributed.Gateway.Management;
+using Distributed.Gateway.Shutdown;
 using Distributed.Gateway.Telemetry;
 using Distributed.ServiceDefaults;
 
@@ -13,8 +14,10 @@ return ConfigurationErrors.Run(() =>
     builder.AddEdgeProtection();
     builder.AddClusterClient();
     builder.Services.AddSessionBalancing(builder.Configuration);
+    builder.Services.AddGracefulShutdown(builder.Configuration);
 
     var app = builder.Build();
+    app.UseGracefulShutdown();
     app.UseEdgeProtection();
     app.MapManagementEndpoints();
     app.MapAdminApi();

@@ -34,6 +34,19 @@ public sealed class TopologyOptions
     public IDictionary<string, string> GatewaySettings { get; init; } = new Dictionary<string, string>();
 
     /// <summary>
+    /// The gateways' <c>Balancer:Shutdown:DrainPeriod</c>. Clients of the local topology address each gateway directly,
+    /// with no DNS or endpoint list that needs time to drop a stopping one, so by default gateways stop without a drain;
+    /// tests that model a rotation (a client that follows readiness) set one.
+    /// </summary>
+    public TimeSpan GatewayDrainPeriod { get; init; } = TimeSpan.Zero;
+
+    /// <summary>
+    /// How long <see cref="LocalTopology.RestartAsync"/> waits after SIGTERM before SIGKILL, like Kubernetes'
+    /// <c>terminationGracePeriodSeconds</c>. <value>Default: 30 s.</value>
+    /// </summary>
+    public TimeSpan StopGrace { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
     /// Membership and messaging settings that declare a killed silo dead in a few seconds instead of Orleans' production
     /// default (about 15–20 s) and bound silo-to-silo calls to 5 s, for chaos tests and local experiments on one machine.
     /// </summary>
@@ -242,6 +255,7 @@ public sealed class LocalTopology : IAsyncDisposable
             "--Balancer:ReportInterval", _options.ReportInterval.ToString("c", System.Globalization.CultureInfo.InvariantCulture),
             "--Balancer:Cookies:SigningKey", CookieSigningKey,
             "--Balancer:Admin:ApiKey", AdminApiKey,
+            "--Balancer:Shutdown:DrainPeriod", _options.GatewayDrainPeriod.ToString("c", System.Globalization.CultureInfo.InvariantCulture),
         ];
         args.AddRange(Args(_balancer));
         args.AddRange(Args(_options.GatewaySettings));
@@ -263,7 +277,10 @@ public sealed class LocalTopology : IAsyncDisposable
         ProcessOf(name).KillHard();
     }
 
-    /// <summary>Restarts a member (after a kill, or gracefully stopping it first) and waits until it is ready.</summary>
+    /// <summary>
+    /// Restarts a member (after a kill, or stopping it gracefully first: SIGTERM, then SIGKILL after
+    /// <see cref="TopologyOptions.StopGrace"/>) and waits until it is ready.
+    /// </summary>
     public async Task RestartAsync(string name)
     {
         if (name == "redis")
@@ -272,7 +289,7 @@ public sealed class LocalTopology : IAsyncDisposable
             return;
         }
 
-        await ProcessOf(name).StopAsync(TimeSpan.FromSeconds(5));
+        await ProcessOf(name).StopAsync(_options.StopGrace);
         if (_silos.Find(s => s.Name == name) is { } silo)
         {
             await StartSiloAsync(silo);

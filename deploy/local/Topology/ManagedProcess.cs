@@ -45,6 +45,11 @@ public sealed class ManagedProcess : IAsyncDisposable
     public bool HasExited => _process.HasExited;
 
     /// <summary>
+    /// The exit code once the process has ended: 0 after a graceful stop, 137 (128 + SIGKILL) when it was killed.
+    /// </summary>
+    public int? ExitCode => _process.HasExited ? _process.ExitCode : null;
+
+    /// <summary>
     /// Starts <paramref name="fileOrDll"/> (a <c>.dll</c> runs under <c>dotnet</c>, from its own folder so it finds its
     /// appsettings.json) with <paramref name="args"/> and extra environment variables.
     /// </summary>
