@@ -16,6 +16,11 @@ public sealed record Sample(string Key, int Gateway, string? Backend, int Status
 /// client behind DNS round robin. A gateway that refuses the connection (it is down) is failed over to the other one,
 /// and a GET whose connection breaks under it is sent once more to the other one, as browsers and HTTP clients with a
 /// retry policy do; anything that still fails, and every error response, is recorded as a failure.
+/// <para>
+/// Given a <see cref="GatewayRotation"/>, the client never retries nor fails over: each request goes once to a gateway
+/// in rotation (ready), as through a Kubernetes Service or a health-checked DNS name, and any error is a failure. Like
+/// every HTTP client, it opens a new connection when the server closed one after a response.
+/// </para>
 /// </summary>
 public sealed class SteadyLoad : IAsyncDisposable
 {
@@ -28,13 +33,15 @@ public sealed class SteadyLoad : IAsyncDisposable
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _outstanding = new(MaxOutstanding);
+    private readonly GatewayRotation? _rotation;
     private int _failovers;
     private int _retries;
     private Task? _loop;
 
-    public SteadyLoad(LocalTopology topology, string[] keys, int requestsPerSecond)
+    public SteadyLoad(LocalTopology topology, string[] keys, int requestsPerSecond, GatewayRotation? rotation = null)
     {
         _topology = topology;
+        _rotation = rotation;
         _keys = keys;
         _interval = TimeSpan.FromSeconds(1.0 / requestsPerSecond);
     }
@@ -140,13 +147,21 @@ public sealed class SteadyLoad : IAsyncDisposable
             }
 
             var key = _keys[i % _keys.Length];
-            var gateway = (int)((i + (i / _keys.Length)) % _topology.Gateways.Count);
+            var slot = i + (i / _keys.Length);
+            var gateway = _rotation is null ? (int)(slot % _topology.Gateways.Count) : _rotation.Pick(slot);
             await _outstanding.WaitAsync();
             _ = Task.Run(async () =>
             {
                 try
                 {
-                    await SendAsync(key, gateway);
+                    if (gateway is { } target)
+                    {
+                        await SendAsync(key, target, failover: _rotation is null);
+                    }
+                    else
+                    {
+                        Record(new Sample(key, -1, null, 0, TimeSpan.Zero, _clock.Elapsed, "no gateway in rotation"));
+                    }
                 }
                 finally
                 {

@@ -42,9 +42,10 @@ public sealed class TopologyOptions
 
     /// <summary>
     /// How long <see cref="LocalTopology.RestartAsync"/> waits after SIGTERM before SIGKILL, like Kubernetes'
-    /// <c>terminationGracePeriodSeconds</c>. <value>Default: 30 s.</value>
+    /// <c>terminationGracePeriodSeconds</c>: longer than the hosts' own shutdown timeout (30 s), so a graceful stop is
+    /// never cut short. <value>Default: 40 s.</value>
     /// </summary>
-    public TimeSpan StopGrace { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan StopGrace { get; init; } = TimeSpan.FromSeconds(40);
 
     /// <summary>
     /// Membership and messaging settings that declare a killed silo dead in a few seconds instead of Orleans' production
