@@ -60,7 +60,9 @@ wait_ready silo "http://127.0.0.1:$silo_health_port/readyz"
 admin_key=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
 # In the gateway's environment, not on its command line, which any local user can read with ps.
 export Balancer__Admin__ApiKey="$admin_key"
-start gateway src/Gateway Distributed.Gateway --environment Demo --urls "http://127.0.0.1:$gateway_port"
+# One gateway and no load balancer in front: nothing to drain towards, so Ctrl-C stops it without the 5 s drain.
+start gateway src/Gateway Distributed.Gateway --environment Demo --urls "http://127.0.0.1:$gateway_port" \
+  --Balancer:Shutdown:DrainPeriod 00:00:00
 for i in 0 1 2; do wait_ready "echo-b$((i + 1))" "http://127.0.0.1:${backend_ports[$i]}/healthz"; done
 wait_ready gateway "http://127.0.0.1:$admin_port/readyz"
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net.WebSockets;
 using Microsoft.Extensions.Options;
 
 namespace Distributed.EchoBackend;
@@ -74,7 +75,7 @@ public static class EchoEndpoints
     });
 
     /// <summary>
-    /// Health, <c>/_echo/stats</c>, and the fault switches <c>/_echo/fail</c> and <c>/_echo/reset</c> when
+    /// Health, <c>/_echo/stats</c>, a WebSocket echo at <c>/_echo/ws</c>, and the fault switches <c>/_echo/fail</c> and <c>/_echo/reset</c> when
     /// <see cref="EchoOptions.FaultInjection"/> is on.
     /// </summary>
     public static void MapEchoControl(this WebApplication app)
@@ -93,6 +94,7 @@ public static class EchoEndpoints
             healthChecks = state.HealthChecks,
             inFlight = state.InFlight,
         }));
+        control.Map("/ws", EchoWebSocketAsync);
         if (!app.Services.GetRequiredService<IOptions<EchoOptions>>().Value.FaultInjection)
         {
             return;
@@ -146,6 +148,31 @@ public static class EchoEndpoints
             state.End();
         }
     });
+
+    // A WebSocket that sends every message back, and answers a Close with a Close (the closing handshake).
+    private static async Task EchoWebSocketAsync(HttpContext context)
+    {
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            context.Response.StatusCode = StatusCodes.Status400BadRequest;
+            await context.Response.WriteAsync("WebSocket requests only\n");
+            return;
+        }
+
+        using var socket = await context.WebSockets.AcceptWebSocketAsync();
+        var buffer = new byte[4096];
+        while (true)
+        {
+            var received = await socket.ReceiveAsync(buffer, context.RequestAborted);
+            if (received.MessageType == WebSocketMessageType.Close)
+            {
+                await socket.CloseOutputAsync(received.CloseStatus ?? WebSocketCloseStatus.NormalClosure, received.CloseStatusDescription, context.RequestAborted);
+                return;
+            }
+
+            await socket.SendAsync(buffer.AsMemory(0, received.Count), received.MessageType, received.EndOfMessage, context.RequestAborted);
+        }
+    }
 
     private static int? DelayOf(HttpRequest request)
     {

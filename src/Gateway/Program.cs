@@ -4,6 +4,7 @@ using Distributed.Gateway.Hardening;
 using Distributed.Gateway.History;
 using Distributed.Gateway.Management;
 using Distributed.Gateway.SessionKeys;
+using Distributed.Gateway.Shutdown;
 using Distributed.Gateway.Telemetry;
 using Distributed.ServiceDefaults;
 
@@ -16,8 +17,10 @@ return ConfigurationErrors.Run(() =>
     builder.AddClaimAuthentication();
     builder.AddClusterClient();
     builder.Services.AddSessionBalancing(builder.Configuration).AddPoolHistory();
+    builder.Services.AddGracefulShutdown(builder.Configuration);
 
     var app = builder.Build();
+    app.UseGracefulShutdown();
     app.UseEdgeProtection();
     app.UseClaimAuthentication();
     app.MapManagementEndpoints();

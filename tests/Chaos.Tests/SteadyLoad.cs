@@ -41,6 +41,11 @@ public sealed class LoadSession(string name, bool cookie = false)
 /// client behind DNS round robin. A gateway that refuses the connection (it is down) is failed over to the other one,
 /// and a GET whose connection breaks under it is sent once more to the other one, as browsers and HTTP clients with a
 /// retry policy do; anything that still fails, and every error response, is recorded as a failure.
+/// <para>
+/// Given a <see cref="GatewayRotation"/>, the client never retries nor fails over: each request goes once to a gateway
+/// in rotation (ready), as through a Kubernetes Service or a health-checked DNS name, and any error is a failure. Like
+/// every HTTP client, it opens a new connection when the server closed one after a response.
+/// </para>
 /// </summary>
 public sealed class SteadyLoad : IAsyncDisposable
 {
@@ -54,18 +59,20 @@ public sealed class SteadyLoad : IAsyncDisposable
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _outstanding = new(MaxOutstanding);
+    private readonly GatewayRotation? _rotation;
     private int _failovers;
     private int _retries;
     private Task? _loop;
 
-    public SteadyLoad(LocalTopology topology, string[] keys, int requestsPerSecond)
-        : this(topology, keys.Select(k => new LoadSession(k)), requestsPerSecond)
+    public SteadyLoad(LocalTopology topology, string[] keys, int requestsPerSecond, GatewayRotation? rotation = null)
+        : this(topology, keys.Select(k => new LoadSession(k)), requestsPerSecond, rotation)
     {
     }
 
-    public SteadyLoad(LocalTopology topology, IEnumerable<LoadSession> sessions, int requestsPerSecond)
+    public SteadyLoad(LocalTopology topology, IEnumerable<LoadSession> sessions, int requestsPerSecond, GatewayRotation? rotation = null)
     {
         _topology = topology;
+        _rotation = rotation;
         _sessions = [.. sessions];
         _interval = TimeSpan.FromSeconds(1.0 / requestsPerSecond);
     }
@@ -208,13 +215,21 @@ public sealed class SteadyLoad : IAsyncDisposable
 
             var sessions = Volatile.Read(ref _sessions);
             var session = sessions[i % sessions.Length];
-            var gateway = (int)((i + (i / sessions.Length)) % _topology.Gateways.Count);
+            var slot = i + (i / sessions.Length);
+            var gateway = _rotation is null ? (int)(slot % _topology.Gateways.Count) : _rotation.Pick(slot);
             await _outstanding.WaitAsync();
             _ = Task.Run(async () =>
             {
                 try
                 {
-                    await SendAsync(session, gateway);
+                    if (gateway is { } target)
+                    {
+                        await SendAsync(session, target, failover: _rotation is null);
+                    }
+                    else
+                    {
+                        Record(new Sample(session.Name, -1, null, 0, TimeSpan.Zero, _clock.Elapsed, "no gateway in rotation"));
+                    }
                 }
                 finally
                 {

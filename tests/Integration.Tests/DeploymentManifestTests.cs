@@ -164,12 +164,74 @@ public sealed partial class DeploymentManifestTests
     }
 
     [Fact]
+    public void Compose_SilosAndGatewaysGetMoreTimeToStopThanTheirShutdownTimeout()
+    {
+        var services = (YamlMappingNode)Get(Documents(Path.Combine(Deploy, "compose", "docker-compose.yml")).Single(), "services")!;
+        var stoppable = services.Children.Where(s => ((YamlScalarNode)s.Key).Value is { } name && (name.StartsWith("silo", StringComparison.Ordinal) || name.StartsWith("gateway", StringComparison.Ordinal))).ToList();
+        Assert.Equal(5, stoppable.Count);
+        foreach (var (key, service) in stoppable)
+        {
+            var grace = Scalar(service, "stop_grace_period") ?? throw new Xunit.Sdk.XunitException($"{key}: no stop_grace_period (compose's default is 10 s, then SIGKILL)");
+            var shutdown = ShutdownTimeout(Scalar(service, "environment", "shutdownTimeoutSeconds"));
+            Assert.True(ComposeDuration(grace) > shutdown, $"{key}: stop_grace_period {grace} does not outlast the host's shutdown timeout ({shutdown}).");
+        }
+    }
+
+    [Fact]
+    public void Kubernetes_RollingUpdatesDrainGatewaysAndNeverDropCapacity()
+    {
+        var documents = KubernetesDocuments();
+        foreach (var name in new[] { "gateway", "silo" })
+        {
+            var deployment = documents.Single(d => Scalar(d, "kind") == "Deployment" && Scalar(d, "metadata", "name") == name);
+            Assert.Equal("RollingUpdate", Scalar(deployment, "spec", "strategy", "type"));
+            Assert.Equal("0", Scalar(deployment, "spec", "strategy", "rollingUpdate", "maxUnavailable"));
+            Assert.Equal("1", Scalar(deployment, "spec", "strategy", "rollingUpdate", "maxSurge"));
+
+            // One disruption budget per workload, matching its pods, that lets drains proceed one pod at a time.
+            var labels = (YamlMappingNode)Get(deployment, "spec", "template", "metadata", "labels")!;
+            var budget = Assert.Single(documents, d => Scalar(d, "kind") == "PodDisruptionBudget" && ((YamlMappingNode)Get(d, "spec", "selector", "matchLabels")!).Children
+                .All(l => labels.Children.TryGetValue(l.Key, out var v) && v.ToString() == l.Value.ToString()));
+            Assert.Equal("policy/v1", Scalar(budget, "apiVersion"));
+            Assert.Equal("1", Scalar(budget, "spec", "maxUnavailable"));
+
+            var pod = Get(deployment, "spec", "template", "spec")!;
+            var container = ((YamlSequenceNode)Get(pod, "containers")!).Children[0];
+            var env = ((YamlSequenceNode)Get(container, "env")!).Children.ToDictionary(e => Scalar(e, "name")!, e => Scalar(e, "value"));
+            var shutdown = ShutdownTimeout(env.GetValueOrDefault("shutdownTimeoutSeconds"));
+            var preStop = TimeSpan.FromSeconds(int.Parse(Scalar(container, "lifecycle", "preStop", "sleep", "seconds") ?? "0", System.Globalization.CultureInfo.InvariantCulture));
+            var grace = TimeSpan.FromSeconds(int.Parse(Scalar(pod, "terminationGracePeriodSeconds") ?? "30", System.Globalization.CultureInfo.InvariantCulture));
+
+            // The kubelet's SIGKILL comes after the preStop hook and the whole of the host's graceful shutdown.
+            Assert.True(grace > preStop + shutdown, $"{name}: terminationGracePeriodSeconds ({grace}) must exceed the preStop sleep ({preStop}) plus the host's shutdown timeout ({shutdown}).");
+            if (name == "gateway")
+            {
+                // The drain (Balancer:Shutdown:DrainPeriod, default 5 s) runs inside the shutdown timeout; the preStop
+                // sleep, which lets endpoint removal propagate before SIGTERM, matches it.
+                var drain = env.TryGetValue("Balancer__Shutdown__DrainPeriod", out var value) ? TimeSpan.Parse(value!, System.Globalization.CultureInfo.InvariantCulture) : TimeSpan.FromSeconds(5);
+                Assert.Equal(drain, preStop);
+                Assert.True(drain < shutdown, $"gateway: the drain ({drain}) must leave time in the shutdown timeout ({shutdown}) for requests in flight.");
+            }
+        }
+    }
+
+    // The host's shutdown timeout (configuration key shutdownTimeoutSeconds; .NET's default 30 s).
+    private static TimeSpan ShutdownTimeout(string? seconds) =>
+        TimeSpan.FromSeconds(seconds is null ? 30 : int.Parse(seconds, System.Globalization.CultureInfo.InvariantCulture));
+
+    // Compose durations as used here: "40s", "1m30s".
+    private static TimeSpan ComposeDuration(string value)
+    {
+        var match = Regex.Match(value, @"^(?:(\d+)m)?(?:(\d+)s)?$");
+        Assert.True(match.Success && value.Length > 0, $"unrecognised duration '{value}'");
+        return TimeSpan.FromMinutes(match.Groups[1].Success ? int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : 0)
+            + TimeSpan.FromSeconds(match.Groups[2].Success ? int.Parse(match.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture) : 0);
+    }
+
+    [Fact]
     public void Kubernetes_ManifestsAreCompleteAndConsistent()
     {
-        var k8s = Path.Combine(Deploy, "k8s");
-        var kustomization = Documents(Path.Combine(k8s, "kustomization.yaml")).Single();
-        var files = ((YamlSequenceNode)Get(kustomization, "resources")!).Children.Cast<YamlScalarNode>().Select(s => s.Value!).ToList();
-        var documents = files.SelectMany(f => Documents(Path.Combine(k8s, f))).ToList();
+        var documents = KubernetesDocuments();
         Assert.All(documents, d =>
         {
             Assert.False(string.IsNullOrEmpty(Scalar(d, "apiVersion")));

@@ -37,6 +37,20 @@ public sealed class TopologyOptions
     public IDictionary<string, string> GatewaySettings { get; init; } = new Dictionary<string, string>();
 
     /// <summary>
+    /// The gateways' <c>Balancer:Shutdown:DrainPeriod</c>. Clients of the local topology address each gateway directly,
+    /// with no DNS or endpoint list that needs time to drop a stopping one, so by default gateways stop without a drain;
+    /// tests that model a rotation (a client that follows readiness) set one.
+    /// </summary>
+    public TimeSpan GatewayDrainPeriod { get; init; } = TimeSpan.Zero;
+
+    /// <summary>
+    /// How long <see cref="LocalTopology.RestartAsync"/> waits after SIGTERM before SIGKILL, like Kubernetes'
+    /// <c>terminationGracePeriodSeconds</c>: longer than the hosts' own shutdown timeout (30 s), so a graceful stop is
+    /// never cut short. <value>Default: 40 s.</value>
+    /// </summary>
+    public TimeSpan StopGrace { get; init; } = TimeSpan.FromSeconds(40);
+
+    /// <summary>
     /// Membership and messaging settings that declare a killed silo dead in a few seconds instead of Orleans' production
     /// default (about 15–20 s) and bound silo-to-silo calls to 5 s, for chaos tests and local experiments on one machine.
     /// </summary>
@@ -250,6 +264,7 @@ public sealed class LocalTopology : IAsyncDisposable
             // Every client of a local topology is 127.0.0.1, standing for many users: no per-client budget of new
             // sessions unless a test sets one (GatewaySettings come after this and win).
             "--Balancer:NewSessions:PerClientPerSecond", "0",
+            "--Balancer:Shutdown:DrainPeriod", _options.GatewayDrainPeriod.ToString("c", System.Globalization.CultureInfo.InvariantCulture),
         ];
         args.AddRange(Args(_balancer));
         args.AddRange(Args(_options.GatewaySettings));
@@ -282,7 +297,10 @@ public sealed class LocalTopology : IAsyncDisposable
     /// <summary>Resumes a member paused with <see cref="PauseAsync"/> (SIGCONT).</summary>
     public Task ResumeAsync(string name) => ProcessOf(name).ResumeAsync();
 
-    /// <summary>Restarts a member (after a kill, or gracefully stopping it first) and waits until it is ready.</summary>
+    /// <summary>
+    /// Restarts a member (after a kill, or stopping it gracefully first: SIGTERM, then SIGKILL after
+    /// <see cref="TopologyOptions.StopGrace"/>) and waits until it is ready.
+    /// </summary>
     public async Task RestartAsync(string name)
     {
         if (name == "redis")
@@ -291,7 +309,7 @@ public sealed class LocalTopology : IAsyncDisposable
             return;
         }
 
-        await ProcessOf(name).StopAsync(TimeSpan.FromSeconds(5));
+        await ProcessOf(name).StopAsync(_options.StopGrace);
         if (_silos.Find(s => s.Name == name) is { } silo)
         {
             await StartSiloAsync(silo);

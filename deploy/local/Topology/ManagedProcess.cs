@@ -44,8 +44,10 @@ public sealed class ManagedProcess : IAsyncDisposable
     /// <summary>Whether the process has ended.</summary>
     public bool HasExited => _process.HasExited;
 
-    /// <summary>The exit code of an ended process.</summary>
-    public int ExitCode => _process.ExitCode;
+    /// <summary>
+    /// The exit code once the process has ended: 0 after a graceful stop, 137 (128 + SIGKILL) when it was killed.
+    /// </summary>
+    public int? ExitCode => _process.HasExited ? _process.ExitCode : null;
 
     /// <summary>
     /// Starts <paramref name="fileOrDll"/> (a <c>.dll</c> runs under <c>dotnet</c>, from its own folder so it finds its

@@ -1,3 +1,4 @@
+using Distributed.Grains.Abstractions;
 using Distributed.ServiceDefaults;
 using Orleans.Configuration;
 
@@ -17,6 +18,10 @@ internal static class OrleansClientExtensions
             {
                 client.UseTls(tls.Certificate, tls.Configure);
             }
+
+            // A silo leaving gracefully rejects calls for a moment ("Silo stopping"); sent again, they reach the grain's
+            // new home instead of failing a request or falling back to a guessed pin.
+            client.AddOutgoingGrainCallFilter<RejectedCallRetryFilter>();
 
             client.Configure<ClusterOptions>(o =>
             {

@@ -35,6 +35,29 @@ internal sealed partial class ClusterLoadReporter(
         }
     }
 
+    /// <summary>
+    /// Stops reporting (after the web server stopped, so no request is in flight), then releases this gateway's lease in
+    /// every pool: its counts leave the snapshots at once instead of when the lease runs out.
+    /// </summary>
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        await Task.WhenAll(pools.All.Select(async pool =>
+        {
+            try
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                timeout.CancelAfter(_options.ClusterCallTimeout);
+                await grains.GetGrain<IPoolGrain>(pool.Name).ReleaseLeaseAsync(pools.GatewayId, timeout.Token).WaitAsync(timeout.Token);
+                LogLeaseReleased(logger, pool.Name);
+            }
+            catch (Exception ex)
+            {
+                LogLeaseNotReleased(logger, pool.Name, _options.EffectiveReportLease, ex);
+            }
+        }));
+    }
+
     // The registry is seeded from this gateway's configuration unless the cluster already has one for the pool.
     private async Task SeedAsync(PoolRuntime pool, CancellationToken stoppingToken)
     {
@@ -130,4 +153,10 @@ internal sealed partial class ClusterLoadReporter(
 
     [LoggerMessage(EventId = 2005, Level = LogLevel.Debug, Message = "Pool {Pool}: load report failed again.")]
     private static partial void LogReportFailedAgain(ILogger logger, string pool, Exception exception);
+
+    [LoggerMessage(EventId = 2007, Level = LogLevel.Information, Message = "Pool {Pool}: load lease released; this gateway's counts left the snapshot.")]
+    private static partial void LogLeaseReleased(ILogger logger, string pool);
+
+    [LoggerMessage(EventId = 2008, Level = LogLevel.Warning, Message = "Pool {Pool}: could not release the load lease; this gateway's counts leave the snapshot when it runs out ({Lease}).")]
+    private static partial void LogLeaseNotReleased(ILogger logger, string pool, TimeSpan lease, Exception exception);
 }

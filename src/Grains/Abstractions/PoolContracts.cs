@@ -213,6 +213,12 @@ public interface IPoolGrain : IGrainWithStringKey
     [AlwaysInterleave]
     Task<PoolSnapshot> ReportAsync(LoadReport report, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Drops a gateway's lease at once, for a gateway that is shutting down: its in-flight counts leave the snapshot
+    /// now instead of when its last report's lease runs out. Unknown gateways are ignored.
+    /// </summary>
+    Task ReleaseLeaseAsync(string gatewayId, CancellationToken cancellationToken = default);
+
     /// <summary>The current snapshot, without reporting; never writes.</summary>
     [AlwaysInterleave]
     Task<PoolSnapshot> GetSnapshotAsync();

@@ -33,6 +33,9 @@ public sealed class GatewayLeases
         }
     }
 
+    /// <summary>Drops one gateway's lease at once (it is shutting down); unknown gateways are ignored.</summary>
+    public void Remove(string gatewayId) => _leases.Remove(gatewayId);
+
     /// <summary>Drops the leases that ran out.</summary>
     public void Expire(DateTimeOffset now)
     {

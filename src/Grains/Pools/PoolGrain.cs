@@ -98,6 +98,15 @@ public sealed class PoolGrain(
     }
 
     /// <inheritdoc />
+    public Task ReleaseLeaseAsync(string gatewayId, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        ArgumentException.ThrowIfNullOrWhiteSpace(gatewayId);
+        _leases.Remove(gatewayId);
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
     public Task<PoolSnapshot> GetSnapshotAsync() => Task.FromResult(Snapshot(time.GetUtcNow()));
 
     /// <inheritdoc />

@@ -215,6 +215,15 @@ public sealed class FakePoolGrain(string name) : IPoolGrain
         return Snapshot;
     }
 
+    /// <summary>Gateways whose lease was released.</summary>
+    public ConcurrentQueue<string> Released { get; } = new();
+
+    public async Task ReleaseLeaseAsync(string gatewayId, CancellationToken cancellationToken = default)
+    {
+        await CheckAsync(cancellationToken);
+        Released.Enqueue(gatewayId);
+    }
+
     public Task<AdminResult> AddBackendAsync(BackendSpec backend, string actor) => throw new NotSupportedException();
 
     public Task<AdminResult> UpdateBackendAsync(string backendId, BackendPatch patch, string actor) => throw new NotSupportedException();

@@ -81,6 +81,30 @@ public sealed class PoolGrainTests(GrainClusterFixture cluster) : IClassFixture<
     }
 
     [Fact]
+    public async Task ReleaseLeaseAsync_GatewayShutsDown_ItsLoadLeavesTheSnapshotBeforeItsLeaseRunsOut()
+    {
+        var pool = NewPool();
+        await pool.InitializeAsync(Seed, Settings);
+        await pool.ReportAsync(Report("leaving", ("b1", 10), ("b2", 3)));
+        await pool.ReportAsync(Report("staying", ("b1", 1)));
+
+        // The clock does not move: only the release can take the counts out.
+        await pool.ReleaseLeaseAsync("leaving");
+        var snapshot = await pool.GetSnapshotAsync();
+
+        Assert.Equal(1, snapshot.LiveGateways);
+        Assert.Equal(["staying"], snapshot.Gateways.Select(g => g.Id));
+        Assert.Equal(1, snapshot.Backends.Single(b => b.Id == "b1").ClusterInFlight);
+        Assert.Equal(0, snapshot.Backends.Single(b => b.Id == "b2").ClusterInFlight);
+
+        // Releasing twice, or a gateway that never reported, changes nothing.
+        await pool.ReleaseLeaseAsync("leaving");
+        await pool.ReleaseLeaseAsync("never-reported");
+        Assert.Equal(1, (await pool.GetSnapshotAsync()).LiveGateways);
+        await Assert.ThrowsAsync<ArgumentException>(() => pool.ReleaseLeaseAsync(" "));
+    }
+
+    [Fact]
     public async Task ReportAsync_NewReportFromTheSameGateway_ReplacesItsPreviousCounts()
     {
         var pool = NewPool();
