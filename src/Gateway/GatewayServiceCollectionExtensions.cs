@@ -25,6 +25,7 @@ internal static class GatewayServiceCollectionExtensions
         services.AddSingleton<PoolViewRefresher>();
         services.AddSingleton<NewSessionBudget>();
         services.AddSingleton<SessionPinResolver>();
+        services.AddSingleton<PinHintWarmup>();
         services.AddSingleton<GatewayTelemetry>();
         services.AddHostedService<ClusterLoadReporter>();
         services.AddHealthChecks().AddCheck<ClusterSnapshotHealthCheck>("cluster-snapshot", tags: ["ready"]);

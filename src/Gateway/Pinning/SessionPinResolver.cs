@@ -149,11 +149,11 @@ internal sealed partial class SessionPinResolver(
 
         pool.Pins.CountMiss();
 
-        // Where the session most likely is: its last known backend while that still keeps sessions (its generation
-        // merely moved on), else where placement puts it. This is what the grain is asked to pin if it has no pin (a
+        // Where the session most likely is: its last known backend (cached, carried by its cookie, or hinted at start-up)
+        // while that still keeps sessions (its generation merely moved on), else where placement puts it. This is what the grain is asked to pin if it has no pin (a
         // store that lost its data). The guess, where the request goes if the grain does not answer in time, is the same
         // last known backend, else the key's first choice regardless of load, so every gateway guesses alike.
-        var known = cached?.BackendId ?? key.Hint?.BackendId;
+        var known = cached?.BackendId ?? key.Hint?.BackendId ?? pool.Hints.Find(sessionKey);
         var last = known is not null ? view.Find(known) is { KeepsSessions: true } keeps ? keeps : null : null;
         var proposal = last ?? pool.Place(sessionKey);
         var guess = last ?? view.Guess(sessionKey) ?? proposal;

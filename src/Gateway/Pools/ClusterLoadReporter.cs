@@ -1,4 +1,5 @@
 using Distributed.Gateway.Configuration;
+using Distributed.Gateway.Pinning;
 using Distributed.Gateway.Telemetry;
 using Distributed.Grains.Abstractions;
 using Microsoft.Extensions.Options;
@@ -17,6 +18,7 @@ internal sealed partial class ClusterLoadReporter(
     ClusterConnectivity connectivity,
     IOptions<BalancerOptions> options,
     GatewayTelemetry telemetry,
+    PinHintWarmup hints,
     TimeProvider time,
     ILogger<ClusterLoadReporter> logger) : BackgroundService
 {
@@ -28,10 +30,18 @@ internal sealed partial class ClusterLoadReporter(
     private async Task RunAsync(PoolRuntime pool, CancellationToken stoppingToken)
     {
         await SeedAsync(pool, stoppingToken);
-        using var timer = new PeriodicTimer(_options.ReportInterval, time);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
+        var warmup = hints.WarmAsync(pool, stoppingToken); // alongside the reports, which must not wait for it
+        try
         {
-            await ReportAsync(pool, stoppingToken);
+            using var timer = new PeriodicTimer(_options.ReportInterval, time);
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                await ReportAsync(pool, stoppingToken);
+            }
+        }
+        finally
+        {
+            await warmup.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
     }
 

@@ -4,7 +4,8 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 namespace Distributed.Gateway.Pools;
 
 /// <summary>
-/// Readiness: unhealthy until every pool has a snapshot from the cluster (not just the configuration seed); degraded
+/// Readiness: unhealthy until every pool has a snapshot from the cluster (not just the configuration seed) and its pin
+/// hints (<see cref="Pinning.PinHintWarmup"/>, at most a few seconds); degraded
 /// (still 200, still serving) while some pool's grain is unreachable and the gateway routes it fail-static. The data
 /// says, per pool, what this gateway sees.
 /// </summary>
@@ -22,6 +23,11 @@ internal sealed class ClusterSnapshotHealthCheck(PoolRegistry pools, ClusterConn
                 waiting.Add(pool.Name);
                 data[pool.Name] = "waiting for the first snapshot";
             }
+            else if (!pool.Hints.Loaded)
+            {
+                waiting.Add(pool.Name);
+                data[pool.Name] = "loading pin hints";
+            }
             else if (reports.Unreachable)
             {
                 unreachable.Add(pool.Name);
@@ -35,7 +41,7 @@ internal sealed class ClusterSnapshotHealthCheck(PoolRegistry pools, ClusterConn
 
         if (waiting.Count > 0)
         {
-            return Task.FromResult(HealthCheckResult.Unhealthy($"No cluster snapshot yet for pool(s): {string.Join(", ", waiting)}.", data: data));
+            return Task.FromResult(HealthCheckResult.Unhealthy($"Waiting for the cluster's snapshot and pin hints of pool(s): {string.Join(", ", waiting)}.", data: data));
         }
 
         if (unreachable.Count > 0)
@@ -43,8 +49,6 @@ internal sealed class ClusterSnapshotHealthCheck(PoolRegistry pools, ClusterConn
             return Task.FromResult(HealthCheckResult.Degraded($"The grain(s) of pool(s) {string.Join(", ", unreachable)} are unreachable: routing them from the last snapshot and pin cache.", data: data));
         }
 
-        return Task.FromResult(connectivity.IsDegraded
-            ? HealthCheckResult.Degraded("Session grain calls are failing: routing from the pin cache and provisional pins.", data: data)
-            : HealthCheckResult.Healthy(data: data));
+        return Task.FromResult(HealthCheckResult.Healthy(data: data));
     }
 }

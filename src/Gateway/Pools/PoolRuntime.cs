@@ -21,6 +21,7 @@ internal sealed class PoolRuntime
         Seed = [.. options.Backends.Select(b => new BackendSpec(b.Key, b.Value.Address, b.Value.Weight, b.Value.MaxInFlight))];
         Settings = options.ToSettings();
         Pins = new PinCache(cacheOptions.MaxEntries, cacheOptions.ConfirmInterval);
+        Hints = new PinHints(cacheOptions.MaxEntries);
         var seedSnapshot = new PoolSnapshot(
             name,
             RegistryVersion: 0,
@@ -45,6 +46,9 @@ internal sealed class PoolRuntime
 
     /// <summary>This gateway's cache of the pool's pins.</summary>
     public PinCache Pins { get; }
+
+    /// <summary>Where sessions this gateway has not seen were pinned when it started, when that is not their first choice.</summary>
+    public PinHints Hints { get; }
 
     public PoolView View => Volatile.Read(ref _view);
 

@@ -14,6 +14,7 @@ public sealed class FakeGrains
 {
     private readonly ConcurrentDictionary<string, FakeSessionGrain> _sessions = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, FakePoolGrain> _pools = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, FakeBackendSessionsGrain> _lists = new(StringComparer.Ordinal);
 
     public FakeGrains()
     {
@@ -32,6 +33,9 @@ public sealed class FakeGrains
 
     public FakePoolGrain Pool(string name) => _pools.GetOrAdd(name, n => new FakePoolGrain(n));
 
+    /// <summary>The session list of one backend of <paramref name="pool"/>.</summary>
+    public FakeBackendSessionsGrain SessionList(string pool, string backendId) => _lists.GetOrAdd($"{pool}/{backendId}", _ => new FakeBackendSessionsGrain());
+
     private object Resolve(Type type, string key)
     {
         if (type == typeof(ISessionGrain))
@@ -44,7 +48,48 @@ public sealed class FakeGrains
             return Pool(key);
         }
 
+        if (type == typeof(IBackendSessionsGrain))
+        {
+            return _lists.GetOrAdd(key, _ => new FakeBackendSessionsGrain());
+        }
+
         throw new NotSupportedException($"No fake for {type.Name}.");
+    }
+}
+
+/// <summary>One backend's session list: the keys a test puts in, paged in order as the real grain does.</summary>
+public sealed class FakeBackendSessionsGrain : IBackendSessionsGrain
+{
+    private readonly SortedSet<string> _keys = new(StringComparer.Ordinal);
+
+    /// <summary>While set, listing waits for it (or for its cancellation).</summary>
+    public TaskCompletionSource? Hold { get; set; }
+
+    public void Add(params string[] keys)
+    {
+        lock (_keys)
+        {
+            _keys.UnionWith(keys);
+        }
+    }
+
+    public Task TrackAsync(string sessionKey, DateTimeOffset expiresAt) => throw new NotSupportedException();
+
+    public Task ForgetAsync(string sessionKey) => throw new NotSupportedException();
+
+    public async Task<SessionPage> ListAsync(string? after, int limit)
+    {
+        if (Hold is { } hold)
+        {
+            await hold.Task;
+        }
+
+        lock (_keys)
+        {
+            var page = _keys.Where(k => after is null || string.CompareOrdinal(k, after) > 0).Take(limit).ToList();
+            var next = page.Count == limit && string.CompareOrdinal(page[^1], _keys.Max) < 0 ? page[^1] : null;
+            return new SessionPage(page, next, _keys.Count);
+        }
     }
 }
 

@@ -37,6 +37,7 @@ internal sealed class GatewayHarness : IDisposable
         Telemetry = new GatewayTelemetry(_services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), Registry, Connectivity, Time);
         Refresher = new PoolViewRefresher(Grains.Factory, Time, options);
         Budget = new NewSessionBudget(options);
+        Warmup = new PinHintWarmup(Grains.Factory, options, Time, NullLogger<PinHintWarmup>.Instance);
         Resolver = new SessionPinResolver(Grains.Factory, new Random(7), Time, Connectivity, Refresher, Budget, Telemetry, options, NullLogger<SessionPinResolver>.Instance);
         Adopt(Backend("b1"), Backend("b2"), Backend("b3"));
     }
@@ -60,6 +61,8 @@ internal sealed class GatewayHarness : IDisposable
     public NewSessionBudget Budget { get; }
 
     public SessionPinResolver Resolver { get; }
+
+    public PinHintWarmup Warmup { get; }
 
     public static BackendSnapshot Backend(string id, long generation = Generation, bool keepsSessions = true, bool acceptsNew = true, int inFlight = 0) =>
         new(id, $"http://127.0.0.1:500{id[1..]}", 1, BackendState.Active, inFlight, EffectiveWeight: 1, AcceptsNewSessions: acceptsNew, KeepsSessions: keepsSessions, PinGeneration: generation);

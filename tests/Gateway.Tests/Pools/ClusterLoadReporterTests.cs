@@ -36,6 +36,7 @@ public sealed class ClusterLoadReporterTests : IAsyncLifetime, IDisposable
             _gateway.Connectivity,
             Microsoft.Extensions.Options.Options.Create(_gateway.Options),
             _gateway.Telemetry,
+            _gateway.Warmup,
             _gateway.Time,
             _log);
         await _reporter.StartAsync(CancellationToken.None);
