@@ -189,7 +189,7 @@ public sealed class CompoundRun : IAsyncDisposable
                 {
                     lock (mismatches)
                     {
-                        mismatches.Add($"{session}: last served by {expected ?? "nobody"}, now {sample.Backend ?? sample.Error ?? sample.Status.ToString(CultureInfo.InvariantCulture)} via gateway{gateway + 1}");
+                        mismatches.Add($"{session}: last served by {expected ?? "nobody"}, now {sample.Backend ?? sample.Error ?? sample.Status.ToString(CultureInfo.InvariantCulture)} via gateway{gateway + 1} (decided by {sample.Route ?? "?"} in {sample.RouteMs?.ToString("F0", CultureInfo.InvariantCulture) ?? "?"} ms)");
                     }
                 }
             }
