@@ -99,7 +99,7 @@ public sealed class ClusterChaosTests(ITestOutputHelper output)
         });
         var outage = load.Now;
         await Wait.UntilAsync(
-            async () => (await ReadinessAsync(topology, 0)).Contains("Degraded", StringComparison.Ordinal) && (await ReadinessAsync(topology, 1)).Contains("Degraded", StringComparison.Ordinal),
+            async () => await topology.GatewayReadinessAsync(0) == "Degraded" && await topology.GatewayReadinessAsync(1) == "Degraded",
             TimeSpan.FromSeconds(10),
             "both gateways to report Degraded on /readyz");
         var newKeys = Enumerable.Range(0, 100).Select(i => $"outage-{run}-{i}").ToArray();
@@ -113,7 +113,7 @@ public sealed class ClusterChaosTests(ITestOutputHelper output)
         await Mark("restart every silo", () => Task.WhenAll(topology.Silos.Select(s => topology.RestartAsync(s.Name))));
         var silosBack = load.Now;
         await Wait.UntilAsync(
-            async () => await ReadinessAsync(topology, 0) == "Healthy" && await ReadinessAsync(topology, 1) == "Healthy",
+            async () => await topology.GatewayReadinessAsync(0) == "Healthy" && await topology.GatewayReadinessAsync(1) == "Healthy",
             ReadyTimeout,
             "both gateways to report Healthy after the silos returned");
         var recovered = load.Now;
@@ -208,12 +208,6 @@ public sealed class ClusterChaosTests(ITestOutputHelper output)
         Assert.Equal(0, outageFailures);
         Assert.Equal(0, outageSplit);
         Assert.True(samples.Count > RequestsPerSecond * 60, $"The load stalled: only {samples.Count} requests were sent.");
-    }
-
-    private static async Task<string> ReadinessAsync(LocalTopology topology, int gateway)
-    {
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-        return await http.GetStringAsync(new Uri(topology.Gateways[gateway].AdminAddress, "/readyz"));
     }
 
     // Keeps the load running for a while between faults. The load itself is the subject here; nothing is asserted on

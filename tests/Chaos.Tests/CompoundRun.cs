@@ -145,13 +145,13 @@ public sealed class CompoundRun : IAsyncDisposable
             Topology.Kill(silo.Name);
         }
 
-        await WaitAsync(async () => (await ReadinessAsync(0)).Contains("Degraded", StringComparison.Ordinal) && (await ReadinessAsync(1)).Contains("Degraded", StringComparison.Ordinal), "both gateways to report Degraded");
+        await WaitAsync(async () => await Topology.GatewayReadinessAsync(0) == "Degraded" && await Topology.GatewayReadinessAsync(1) == "Degraded", "both gateways to report Degraded");
     }
 
     public async Task RestartEverySiloAsync()
     {
         await Task.WhenAll(Topology.Silos.Select(s => Topology.RestartAsync(s.Name)));
-        await WaitAsync(async () => await ReadinessAsync(0) == "Healthy" && await ReadinessAsync(1) == "Healthy", "both gateways to report Healthy");
+        await WaitAsync(async () => await Topology.GatewayReadinessAsync(0) == "Healthy" && await Topology.GatewayReadinessAsync(1) == "Healthy", "both gateways to report Healthy");
     }
 
     /// <summary>Waits until the cluster's verdict on a backend, as gateway <paramref name="gateway"/>'s admin API shows it, is <paramref name="health"/>.</summary>
@@ -258,18 +258,6 @@ public sealed class CompoundRun : IAsyncDisposable
         .Where(s => s.Succeeded)
         .GroupBy(s => s.Key)
         .ToDictionary(g => g.Key, g => g.MaxBy(s => s.At)!.Backend!, StringComparer.Ordinal);
-
-    private async Task<string> ReadinessAsync(int gateway)
-    {
-        try
-        {
-            return await _admin.GetStringAsync(new Uri(Topology.Gateways[gateway].AdminAddress, "/readyz"));
-        }
-        catch (HttpRequestException)
-        {
-            return "";
-        }
-    }
 
     private static async Task WaitAsync(Func<Task<bool>> condition, string what) => await Wait.UntilAsync(condition, ReadyTimeout, what);
 

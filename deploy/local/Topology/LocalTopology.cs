@@ -291,6 +291,25 @@ public sealed class LocalTopology : IAsyncDisposable
         ProcessOf(name).KillHard();
     }
 
+    /// <summary>
+    /// A gateway's readiness as its <c>/readyz</c> states it (<c>Healthy</c>, <c>Degraded</c>, <c>Unhealthy</c>), or the
+    /// empty string when it does not answer.
+    /// </summary>
+    public async Task<string> GatewayReadinessAsync(int gateway)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        try
+        {
+            using var response = await http.GetAsync(new Uri(Gateways[gateway].AdminAddress, "/readyz"));
+            using var body = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+            return body.RootElement.GetProperty("status").GetString() ?? "";
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
+        {
+            return "";
+        }
+    }
+
     /// <summary>Pauses a member with SIGSTOP (its clients' requests queue unanswered) until <see cref="ResumeAsync"/>.</summary>
     public Task PauseAsync(string name) => ProcessOf(name).PauseAsync();
 
