@@ -10,8 +10,8 @@ namespace Distributed.Grains.Tests;
 
 /// <summary>
 /// One in-process Orleans cluster for a test class, with the balancer's clock replaced by a
-/// <see cref="FakeTimeProvider"/> (Orleans' own clock is left alone). Sessions use <see cref="FaultyGrainStorage"/>; pools use
-/// <see cref="ControlledGrainStorage"/>, which behaves alike until a test makes one pool's writes fail or hang.
+/// <see cref="FakeTimeProvider"/> (Orleans' own clock is left alone). Sessions and pools each use a
+/// <see cref="ControlledGrainStorage"/>, which behaves as Redis storage until a test makes one grain's writes fail or hang.
 /// </summary>
 public sealed class GrainClusterFixture : IAsyncLifetime
 {
@@ -20,6 +20,8 @@ public sealed class GrainClusterFixture : IAsyncLifetime
     public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 11, 24, 12, 0, 0, TimeSpan.Zero));
 
     public ControlledGrainStorage PoolStorage { get; } = new();
+
+    public ControlledGrainStorage SessionStorage { get; } = new();
 
     public RecordingLoggerProvider Logs { get; } = new();
 
@@ -31,12 +33,8 @@ public sealed class GrainClusterFixture : IAsyncLifetime
         builder.ConfigureSilo((_, silo) =>
         {
             // Sessions on storage that tests can make fail per grain; pools on storage whose writes tests can fail or hang.
-            silo.Services.AddGrainStorage(StorageNames.Sessions, (services, _) => ActivatorUtilities.CreateInstance<FaultyGrainStorage>(services));
-            silo.Services.AddGrainStorage(StorageNames.Pools, (services, _) =>
-            {
-                PoolStorage.Copier = services.GetRequiredService<DeepCopier>();
-                return PoolStorage;
-            });
+            silo.Services.AddGrainStorage(StorageNames.Sessions, (services, _) => SessionStorage.With(services.GetRequiredService<DeepCopier>()));
+            silo.Services.AddGrainStorage(StorageNames.Pools, (services, _) => PoolStorage.With(services.GetRequiredService<DeepCopier>()));
             silo.Services.AddKeyedSingleton<TimeProvider>(BalancerTime.ServiceKey, Time);
             silo.Services.AddSingleton<ILoggerProvider>(Logs);
             silo.Services.AddDistributedGrains();

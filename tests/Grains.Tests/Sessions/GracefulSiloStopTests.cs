@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Distributed.Grains.Abstractions;
+using Distributed.Grains.Tests.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Configuration;
 using Orleans.Serialization;
@@ -34,14 +35,14 @@ public sealed class GracefulSiloStopTests(ITestOutputHelper output)
     [Fact]
     public async Task SilosStoppingGracefullyOneAfterAnother_BoundedCallsWithOneRetryAreAllAnsweredAndNoneWaitsTheResponseTimeout()
     {
-        var store = new ConcurrentDictionary<string, (byte[] Data, string ETag)>();
+        var store = new ControlledGrainStorage(); // one store for every silo, as they share Redis
         var builder = new InProcessTestClusterBuilder(3);
         builder.Options.ConfigureFileLogging = false;
         builder.ConfigureSilo((_, silo) =>
         {
             foreach (var name in (string[])[StorageNames.Sessions, StorageNames.Pools])
             {
-                silo.Services.AddKeyedSingleton<IGrainStorage>(name, (services, _) => new SharedGrainStorage(store, services.GetRequiredService<Serializer>()));
+                silo.Services.AddKeyedSingleton<IGrainStorage>(name, (services, _) => store.With(services.GetRequiredService<DeepCopier>()));
             }
 
             silo.Services.AddKeyedSingleton(BalancerTime.ServiceKey, TimeProvider.System);

@@ -1,7 +1,6 @@
 using System.Globalization;
 using Distributed.Grains.Abstractions;
 using Distributed.Grains.Sessions;
-using Distributed.Grains.Tests.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Metadata;
 
@@ -99,7 +98,7 @@ public sealed class SessionGrainTests(GrainClusterFixture cluster) : IClassFixtu
     public async Task GetOrPinAsync_StoreFailsTheWrite_CallFailsAndNoPinIsKept()
     {
         var session = NewSession();
-        using (FaultyGrainStorage.FailWritesOf(session.GetGrainId()))
+        using (cluster.SessionStorage.FailingWrites(session.GetPrimaryKeyString()))
         {
             await Assert.ThrowsAnyAsync<Exception>(() => session.GetOrPinAsync(B("b1"), Ttl));
             Assert.Null(await session.GetAsync());
@@ -116,7 +115,7 @@ public sealed class SessionGrainTests(GrainClusterFixture cluster) : IClassFixtu
     {
         var session = NewSession();
         var first = await session.GetOrPinAsync(B("b1"), Ttl);
-        using (FaultyGrainStorage.FailWritesOf(session.GetGrainId()))
+        using (cluster.SessionStorage.FailingWrites(session.GetPrimaryKeyString()))
         {
             await Assert.ThrowsAnyAsync<Exception>(() => session.RepinAsync(first.Pin.Epoch, Stopped, B("b2"), Ttl));
             Assert.Equal(("b1", first.Pin.Epoch), ((await session.GetAsync())!.BackendId, (await session.GetAsync())!.Epoch));
@@ -136,7 +135,7 @@ public sealed class SessionGrainTests(GrainClusterFixture cluster) : IClassFixtu
         var session = NewSession();
         var first = await session.GetOrPinAsync(B("b1"), Ttl);
         cluster.Time.Advance(TimeSpan.FromMinutes(6)); // less than half the TTL left: this call writes the extension
-        using (FaultyGrainStorage.FailWritesOf(session.GetGrainId()))
+        using (cluster.SessionStorage.FailingWrites(session.GetPrimaryKeyString()))
         {
             var seen = await session.GetOrPinAsync(B("b2"), Ttl);
             Assert.Equal((PinOutcome.Existing, "b1", first.Pin.Epoch), (seen.Outcome, seen.Pin.BackendId, seen.Pin.Epoch));
@@ -202,10 +201,10 @@ public sealed class SessionGrainTests(GrainClusterFixture cluster) : IClassFixtu
     {
         var session = NewSession();
         var first = await session.GetOrPinAsync(B("b1"), Ttl);
-        Assert.True(FaultyGrainStorage.IsStored(session.GetGrainId()));
+        Assert.True(cluster.SessionStorage.IsStored(session.GetPrimaryKeyString()));
 
         await session.UnpinAsync();
-        Assert.False(FaultyGrainStorage.IsStored(session.GetGrainId()));
+        Assert.False(cluster.SessionStorage.IsStored(session.GetPrimaryKeyString()));
 
         await CollectAsync(session); // a new activation reads nothing: the epoch, from the clock, must still not repeat
         cluster.Time.Advance(TimeSpan.FromMilliseconds(1)); // the clock moved on while the activation left, as it does
@@ -223,7 +222,7 @@ public sealed class SessionGrainTests(GrainClusterFixture cluster) : IClassFixtu
 
         await CollectAsync(session);
 
-        Assert.False(FaultyGrainStorage.IsStored(session.GetGrainId()));
+        Assert.False(cluster.SessionStorage.IsStored(session.GetPrimaryKeyString()));
     }
 
     [Fact]

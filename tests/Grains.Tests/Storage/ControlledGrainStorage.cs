@@ -7,7 +7,8 @@ namespace Distributed.Grains.Tests.Storage;
 /// <summary>
 /// In-memory grain storage with ETags (as Redis storage checks them) whose writes can be made to fail, to hang until
 /// released, or whose records can be lost, per grain key, so a test class shares one cluster and each test faults only
-/// its own grain.
+/// its own grain. Records are deep copies, so no activation shares an object with the store; one instance registered
+/// in every silo of an in-process cluster is a store the silos share, as real silos share Redis.
 /// </summary>
 public sealed class ControlledGrainStorage : IGrainStorage
 {
@@ -15,14 +16,31 @@ public sealed class ControlledGrainStorage : IGrainStorage
     private readonly ConcurrentDictionary<string, Fault> _faults = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, int> _writes = new(StringComparer.Ordinal);
 
-    /// <summary>Set when the silo resolves the storage: copies keep stored records apart from grain state.</summary>
+    /// <summary>Set when a silo resolves the storage: copies keep stored records apart from grain state.</summary>
     public DeepCopier? Copier { get; set; }
+
+    /// <summary>This storage, copying with <paramref name="copier"/> (any silo's: they copy alike).</summary>
+    public ControlledGrainStorage With(DeepCopier copier)
+    {
+        Copier ??= copier;
+        return this;
+    }
 
     /// <summary>Writes of <paramref name="grainKey"/> throw until <see cref="Heal"/>.</summary>
     public void FailWrites(string grainKey) => _faults[grainKey] = new Fault(Hang: null);
 
     /// <summary>Writes of <paramref name="grainKey"/> wait until <see cref="Heal"/> (as a store that stopped answering).</summary>
     public void HangWrites(string grainKey) => _faults[grainKey] = new Fault(new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+
+    /// <summary>Writes of <paramref name="grainKey"/> throw until the returned handle is disposed.</summary>
+    public IDisposable FailingWrites(string grainKey)
+    {
+        FailWrites(grainKey);
+        return new Healing(this, grainKey);
+    }
+
+    /// <summary>Whether a record of <paramref name="grainKey"/> is stored.</summary>
+    public bool IsStored(string grainKey) => _records.Keys.Any(k => k.EndsWith("|" + grainKey, StringComparison.Ordinal));
 
     /// <summary>Writes of <paramref name="grainKey"/> work again; hung writes go on.</summary>
     public void Heal(string grainKey)
@@ -76,6 +94,24 @@ public sealed class ControlledGrainStorage : IGrainStorage
     public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
         var grainKey = grainId.Key.ToString()!;
+        var key = await CheckWriteAsync(stateName, grainKey, grainState.ETag);
+        var etag = Guid.NewGuid().ToString("N");
+        _records[key] = (Copier!.Copy(grainState.State)!, etag);
+        grainState.ETag = etag;
+        grainState.RecordExists = true;
+    }
+
+    /// <inheritdoc />
+    public async Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+    {
+        // A delete is a write: it fails, hangs and checks the ETag alike.
+        _records.TryRemove(await CheckWriteAsync(stateName, grainId.Key.ToString()!, grainState.ETag), out _);
+        grainState.ETag = null;
+        grainState.RecordExists = false;
+    }
+
+    private async Task<string> CheckWriteAsync(string stateName, string grainKey, string? etag)
+    {
         _writes.AddOrUpdate(grainKey, 1, (_, n) => n + 1);
         if (_faults.TryGetValue(grainKey, out var fault))
         {
@@ -89,28 +125,21 @@ public sealed class ControlledGrainStorage : IGrainStorage
 
         var key = Key(stateName, grainKey);
         var stored = _records.TryGetValue(key, out var record) ? record.ETag : null;
-        if (stored != grainState.ETag)
+        if (stored != etag)
         {
             // As Redis storage: a write must name the stored version; none stored needs none named.
-            throw new InconsistentStateException($"ETag mismatch for '{key}': stored {stored ?? "none"}, written {grainState.ETag ?? "none"}.", stored ?? "", grainState.ETag ?? "");
+            throw new InconsistentStateException($"ETag mismatch for '{key}': stored {stored ?? "none"}, written {etag ?? "none"}.", stored ?? "", etag ?? "");
         }
 
-        var etag = Guid.NewGuid().ToString("N");
-        _records[key] = (Copier!.Copy(grainState.State)!, etag);
-        grainState.ETag = etag;
-        grainState.RecordExists = true;
-    }
-
-    /// <inheritdoc />
-    public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
-    {
-        _records.TryRemove(Key(stateName, grainId.Key.ToString()!), out _);
-        grainState.ETag = null;
-        grainState.RecordExists = false;
-        return Task.CompletedTask;
+        return key;
     }
 
     private static string Key(string stateName, string grainKey) => $"{stateName}|{grainKey}";
 
     private sealed record Fault(TaskCompletionSource? Hang);
+
+    private sealed class Healing(ControlledGrainStorage storage, string grainKey) : IDisposable
+    {
+        public void Dispose() => storage.Heal(grainKey);
+    }
 }
