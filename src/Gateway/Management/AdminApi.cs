@@ -95,18 +95,9 @@ internal static class AdminApi
                 return Problem(StatusCodes.Status404NotFound, "No history", $"This gateway keeps no history ({BalancerOptions.SectionName}:History:Enabled is false).");
             }
 
-            long? after = null;
-            if (since is not null)
-            {
-                if (!long.TryParse(since, NumberStyles.None, CultureInfo.InvariantCulture, out var milliseconds))
-                {
-                    return Problem(StatusCodes.Status400BadRequest, "Invalid since", $"'since' is a time in Unix milliseconds, as in the history's 'times' (was '{since}').");
-                }
-
-                after = milliseconds;
-            }
-
-            return Results.Ok(poolHistory.Describe(after));
+            return Since(since, "a time in Unix milliseconds, as in the history's 'times'", out var after) is { } invalid
+                ? invalid
+                : Results.Ok(poolHistory.Describe(after));
         });
 
         admin.MapGet("/pools/{pool}/events", async (string pool, string? since, PoolRegistry pools, IGrainFactory grains) =>
@@ -116,15 +107,9 @@ internal static class AdminApi
                 return UnknownPool(pool);
             }
 
-            long? after = null;
-            if (since is not null)
+            if (Since(since, "an event id, as in the events' 'id'", out var after) is { } invalid)
             {
-                if (!long.TryParse(since, NumberStyles.None, CultureInfo.InvariantCulture, out var id))
-                {
-                    return Problem(StatusCodes.Status400BadRequest, "Invalid since", $"'since' is an event id, as in the events' 'id' (was '{since}').");
-                }
-
-                after = id;
+                return invalid;
             }
 
             var page = await grains.GetGrain<IPoolGrain>(pool).GetEventsAsync(after);
@@ -311,6 +296,24 @@ internal static class AdminApi
         {
             return (null, Problem(StatusCodes.Status400BadRequest, "Invalid body", $"The body is not valid JSON for this call: {ex.Message}"));
         }
+    }
+
+    // A 'since' cursor: none, or a non-negative integer (what it is, for the error); a 400 problem otherwise.
+    private static IResult? Since(string? since, string meaning, out long? after)
+    {
+        after = null;
+        if (since is null)
+        {
+            return null;
+        }
+
+        if (!long.TryParse(since, NumberStyles.None, CultureInfo.InvariantCulture, out var cursor))
+        {
+            return Problem(StatusCodes.Status400BadRequest, "Invalid since", $"'since' is {meaning} (was '{since}').");
+        }
+
+        after = cursor;
+        return null;
     }
 
     private static IResult? InvalidKey(string key, BalancerOptions options) =>
