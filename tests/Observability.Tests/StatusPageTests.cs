@@ -108,7 +108,7 @@ public sealed class StatusPageTests(ObservabilityTopologyFixture fixture)
 
             // The conflict is shown where the operator is, and the dialog stays open to fix the input.
             await page.Dialog.Locator("#confirm-answer.failed", new() { HasTextString = "409" }).WaitForAsync(new() { Timeout = WaitMs });
-            Assert.Contains("already has a backend 'b1'", await page.Dialog.Locator("#confirm-answer").InnerTextAsync(), StringComparison.Ordinal);
+            Assert.Contains("Backend 'b1' exists", await page.Dialog.Locator("#confirm-answer").InnerTextAsync(), StringComparison.Ordinal);
             await page.WaitForAnswerAsync("POST /admin/pools/web/backends → 409");
 
             await page.Dialog.Locator("input[name=id]").FillAsync("b9");
