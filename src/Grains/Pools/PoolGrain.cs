@@ -264,8 +264,8 @@ public sealed class PoolGrain(
         }
     }
 
-    // Every transition raised goes to the event history; for those that move sessions, the sessions pinned to the
-    // backend are counted now, before they move, without holding up the turn that raised it.
+    // Every transition raised goes to the event history; for drains and for those that move sessions, the sessions
+    // pinned to the backend are counted now, before they move, without holding up the turn that raised it.
     private void Record(PoolEvent transition)
     {
         var entry = _events.Record(transition, time.GetUtcNow());
