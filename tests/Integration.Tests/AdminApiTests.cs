@@ -36,6 +36,7 @@ public sealed class AdminApiTests(OperationsTopologyFixture fixture)
     [InlineData("GET", "/admin/pools/web/sessions/alice")]
     [InlineData("DELETE", "/admin/pools/web/sessions/alice")]
     [InlineData("GET", "/admin/pools/web/history")]
+    [InlineData("GET", "/admin/pools/web/events")]
     public async Task EveryOperation_WithoutOrWithAWrongKey_Is401(string method, string path)
     {
         foreach (var authorization in new[] { null, "Bearer wrong-key", $"Basic {fixture.Topology.AdminApiKey}" })
@@ -154,6 +155,46 @@ public sealed class AdminApiTests(OperationsTopologyFixture fixture)
     private async Task<JsonElement> HistoryAsync(string pool, long? since)
     {
         using var response = await SendAsync(fixture.Admin(HttpMethod.Get, $"/admin/pools/{pool}/history" + (since is null ? "" : $"?since={since}")));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return await response.Content.ReadFromJsonAsync<JsonElement>();
+    }
+
+    [Fact]
+    public async Task Events_ADrainAndItsCancellationThroughOneGateway_AreListedByAnotherWithWhoDidThem()
+    {
+        var before = await EventsAsync(gateway: 1, since: null);
+        var cursor = before.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("id").GetInt64()).DefaultIfEmpty(0).Max();
+        var started = DateTimeOffset.UtcNow;
+
+        using (var drained = await SendAsync(fixture.Admin(HttpMethod.Post, "/admin/pools/weighted/backends/b2/drain", new { timeout = "00:10:00" })))
+        {
+            Assert.Equal(HttpStatusCode.OK, drained.StatusCode);
+        }
+
+        using (var undrained = await SendAsync(fixture.Admin(HttpMethod.Delete, "/admin/pools/weighted/backends/b2/drain")))
+        {
+            Assert.Equal(HttpStatusCode.OK, undrained.StatusCode);
+        }
+
+        // The log is the pool grain's: gateway 1 lists what went through gateway 0, and only what is newer than its cursor.
+        var page = await EventsAsync(gateway: 1, since: cursor);
+        var events = page.GetProperty("events").EnumerateArray().ToList();
+        Assert.All(events, e => Assert.True(e.GetProperty("id").GetInt64() > cursor));
+        var onB2 = events.Where(e => e.GetProperty("backend").GetString() == "b2").ToList();
+        Assert.Equal(["DrainStarted", "DrainCancelled"], onB2.Select(e => e.GetProperty("kind").GetString()));
+        Assert.All(onB2, e => Assert.StartsWith("127.0.0.1 via ", e.GetProperty("by").GetString(), StringComparison.Ordinal));
+        Assert.All(onB2, e => Assert.InRange(e.GetProperty("at").GetDateTimeOffset(), started.AddSeconds(-5), DateTimeOffset.UtcNow.AddSeconds(5)));
+        Assert.InRange(onB2[0].GetProperty("until").GetDateTimeOffset(), started.AddMinutes(10).AddSeconds(-5), started.AddMinutes(10).AddSeconds(5));
+        Assert.Equal(200, page.GetProperty("capacity").GetInt32());
+        Assert.True(page.GetProperty("keptSince").GetDateTimeOffset() <= onB2[0].GetProperty("at").GetDateTimeOffset());
+
+        await AssertProblemAsync(await SendAsync(fixture.Admin(HttpMethod.Get, "/admin/pools/weighted/events?since=-1")), HttpStatusCode.BadRequest, "event id");
+        await AssertProblemAsync(await SendAsync(fixture.Admin(HttpMethod.Get, "/admin/pools/nope/events")), HttpStatusCode.NotFound, "nope");
+    }
+
+    private async Task<JsonElement> EventsAsync(int gateway, long? since)
+    {
+        using var response = await SendAsync(fixture.Admin(HttpMethod.Get, "/admin/pools/weighted/events" + (since is null ? "" : $"?since={since}"), gateway: gateway));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         return await response.Content.ReadFromJsonAsync<JsonElement>();
     }

@@ -8,7 +8,8 @@ namespace Distributed.Observability.Tests;
 
 /// <summary>
 /// The status page in headless Chromium (the Debian package, driven by Playwright) against a real gateway: live charts
-/// from the gateway's history, and actions that go through the admin API and show its answer, all without a reload.
+/// from the gateway's history, the pool's events timeline, and actions that go through the admin API and show its answer,
+/// all without a reload.
 /// </summary>
 [Trait("Category", "Observability")]
 [Collection(ObservabilityTopology.Name)]
@@ -20,7 +21,7 @@ public sealed class StatusPageTests(ObservabilityTopologyFixture fixture)
     private const float WaitMs = 60_000;
 
     [Fact]
-    public async Task DrainFromThePage_UnderTraffic_ChartFallsToZeroNewSessionsAndBadgeChanges()
+    public async Task DrainFromThePage_UnderTraffic_TimelineShowsItChartFallsToZeroNewSessionsAndBadgeChanges()
     {
         await using var page = await StatusPage.OpenAsync(fixture);
         using var stop = new CancellationTokenSource();
@@ -34,6 +35,7 @@ public sealed class StatusPageTests(ObservabilityTopologyFixture fixture)
             }
 
             await page.MarkDocumentAsync();
+            var lastEvent = await page.LastEventIdAsync();
             await page.Row("b2").Locator("button[data-action=drain]").ClickAsync();
             await page.ConfirmAsync("Drain b2");
             await page.WaitForAnswerAsync("POST /admin/pools/web/backends/b2/drain → 200");
@@ -41,6 +43,12 @@ public sealed class StatusPageTests(ObservabilityTopologyFixture fixture)
             // The badge changes in place...
             await page.Row("b2").Locator(".badge.Draining").WaitForAsync(new() { Timeout = WaitMs });
             Assert.Contains("left", await page.Row("b2").InnerTextAsync(), StringComparison.Ordinal);
+
+            // ...the drain shows in the events timeline, by the caller the admin API named (the browser's address, through
+            // this gateway), then with the sessions b2 held when it started, counted by the pool grain.
+            var drainEvent = await page.WaitForEventAsync("DrainStarted", "b2", after: lastEvent, "text.includes('pinned then')");
+            Assert.Contains("b2 draining until", drainEvent, StringComparison.Ordinal);
+            Assert.Contains("by 127.0.0.1 via ", drainEvent, StringComparison.Ordinal);
 
             // ...and b2's chart falls to zero: no new sessions go there, while the others keep taking them.
             var (_, zeroAt) = await page.WaitForChartAsync("b2", "requestRate", "value === 0");
@@ -100,7 +108,7 @@ public sealed class StatusPageTests(ObservabilityTopologyFixture fixture)
 
             // The conflict is shown where the operator is, and the dialog stays open to fix the input.
             await page.Dialog.Locator("#confirm-answer.failed", new() { HasTextString = "409" }).WaitForAsync(new() { Timeout = WaitMs });
-            Assert.Contains("already has a backend 'b1'", await page.Dialog.Locator("#confirm-answer").InnerTextAsync(), StringComparison.Ordinal);
+            Assert.Contains("Backend 'b1' exists", await page.Dialog.Locator("#confirm-answer").InnerTextAsync(), StringComparison.Ordinal);
             await page.WaitForAnswerAsync("POST /admin/pools/web/backends → 409");
 
             await page.Dialog.Locator("input[name=id]").FillAsync("b9");
@@ -247,6 +255,31 @@ public sealed class StatusPageTests(ObservabilityTopologyFixture fixture)
         {
             var (count, at) = await WaitForChartAsync(backend, "sessions", $"at > {after}");
             return ((int)count, at);
+        }
+
+        /// <summary>The id of the newest event the page's timeline shows (0 for none).</summary>
+        public Task<long> LastEventIdAsync() => Page.EvaluateAsync<long>(
+            "() => Math.max(0, ...[...document.querySelectorAll('section[data-pool=web] .timeline li[data-id]')].map(li => Number(li.dataset.id)))");
+
+        /// <summary>
+        /// Waits until the timeline shows an event of <paramref name="kind"/> on <paramref name="backend"/> newer than
+        /// <paramref name="after"/> whose text satisfies <paramref name="condition"/> (JavaScript on <c>text</c>); returns its text.
+        /// </summary>
+        public async Task<string> WaitForEventAsync(string kind, string backend, long after, string condition)
+        {
+            var handle = await Page.WaitForFunctionAsync(
+                $$"""
+                ([kind, backend, after]) => {
+                  for (const li of document.querySelectorAll(`section[data-pool=web] .timeline li[data-kind="${kind}"][data-backend="${backend}"]`)) {
+                    const text = li.innerText;
+                    if (Number(li.dataset.id) > Number(after) && ({{condition}})) return text;
+                  }
+                  return false;
+                }
+                """,
+                new[] { kind, backend, after.ToString(CultureInfo.InvariantCulture) },
+                new() { Timeout = WaitMs });
+            return await handle.JsonValueAsync<string>();
         }
 
         /// <summary>Marks the document, so <see cref="SameDocumentAsync"/> tells whether it was reloaded since.</summary>

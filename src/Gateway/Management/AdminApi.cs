@@ -42,9 +42,26 @@ public sealed record BackendDescription(
 /// <summary>A pool as the admin API shows it.</summary>
 public sealed record PoolDescription(string Name, string? SessionKey, bool Panic, int LiveGateways, IReadOnlyList<BackendDescription> Backends, IReadOnlyList<GatewayStatus> Gateways);
 
+/// <summary>One state transition of a pool, as the admin API shows it (see <see cref="PoolEventRecord"/>).</summary>
+public sealed record PoolEventDescription(
+    long Id,
+    DateTimeOffset At,
+    string Kind,
+    string? Backend,
+    string By,
+    string? Detail,
+    DateTimeOffset? Until,
+    int? Ejections,
+    int? Healthy,
+    int? Backends,
+    int? SessionsPinned);
+
+/// <summary>A pool's recent state transitions, oldest first, kept by its pool grain since <c>KeptSince</c>.</summary>
+public sealed record PoolEventsDescription(string Pool, DateTimeOffset KeptSince, int Capacity, IReadOnlyList<PoolEventDescription> Events);
+
 /// <summary>
 /// The admin API on the management listener: pools and backends with their cluster-wide state, add / update / remove /
-/// drain backends, look up and unpin sessions, list a backend's sessions. Every call needs
+/// drain backends, look up and unpin sessions, list a backend's sessions, and a pool's history and events. Every call needs
 /// <c>Authorization: Bearer {Balancer:Admin:ApiKey}</c>. Changes go to the pool grain, so they persist and reach every
 /// gateway within one snapshot interval.
 /// </summary>
@@ -78,18 +95,26 @@ internal static class AdminApi
                 return Problem(StatusCodes.Status404NotFound, "No history", $"This gateway keeps no history ({BalancerOptions.SectionName}:History:Enabled is false).");
             }
 
-            long? after = null;
-            if (since is not null)
-            {
-                if (!long.TryParse(since, NumberStyles.None, CultureInfo.InvariantCulture, out var milliseconds))
-                {
-                    return Problem(StatusCodes.Status400BadRequest, "Invalid since", $"'since' is a time in Unix milliseconds, as in the history's 'times' (was '{since}').");
-                }
+            return Since(since, "a time in Unix milliseconds, as in the history's 'times'", out var after) is { } invalid
+                ? invalid
+                : Results.Ok(poolHistory.Describe(after));
+        });
 
-                after = milliseconds;
+        admin.MapGet("/pools/{pool}/events", async (string pool, string? since, PoolRegistry pools, IGrainFactory grains) =>
+        {
+            if (pools.Find(pool) is null)
+            {
+                return UnknownPool(pool);
             }
 
-            return Results.Ok(poolHistory.Describe(after));
+            if (Since(since, "an event id, as in the events' 'id'", out var after) is { } invalid)
+            {
+                return invalid;
+            }
+
+            var page = await grains.GetGrain<IPoolGrain>(pool).GetEventsAsync(after);
+            return Results.Ok(new PoolEventsDescription(pool, page.KeptSince, page.Capacity, [.. page.Events.Select(e => new PoolEventDescription(
+                e.Id, e.At, e.Kind.ToString(), e.Backend, e.By, e.Detail, e.Until, e.Ejections, e.Healthy, e.Backends, e.SessionsPinned))]));
         });
 
         admin.MapPost("/pools/{pool}/backends", async (string pool, HttpRequest request, PoolRegistry pools, IGrainFactory grains) =>
@@ -271,6 +296,24 @@ internal static class AdminApi
         {
             return (null, Problem(StatusCodes.Status400BadRequest, "Invalid body", $"The body is not valid JSON for this call: {ex.Message}"));
         }
+    }
+
+    // A 'since' cursor: none, or a non-negative integer (what it is, for the error); a 400 problem otherwise.
+    private static IResult? Since(string? since, string meaning, out long? after)
+    {
+        after = null;
+        if (since is null)
+        {
+            return null;
+        }
+
+        if (!long.TryParse(since, NumberStyles.None, CultureInfo.InvariantCulture, out var cursor))
+        {
+            return Problem(StatusCodes.Status400BadRequest, "Invalid since", $"'since' is {meaning} (was '{since}').");
+        }
+
+        after = cursor;
+        return null;
     }
 
     private static IResult? InvalidKey(string key, BalancerOptions options) =>

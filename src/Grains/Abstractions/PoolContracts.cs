@@ -223,6 +223,14 @@ public interface IPoolGrain : IGrainWithStringKey
     [AlwaysInterleave]
     Task<PoolSnapshot> GetSnapshotAsync();
 
+    /// <summary>
+    /// The pool's recent state transitions after the event id <paramref name="after"/> (all kept ones for <c>null</c>,
+    /// or when <paramref name="after"/> is above every id this log gave: a cursor from another log), oldest first. Kept in
+    /// memory, the last <see cref="PoolEventPage.Capacity"/> of them since the pool grain's activation; never writes.
+    /// </summary>
+    [AlwaysInterleave]
+    Task<PoolEventPage> GetEventsAsync(long? after = null);
+
     /// <summary>Adds a backend; <see cref="AdminOutcome.Conflict"/> when the id exists. <paramref name="actor"/> says who, for the log.</summary>
     Task<AdminResult> AddBackendAsync(BackendSpec backend, string actor);
 

@@ -9,7 +9,8 @@ namespace Distributed.Grains.Pools;
 /// <summary>
 /// Backend tracker of one pool; it orchestrates and stores, the parts decide: the registry and its admin operations
 /// (<see cref="BackendRegistry"/>), gateway leases and load (<see cref="GatewayLeases"/>), the health verdict
-/// (<see cref="PoolHealth"/>), and pin generations and unpin announcements (<see cref="PinGenerations"/>).
+/// (<see cref="PoolHealth"/>), pin generations and unpin announcements (<see cref="PinGenerations"/>), and the recent
+/// transitions for operators (<see cref="PoolEventHistory"/>).
 /// </summary>
 /// <remarks>
 /// Reports, snapshots and probe verdicts are answered from memory and never wait for the store (they interleave with
@@ -35,6 +36,7 @@ public sealed class PoolGrain(
     private readonly PoolHealth _health = new();
     private readonly PinGenerations _generations = new();
     private BackendRegistry _registry = null!;
+    private PoolEventHistory _events = null!;
     private PoolLog _log = null!;
     private PoolStore _store = null!;
 
@@ -45,7 +47,8 @@ public sealed class PoolGrain(
     /// <inheritdoc />
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _log = new PoolLog(logger, Name);
+        _events = new PoolEventHistory(time.GetUtcNow());
+        _log = new PoolLog(logger, Name, Record);
         _registry = new BackendRegistry(state.State);
         _store = new PoolStore(state, _log);
         _health.Restore(state.State, time.GetUtcNow());
@@ -110,6 +113,9 @@ public sealed class PoolGrain(
     public Task<PoolSnapshot> GetSnapshotAsync() => Task.FromResult(Snapshot(time.GetUtcNow()));
 
     /// <inheritdoc />
+    public Task<PoolEventPage> GetEventsAsync(long? after = null) => Task.FromResult(_events.After(after));
+
+    /// <inheritdoc />
     public Task<AdminResult> AddBackendAsync(BackendSpec backend, string actor) => AdminAsync(now => _registry.Add(backend, actor, now));
 
     /// <inheritdoc />
@@ -122,7 +128,7 @@ public sealed class PoolGrain(
         if (result.Succeeded)
         {
             _health.Forget(backendId);
-            await GrainFactory.GetGrain<IBackendProbeGrain>(ProbeKey(backendId)).StopAsync();
+            await GrainFactory.GetGrain<IBackendProbeGrain>(BackendKey(backendId)).StopAsync();
         }
 
         return result;
@@ -253,10 +259,36 @@ public sealed class PoolGrain(
 
         foreach (var backend in active.Enabled || stopAll ? _registry.Current.Backends : [])
         {
-            var prober = GrainFactory.GetGrain<IBackendProbeGrain>(ProbeKey(backend.Id));
+            var prober = GrainFactory.GetGrain<IBackendProbeGrain>(BackendKey(backend.Id));
             await (stopAll ? prober.StopAsync() : prober.EnsureProbingAsync(backend.Address, active, ProberRefresh * 3));
         }
     }
 
-    private string ProbeKey(string backendId) => $"{Name}/{backendId}";
+    // Every transition raised goes to the event history; for drains and for those that move sessions, the sessions
+    // pinned to the backend are counted now, before they move, without holding up the turn that raised it.
+    private void Record(PoolEvent transition)
+    {
+        var entry = _events.Record(transition, time.GetUtcNow());
+        if (entry.Backend is not null && PoolEventHistory.CountsSessions(entry.Kind))
+        {
+            _ = CountSessionsAsync(entry);
+        }
+    }
+
+    // Runs on this activation (continuations of a grain's own tasks do); the session list never calls back here.
+    private async Task CountSessionsAsync(PoolEventRecord entry)
+    {
+        try
+        {
+            var sessions = await GrainFactory.GetGrain<IBackendSessionsGrain>(BackendKey(entry.Backend!)).ListAsync(null, 1);
+            _events.CountedSessions(entry.Id, sessions.Total);
+        }
+        catch (Exception ex)
+        {
+            _log.SessionsNotCounted(entry.Kind, entry.Backend, ex);
+        }
+    }
+
+    // The key of a backend's prober and of its session list.
+    private string BackendKey(string backendId) => $"{Name}/{backendId}";
 }

@@ -1,21 +1,26 @@
+using Distributed.Grains.Abstractions;
 using Microsoft.Extensions.Logging;
 
 namespace Distributed.Grains.Pools;
 
 /// <summary>
-/// The pool grain's log, in one table of event ids: every state transition passes through <see cref="Raise(PoolEvent?)"/> (so a
-/// later event history can hook the same place), and storage trouble is logged once when it starts and once when it
-/// ends.
+/// The pool grain's log, in one table of event ids: every state transition passes through <see cref="Raise(PoolEvent?)"/>,
+/// which also hands it to <paramref name="raised"/> (the pool's event history), and storage trouble is logged once when it
+/// starts and once when it ends.
 /// </summary>
-public sealed partial class PoolLog(ILogger logger, string pool)
+public sealed partial class PoolLog(ILogger logger, string pool, Action<PoolEvent>? raised = null)
 {
-    /// <summary>Logs one transition (nothing for <c>null</c>).</summary>
+    /// <summary>Logs one transition and passes it on (nothing for <c>null</c>).</summary>
     public void Raise(PoolEvent? transition)
     {
+        if (transition is null)
+        {
+            return;
+        }
+
+        raised?.Invoke(transition);
         switch (transition)
         {
-            case null:
-                return;
             case { Kind: PoolEventKind.BackendAdded }:
                 LogBackendAdded(logger, pool, transition.Backend, transition.Detail, transition.Actor);
                 break;
@@ -77,6 +82,9 @@ public sealed partial class PoolLog(ILogger logger, string pool)
     /// <summary>The stored record vanished (the store lost its data) while this activation held the registry.</summary>
     public void StoredStateVanished() => LogStoredStateVanished(logger, pool);
 
+    /// <summary>The sessions pinned to an event's backend could not be counted; the event is kept without the count.</summary>
+    public void SessionsNotCounted(PoolEventKind kind, string? backend, Exception exception) => LogSessionsNotCounted(logger, pool, kind, backend, exception);
+
     /// <summary>Another activation of the pool stored the registry first (a duplicate activation).</summary>
     public void StoredByAnotherActivation(long version) => LogStoredByAnotherActivation(logger, pool, version);
 
@@ -94,6 +102,9 @@ public sealed partial class PoolLog(ILogger logger, string pool)
 
     [LoggerMessage(EventId = 5105, Level = LogLevel.Warning, Message = "Pool {Pool}: an admin change was not stored, so it was not applied.")]
     private static partial void LogAdminChangeNotStored(ILogger logger, string pool, Exception exception);
+
+    [LoggerMessage(EventId = 5106, Level = LogLevel.Debug, Message = "Pool {Pool}: could not count the sessions pinned to backend {Backend} for its {Kind} event; the event is kept without the count.")]
+    private static partial void LogSessionsNotCounted(ILogger logger, string pool, PoolEventKind kind, string? backend, Exception exception);
 
     [LoggerMessage(EventId = 5110, Level = LogLevel.Information, Message = "Pool {Pool}: backend {Backend} added ({Detail}) by {Actor}.")]
     private static partial void LogBackendAdded(ILogger logger, string pool, string? backend, string? detail, string? actor);

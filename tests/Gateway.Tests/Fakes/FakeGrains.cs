@@ -269,6 +269,8 @@ public sealed class FakePoolGrain(string name) : IPoolGrain
         Released.Enqueue(gatewayId);
     }
 
+    public Task<PoolEventPage> GetEventsAsync(long? after = null) => throw new NotSupportedException();
+
     public Task<AdminResult> AddBackendAsync(BackendSpec backend, string actor) => throw new NotSupportedException();
 
     public Task<AdminResult> UpdateBackendAsync(string backendId, BackendPatch patch, string actor) => throw new NotSupportedException();

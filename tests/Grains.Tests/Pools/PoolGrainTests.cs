@@ -402,4 +402,76 @@ public sealed class PoolGrainTests(GrainClusterFixture cluster) : IClassFixture<
         cluster.Time.Advance(TimeSpan.FromMinutes(5));
         Assert.DoesNotContain("alice", (await pool.GetSnapshotAsync()).RecentlyUnpinned);
     }
+
+    [Fact]
+    public async Task GetEventsAsync_AnAdminDrainThenAnEjection_ListedInOrderWithWhoWhenAndTheSessionsPinned()
+    {
+        var name = $"pool-{Guid.NewGuid():N}";
+        var pool = cluster.Client.GetGrain<IPoolGrain>(name);
+        await pool.InitializeAsync(Seed, Settings);
+        var start = cluster.Time.GetUtcNow();
+        await TrackSessionsAsync(name, "b1", 2);
+        await TrackSessionsAsync(name, "b2", 3);
+        var actor = $"10.0.0.7 via gateway-{Guid.NewGuid():N}";
+
+        Assert.True((await pool.DrainBackendAsync("b1", TimeSpan.FromMinutes(2), actor)).Succeeded);
+        cluster.Time.Advance(TimeSpan.FromSeconds(1));
+        await pool.ReportAsync(Outcomes("g1", "b2", 3, 3)); // ejects b2; b1 is draining, so no backend is left: panic
+
+        var page = await EventsAsync(pool, e => e.Count == 3 && e.All(x => x.SessionsPinned is not null || x.Kind == PoolEventKind.PanicEntered));
+        Assert.Equal([PoolEventKind.DrainStarted, PoolEventKind.Ejected, PoolEventKind.PanicEntered], page.Events.Select(e => e.Kind));
+        Assert.Equal([actor, "passive health", "health"], page.Events.Select(e => e.By));
+        Assert.Equal(new string?[] { "b1", "b2", null }, page.Events.Select(e => e.Backend));
+        Assert.Equal([start, start.AddSeconds(1), start.AddSeconds(1)], page.Events.Select(e => e.At));
+        Assert.Equal(new int?[] { 2, 3, null }, page.Events.Select(e => e.SessionsPinned));
+        Assert.Equal(start.AddMinutes(2), page.Events[0].Until);
+        Assert.True(page.Events[1] is { Ejections: 1 } && page.Events[1].Until == start.AddSeconds(11));
+        Assert.True(page.Events[2] is { Healthy: 0, Backends: 1 });
+        Assert.True(page.KeptSince <= start);
+
+        // Past the drain deadline: the drain is finished by the deadline, with the sessions that move; a cursor gets only what is new.
+        cluster.Time.Advance(TimeSpan.FromMinutes(2));
+        await pool.ReportAsync(Report("g1"));
+        var later = await EventsAsync(pool, e => e.Any(x => x is { Kind: PoolEventKind.DrainFinished, SessionsPinned: not null }), after: page.Events[^1].Id);
+        Assert.All(later.Events, e => Assert.True(e.Id > page.Events[^1].Id));
+        var finished = Assert.Single(later.Events, e => e.Kind == PoolEventKind.DrainFinished);
+        Assert.True(finished is { Backend: "b1", By: "drain deadline", SessionsPinned: 2 });
+        Assert.Contains(later.Events, e => e is { Kind: PoolEventKind.Readmitted, Backend: "b2", By: "passive health" });
+    }
+
+    [Fact]
+    public async Task GetEventsAsync_MoreChangesThanItKeeps_KeepsTheLast200InOrder()
+    {
+        var pool = NewPool();
+        await pool.InitializeAsync(Seed, Settings);
+
+        for (var i = 0; i < 205; i++)
+        {
+            Assert.True((await pool.UpdateBackendAsync("b1", new BackendPatch(Weight: 3 + (i % 2)), $"caller {i}")).Succeeded);
+        }
+
+        var page = await pool.GetEventsAsync();
+        Assert.Equal(200, page.Capacity);
+        Assert.Equal(200, page.Events.Length);
+        Assert.Equal(Enumerable.Range(5, 200).Select(i => $"caller {i}"), page.Events.Select(e => e.By));
+        Assert.All(page.Events, e => Assert.Equal(PoolEventKind.BackendChanged, e.Kind));
+        Assert.Equal(Enumerable.Range(0, 200).Select(i => page.Events[0].Id + i), page.Events.Select(e => e.Id));
+        Assert.Equal("weight 4 → 3", page.Events[^1].Detail); // the 205th change: from the 204th's weight 4 back to 3
+    }
+
+    // Pins the session list of a backend knows about, as session grains report them.
+    private async Task TrackSessionsAsync(string pool, string backend, int count)
+    {
+        var list = cluster.Client.GetGrain<IBackendSessionsGrain>($"{pool}/{backend}");
+        for (var i = 0; i < count; i++)
+        {
+            await list.TrackAsync($"{backend}-session-{i}", cluster.Time.GetUtcNow().AddHours(1));
+        }
+
+        Assert.Equal(count, (await GrainClusterFixture.EventuallyAsync(() => list.ListAsync(null, 1), p => p.Total == count)).Total);
+    }
+
+    // Sessions are counted just after an event, in the background: wait for the counts.
+    private static Task<PoolEventPage> EventsAsync(IPoolGrain pool, Func<IReadOnlyList<PoolEventRecord>, bool> until, long? after = null) =>
+        GrainClusterFixture.EventuallyAsync(() => pool.GetEventsAsync(after), p => until(p.Events));
 }
