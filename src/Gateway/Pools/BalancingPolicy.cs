@@ -102,15 +102,16 @@ internal sealed class LeastLoadedPolicy(double balanceFactor) : BalancingPolicy
 
 /// <summary>
 /// Consistent hashing with bounded loads over a request property: the same answer on every gateway, and adding or
-/// removing a backend moves only the keys on it. A request without the property is balanced as by least-loaded.
-/// When the property is the session key, a cold gateway's guess is exactly the placement.
+/// removing a backend moves only the keys on it. A request without the property is balanced as by least-loaded (a new
+/// session by its session key, so the guess still finds it). When the property is the session key, a cold gateway's
+/// guess is exactly the placement.
 /// </summary>
 internal sealed class HashPolicy(HashKeySpec key, double balanceFactor) : BalancingPolicy
 {
     public override string? RequestKey(HttpContext context) => key.Read(context);
 
     public override BackendEntry? Choose(PoolView view, string? sessionKey, string? requestKey, string? excludedId, Random random) =>
-        requestKey is null ? view.ChooseLeastLoadedExcept(excludedId, random) : view.Place(requestKey, balanceFactor, excludedId);
+        (requestKey ?? sessionKey) is { } hashed ? view.Place(hashed, balanceFactor, excludedId) : view.ChooseLeastLoadedExcept(excludedId, random);
 
     public override BackendEntry? Guess(PoolView view, string sessionKey, string? requestKey) => view.Guess(requestKey ?? sessionKey);
 }

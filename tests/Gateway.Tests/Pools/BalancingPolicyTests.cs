@@ -104,13 +104,17 @@ public sealed class BalancingPolicyTests
     }
 
     [Fact]
-    public void Choose_HashRequestWithoutTheProperty_GoesToTheLeastLoaded()
+    public void Choose_HashRequestWithoutTheProperty_IsBalancedAsByLeastLoaded()
     {
-        var view = View(Backend("b1", inFlight: 40), Backend("b2"));
+        var view = View(Backend("b1", inFlight: 40), Backend("b2"), Backend("b3", inFlight: 3));
         var policy = Policy(BalancingPolicyKind.Hash, "Header:X-Tenant");
         for (var i = 0; i < 200; i++)
         {
-            Assert.Equal("b2", policy.Choose(view, sessionKey: $"s{i}", requestKey: null, null, new Random(i))!.Id);
+            Assert.NotEqual("b1", policy.Choose(view, sessionKey: null, requestKey: null, null, new Random(i))!.Id);
+
+            // A new session without the property is placed by its session key, where a cold gateway's guess looks.
+            Assert.Same(view.Place($"s{i}", new PoolOptions().BalanceFactor), policy.Choose(view, $"s{i}", requestKey: null, null, new Random(i)));
+            Assert.Same(view.Guess($"s{i}"), policy.Guess(view, $"s{i}", requestKey: null));
         }
     }
 
