@@ -112,6 +112,51 @@ public static class EchoEndpoints
     }
 
     /// <summary>
+    /// A WebSocket request on any path is accepted and every message is echoed back until the client closes; it counts
+    /// in flight (<c>/_echo/stats</c>) while open. The upgrade answer names the backend in <c>X-Backend-Id</c> like
+    /// every answer.
+    /// </summary>
+    public static void UseWebSocketEcho(this WebApplication app)
+    {
+        app.UseWebSockets();
+        app.Use(async (context, next) =>
+        {
+            if (!context.WebSockets.IsWebSocketRequest)
+            {
+                await next(context);
+                return;
+            }
+
+            var state = context.RequestServices.GetRequiredService<EchoState>();
+            state.Begin();
+            try
+            {
+                using var socket = await context.WebSockets.AcceptWebSocketAsync();
+                var buffer = new byte[16 * 1024];
+                while (true)
+                {
+                    var received = await socket.ReceiveAsync(buffer, context.RequestAborted);
+                    if (received.MessageType == System.Net.WebSockets.WebSocketMessageType.Close)
+                    {
+                        await socket.CloseOutputAsync(received.CloseStatus ?? System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, received.CloseStatusDescription, context.RequestAborted);
+                        return;
+                    }
+
+                    await socket.SendAsync(buffer.AsMemory(0, received.Count), received.MessageType, received.EndOfMessage, context.RequestAborted);
+                }
+            }
+            catch (Exception ex) when (ex is System.Net.WebSockets.WebSocketException or OperationCanceledException or IOException)
+            {
+                // The client or the gateway went away mid-conversation: nothing to answer.
+            }
+            finally
+            {
+                state.End();
+            }
+        });
+    }
+
+    /// <summary>
     /// Every other path and method: waits <c>X-Delay-Ms</c> / <c>?delayMs=</c> if asked, then answers with the backend
     /// id in the body and in <c>X-Backend-Id</c>; echoes the received <c>traceparent</c> in <c>X-Received-Traceparent</c>.
     /// </summary>

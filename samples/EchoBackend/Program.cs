@@ -7,5 +7,6 @@ builder.Services.AddSingleton<EchoState>();
 var app = builder.Build();
 app.UseBackendIdHeader();
 app.MapEchoControl();
+app.UseWebSocketEcho();
 app.MapEcho();
 app.Run();

@@ -11,7 +11,8 @@ namespace Distributed.Integration.Tests;
 /// <c>weighted</c> (/w/, b1 weight 1 and b2 weight 3), <c>limited</c> (/l/, 3 in flight per backend),
 /// <c>slow</c> (/s/, b1 only, 6 s slow start), and one pool per balancing policy: <c>rr</c> (/rr/, weighted round robin,
 /// b1 weight 3), <c>random</c> (/random/, weighted random, b1 weight 3), <c>hash</c> (/hash/, session header
-/// <c>X-Session-Id</c>, hash over header <c>X-Tenant</c>), <c>first</c> (/first/, first available).
+/// <c>X-Session-Id</c>, hash over header <c>X-Tenant</c>), <c>first</c> (/first/, first available); <c>ws</c> (/ws/,
+/// header sessions) for WebSockets.
 /// </summary>
 public sealed class OperationsTopologyFixture : IAsyncLifetime
 {
@@ -66,6 +67,10 @@ public sealed class OperationsTopologyFixture : IAsyncLifetime
                 settings["Balancer:Pools:hash:HashKey"] = "Header:X-Tenant";
                 Add(settings, "first", "/first/{**rest}", backends);
                 settings["Balancer:Pools:first:Policy"] = "FirstAvailable";
+
+                // WebSocketTests: header sessions holding WebSockets open.
+                Add(settings, "ws", "/ws/{**rest}", backends);
+                settings["Balancer:Pools:ws:SessionKey"] = "Header:X-Session-Id";
                 return settings;
             },
         });
