@@ -66,15 +66,19 @@ public static class EchoEndpoints
 {
     private const int MaxDelayMs = 60_000;
 
-    /// <summary>Every answer, health and control endpoints included, names the backend in <c>X-Backend-Id</c>.</summary>
+    /// <summary>
+    /// Every answer, health and control endpoints included, names the backend in <c>X-Backend-Id</c> and the protocol
+    /// the request arrived in (<c>HTTP/1.1</c>, <c>HTTP/2</c>) in <c>X-Received-Protocol</c>.
+    /// </summary>
     public static void UseBackendIdHeader(this WebApplication app) => app.Use((context, next) =>
     {
         context.Response.Headers["X-Backend-Id"] = context.RequestServices.GetRequiredService<EchoState>().Id;
+        context.Response.Headers["X-Received-Protocol"] = context.Request.Protocol;
         return next(context);
     });
 
     /// <summary>
-    /// Health, <c>/_echo/stats</c>, and the fault switches <c>/_echo/fail</c> and <c>/_echo/reset</c> when
+    /// Health, <c>/_echo/stats</c>, the full-duplex <c>POST /_echo/stream</c>, and the fault switches <c>/_echo/fail</c> and <c>/_echo/reset</c> when
     /// <see cref="EchoOptions.FaultInjection"/> is on.
     /// </summary>
     public static void MapEchoControl(this WebApplication app)
@@ -93,6 +97,21 @@ public static class EchoEndpoints
             healthChecks = state.HealthChecks,
             inFlight = state.InFlight,
         }));
+
+        // Streams the request body back as it arrives, each read flushed at once: a full-duplex exchange as gRPC
+        // streaming does, so a client can send a message and read its echo before sending the next.
+        control.MapPost("/stream", async (HttpContext context) =>
+        {
+            context.Response.ContentType = "application/octet-stream";
+            await context.Response.StartAsync(context.RequestAborted);
+            var buffer = new byte[16 * 1024];
+            int read;
+            while ((read = await context.Request.Body.ReadAsync(buffer, context.RequestAborted)) > 0)
+            {
+                await context.Response.Body.WriteAsync(buffer.AsMemory(0, read), context.RequestAborted);
+                await context.Response.Body.FlushAsync(context.RequestAborted);
+            }
+        });
         if (!app.Services.GetRequiredService<IOptions<EchoOptions>>().Value.FaultInjection)
         {
             return;

@@ -107,6 +107,13 @@ public sealed class PoolOptions
     /// </summary>
     public string? HashKey { get; set; }
 
+    /// <summary>
+    /// The HTTP version spoken to the backends: <c>Auto</c> (HTTP/2 where TLS negotiates it, else HTTP/1.1), <c>Http1</c>,
+    /// or <c>Http2</c> (HTTP/2 only: h2c with prior knowledge on <c>http://</c>, for gRPC and other HTTP/2-only
+    /// backends). <value>Default: Auto.</value>
+    /// </summary>
+    public BackendProtocol BackendProtocol { get; set; }
+
     /// <summary>Retrying a request whose backend could not be reached.</summary>
     public RetryOptions Retry { get; set; } = new();
 
@@ -149,6 +156,19 @@ public sealed class PoolOptions
         SlowStart,
         DrainTimeout,
         PanicThreshold);
+}
+
+/// <summary>The HTTP version a pool speaks to its backends.</summary>
+public enum BackendProtocol
+{
+    /// <summary>YARP's default: HTTP/2 when TLS negotiates it (ALPN), else HTTP/1.1.</summary>
+    Auto = 0,
+
+    /// <summary>HTTP/1.1 only.</summary>
+    Http1,
+
+    /// <summary>HTTP/2 only; over <c>http://</c> that is h2c with prior knowledge.</summary>
+    Http2,
 }
 
 /// <summary>Failures after which a request may be retried on another backend.</summary>

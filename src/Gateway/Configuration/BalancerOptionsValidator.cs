@@ -153,6 +153,11 @@ internal sealed class BalancerOptionsValidator : IValidateOptions<BalancerOption
             errors.Add($"{prefix}:HashKey is only used with Policy Hash (Policy is {pool.Policy}); remove it or set Policy to Hash.");
         }
 
+        if (!Enum.IsDefined(pool.BackendProtocol))
+        {
+            errors.Add($"{prefix}:BackendProtocol must be Auto, Http1 or Http2 (was {pool.BackendProtocol}).");
+        }
+
         if (pool.Retry.On is < RetryOn.None or > (RetryOn.Unreachable | RetryOn.Timeout))
         {
             errors.Add($"{prefix}:Retry:On must be Unreachable, Timeout, both (comma-separated) or None (was {pool.Retry.On}).");

@@ -57,6 +57,7 @@ public sealed class BalancerOptionsValidatorTests
         { "Balancer:Pools:web:Policy", o => o.Pools["web"].Policy = (Distributed.Gateway.Pools.BalancingPolicyKind)42 },
         { "Balancer:Pools:web:Retry:Methods", o => o.Pools["web"].Retry.Methods = ["get"] },
         { "Balancer:Pools:web:Retry:On", o => o.Pools["web"].Retry.On = (RetryOn)8 },
+        { "Balancer:Pools:web:BackendProtocol", o => o.Pools["web"].BackendProtocol = (BackendProtocol)7 },
     };
 
     [Fact]
