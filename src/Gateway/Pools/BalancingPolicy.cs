@@ -131,19 +131,8 @@ internal sealed class RoundRobinPolicy : BalancingPolicy
 /// <summary>Weighted random.</summary>
 internal sealed class RandomPolicy : BalancingPolicy
 {
-    public override BackendEntry? Choose(PoolView view, string? sessionKey, string? requestKey, string? excludedId, Random random)
-    {
-        var backends = view.Backends;
-        Span<BackendCandidate> candidates = backends.Length <= 64 ? stackalloc BackendCandidate[backends.Length] : new BackendCandidate[backends.Length];
-        for (var i = 0; i < backends.Length; i++)
-        {
-            var b = backends[i];
-            candidates[i] = new BackendCandidate(b.EstimatedLoad, b.Backend.EffectiveWeight, b.AcceptsNew && !string.Equals(b.Id, excludedId, StringComparison.Ordinal));
-        }
-
-        var index = WeightedRandomBackendSelector.Select(candidates, random);
-        return index < 0 ? null : backends[index];
-    }
+    public override BackendEntry? Choose(PoolView view, string? sessionKey, string? requestKey, string? excludedId, Random random) =>
+        view.ChooseRandomExcept(excludedId, random);
 }
 
 /// <summary>Ordered fallback: the first usable backend by id. Every gateway computes the same order, so the guess is that backend.</summary>
