@@ -46,10 +46,12 @@ public sealed class WebSocketTests(OperationsTopologyFixture fixture)
             }
 
             // Open tunnels are in flight on b1 for the whole cluster (both gateways' counts), so new sessions avoid it.
+            // Both gateways' views must include the other's sockets, or one still sees b1 at half its load.
             await Wait.UntilAsync(
-                async () => (await fixture.BackendsAsync("ws")).Single(b => b.Id == "b1").ClusterInFlight >= onB1.Count,
+                async () => (await fixture.BackendsAsync("ws", gateway: 0)).Single(b => b.Id == "b1").ClusterInFlight >= onB1.Count
+                    && (await fixture.BackendsAsync("ws", gateway: 1)).Single(b => b.Id == "b1").ClusterInFlight >= onB1.Count,
                 TimeSpan.FromSeconds(3),
-                "the cluster to count the open WebSockets in flight on b1");
+                "both gateways to count all open WebSockets in flight on b1");
             for (var i = 0; i < 30; i++)
             {
                 Assert.NotEqual("b1", (await fixture.SendAsync(i % 2, "/ws/x", $"ws-new-{run}-{i}")).Backend);
