@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net.WebSockets;
 using Microsoft.Extensions.Options;
 
 namespace Distributed.EchoBackend;
@@ -67,15 +66,19 @@ public static class EchoEndpoints
 {
     private const int MaxDelayMs = 60_000;
 
-    /// <summary>Every answer, health and control endpoints included, names the backend in <c>X-Backend-Id</c>.</summary>
+    /// <summary>
+    /// Every answer, health and control endpoints included, names the backend in <c>X-Backend-Id</c> and the protocol
+    /// the request arrived in (<c>HTTP/1.1</c>, <c>HTTP/2</c>) in <c>X-Received-Protocol</c>.
+    /// </summary>
     public static void UseBackendIdHeader(this WebApplication app) => app.Use((context, next) =>
     {
         context.Response.Headers["X-Backend-Id"] = context.RequestServices.GetRequiredService<EchoState>().Id;
+        context.Response.Headers["X-Received-Protocol"] = context.Request.Protocol;
         return next(context);
     });
 
     /// <summary>
-    /// Health, <c>/_echo/stats</c>, a WebSocket echo at <c>/_echo/ws</c>, and the fault switches <c>/_echo/fail</c> and <c>/_echo/reset</c> when
+    /// Health, <c>/_echo/stats</c>, the full-duplex <c>POST /_echo/stream</c>, and the fault switches <c>/_echo/fail</c> and <c>/_echo/reset</c> when
     /// <see cref="EchoOptions.FaultInjection"/> is on.
     /// </summary>
     public static void MapEchoControl(this WebApplication app)
@@ -94,7 +97,21 @@ public static class EchoEndpoints
             healthChecks = state.HealthChecks,
             inFlight = state.InFlight,
         }));
-        control.Map("/ws", EchoWebSocketAsync);
+
+        // Streams the request body back as it arrives, each read flushed at once: a full-duplex exchange as gRPC
+        // streaming does, so a client can send a message and read its echo before sending the next.
+        control.MapPost("/stream", async (HttpContext context) =>
+        {
+            context.Response.ContentType = "application/octet-stream";
+            await context.Response.StartAsync(context.RequestAborted);
+            var buffer = new byte[16 * 1024];
+            int read;
+            while ((read = await context.Request.Body.ReadAsync(buffer, context.RequestAborted)) > 0)
+            {
+                await context.Response.Body.WriteAsync(buffer.AsMemory(0, read), context.RequestAborted);
+                await context.Response.Body.FlushAsync(context.RequestAborted);
+            }
+        });
         if (!app.Services.GetRequiredService<IOptions<EchoOptions>>().Value.FaultInjection)
         {
             return;
@@ -110,6 +127,51 @@ public static class EchoEndpoints
         {
             state.Reset();
             return Results.Ok();
+        });
+    }
+
+    /// <summary>
+    /// A WebSocket request on any path is accepted and every message is echoed back until the client closes; it counts
+    /// in flight (<c>/_echo/stats</c>) while open. The upgrade answer names the backend in <c>X-Backend-Id</c> like
+    /// every answer.
+    /// </summary>
+    public static void UseWebSocketEcho(this WebApplication app)
+    {
+        app.UseWebSockets();
+        app.Use(async (context, next) =>
+        {
+            if (!context.WebSockets.IsWebSocketRequest)
+            {
+                await next(context);
+                return;
+            }
+
+            var state = context.RequestServices.GetRequiredService<EchoState>();
+            state.Begin();
+            try
+            {
+                using var socket = await context.WebSockets.AcceptWebSocketAsync();
+                var buffer = new byte[16 * 1024];
+                while (true)
+                {
+                    var received = await socket.ReceiveAsync(buffer, context.RequestAborted);
+                    if (received.MessageType == System.Net.WebSockets.WebSocketMessageType.Close)
+                    {
+                        await socket.CloseOutputAsync(received.CloseStatus ?? System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, received.CloseStatusDescription, context.RequestAborted);
+                        return;
+                    }
+
+                    await socket.SendAsync(buffer.AsMemory(0, received.Count), received.MessageType, received.EndOfMessage, context.RequestAborted);
+                }
+            }
+            catch (Exception ex) when (ex is System.Net.WebSockets.WebSocketException or OperationCanceledException or IOException)
+            {
+                // The client or the gateway went away mid-conversation: nothing to answer.
+            }
+            finally
+            {
+                state.End();
+            }
         });
     }
 
@@ -148,31 +210,6 @@ public static class EchoEndpoints
             state.End();
         }
     });
-
-    // A WebSocket that sends every message back, and answers a Close with a Close (the closing handshake).
-    private static async Task EchoWebSocketAsync(HttpContext context)
-    {
-        if (!context.WebSockets.IsWebSocketRequest)
-        {
-            context.Response.StatusCode = StatusCodes.Status400BadRequest;
-            await context.Response.WriteAsync("WebSocket requests only\n");
-            return;
-        }
-
-        using var socket = await context.WebSockets.AcceptWebSocketAsync();
-        var buffer = new byte[4096];
-        while (true)
-        {
-            var received = await socket.ReceiveAsync(buffer, context.RequestAborted);
-            if (received.MessageType == WebSocketMessageType.Close)
-            {
-                await socket.CloseOutputAsync(received.CloseStatus ?? WebSocketCloseStatus.NormalClosure, received.CloseStatusDescription, context.RequestAborted);
-                return;
-            }
-
-            await socket.SendAsync(buffer.AsMemory(0, received.Count), received.MessageType, received.EndOfMessage, context.RequestAborted);
-        }
-    }
 
     private static int? DelayOf(HttpRequest request)
     {

@@ -6,7 +6,7 @@ builder.Services.AddSingleton<EchoState>();
 
 var app = builder.Build();
 app.UseBackendIdHeader();
-app.UseWebSockets();
 app.MapEchoControl();
+app.UseWebSocketEcho();
 app.MapEcho();
 app.Run();

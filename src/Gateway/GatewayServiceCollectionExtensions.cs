@@ -3,6 +3,7 @@ using Distributed.Gateway.Pinning;
 using Distributed.Gateway.Pools;
 using Distributed.Gateway.Routing;
 using Distributed.Gateway.Telemetry;
+using Distributed.Gateway.WebSockets;
 using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Configuration;
 
@@ -28,6 +29,8 @@ internal static class GatewayServiceCollectionExtensions
         services.AddSingleton<PinHintWarmup>();
         services.AddSingleton<GatewayTelemetry>();
         services.AddHostedService<ClusterLoadReporter>();
+        services.AddSingleton<WebSocketRegistry>();
+        services.AddHostedService<WebSocketDrainCloser>();
         services.AddHealthChecks().AddCheck<ClusterSnapshotHealthCheck>("cluster-snapshot", tags: ["ready"]);
         services.AddSingleton<BalancerProxyConfigProvider>();
         services.AddSingleton<IProxyConfigProvider>(sp => sp.GetRequiredService<BalancerProxyConfigProvider>());
@@ -42,6 +45,7 @@ internal static class GatewayServiceCollectionExtensions
         endpoints.MapReverseProxy(proxy =>
         {
             proxy.UseMiddleware<SessionRoutingMiddleware>();
+            proxy.UseMiddleware<WebSocketTrackingMiddleware>();
             proxy.UseLoadBalancing();
         });
         return endpoints;

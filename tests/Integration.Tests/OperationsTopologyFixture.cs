@@ -9,7 +9,10 @@ namespace Distributed.Integration.Tests;
 /// 1 silo, 2 gateways, 3 echo backends, and one pool per concern so the tests do not disturb each other:
 /// <c>web</c> (header key, fast active health checks, every path), <c>passive</c> (/p/, no probes, quick ejection),
 /// <c>weighted</c> (/w/, b1 weight 1 and b2 weight 3), <c>limited</c> (/l/, 3 in flight per backend),
-/// <c>slow</c> (/s/, b1 only, 6 s slow start).
+/// <c>slow</c> (/s/, b1 only, 6 s slow start), and one pool per balancing policy: <c>rr</c> (/rr/, weighted round robin,
+/// b1 weight 3), <c>random</c> (/random/, weighted random, b1 weight 3), <c>hash</c> (/hash/, session header
+/// <c>X-Session-Id</c>, hash over header <c>X-Tenant</c>), <c>first</c> (/first/, first available); <c>ws</c> (/ws/,
+/// header sessions) for WebSockets.
 /// </summary>
 public sealed class OperationsTopologyFixture : IAsyncLifetime
 {
@@ -50,6 +53,24 @@ public sealed class OperationsTopologyFixture : IAsyncLifetime
 
                 Add(settings, "slow", "/s/{**rest}", backends.Take(1).ToList());
                 settings["Balancer:Pools:slow:SlowStart"] = SlowStart.ToString("c", System.Globalization.CultureInfo.InvariantCulture);
+
+                // One pool per balancing policy (BalancingPolicyTests); b1 weighs 3 in the weighted ones.
+                Add(settings, "rr", "/rr/{**rest}", backends);
+                settings["Balancer:Pools:rr:Policy"] = "WeightedRoundRobin";
+                settings["Balancer:Pools:rr:Backends:b1:Weight"] = "3";
+                Add(settings, "random", "/random/{**rest}", backends);
+                settings["Balancer:Pools:random:Policy"] = "Random";
+                settings["Balancer:Pools:random:Backends:b1:Weight"] = "3";
+                Add(settings, "hash", "/hash/{**rest}", backends);
+                settings["Balancer:Pools:hash:SessionKey"] = "Header:X-Session-Id";
+                settings["Balancer:Pools:hash:Policy"] = "Hash";
+                settings["Balancer:Pools:hash:HashKey"] = "Header:X-Tenant";
+                Add(settings, "first", "/first/{**rest}", backends);
+                settings["Balancer:Pools:first:Policy"] = "FirstAvailable";
+
+                // WebSocketTests: header sessions holding WebSockets open.
+                Add(settings, "ws", "/ws/{**rest}", backends);
+                settings["Balancer:Pools:ws:SessionKey"] = "Header:X-Session-Id";
                 return settings;
             },
         });

@@ -1,4 +1,5 @@
 using Distributed.Gateway.History;
+using Distributed.Gateway.Pools;
 using Distributed.Grains.Abstractions;
 
 namespace Distributed.Gateway.Configuration;
@@ -92,6 +93,30 @@ public sealed class PoolOptions
     /// </summary>
     public double BalanceFactor { get; set; } = Distributed.Grains.LoadBalancing.BoundedLoadPlacement.DefaultBalanceFactor;
 
+    /// <summary>
+    /// How a new session or a keyless request picks its backend: <c>LeastLoaded</c>, <c>RoundRobin</c>,
+    /// <c>WeightedRoundRobin</c>, <c>Random</c>, <c>Hash</c> (over <see cref="HashKey"/>) or <c>FirstAvailable</c>.
+    /// Returning sessions always follow their pin. <value>Default: LeastLoaded.</value>
+    /// </summary>
+    public BalancingPolicyKind Policy { get; set; }
+
+    /// <summary>
+    /// What the <c>Hash</c> policy hashes: <c>ClientIp</c>, <c>Header:&lt;name&gt;</c>, <c>Cookie:&lt;name&gt;</c>,
+    /// <c>Claim:&lt;type&gt;</c> or <c>Path</c>. Required with <c>Hash</c>, refused with any other policy.
+    /// <value>Default: empty.</value>
+    /// </summary>
+    public string? HashKey { get; set; }
+
+    /// <summary>
+    /// The HTTP version spoken to the backends: <c>Auto</c> (HTTP/2 where TLS negotiates it, else HTTP/1.1), <c>Http1</c>,
+    /// or <c>Http2</c> (HTTP/2 only: h2c with prior knowledge on <c>http://</c>, for gRPC and other HTTP/2-only
+    /// backends). <value>Default: Auto.</value>
+    /// </summary>
+    public BackendProtocol BackendProtocol { get; set; }
+
+    /// <summary>Retrying a request whose backend could not be reached.</summary>
+    public RetryOptions Retry { get; set; } = new();
+
     /// <summary>Backends by id; seeds the pool's registry the first time the cluster sees the pool.</summary>
     public Dictionary<string, BackendOptions> Backends { get; set; } = new(StringComparer.Ordinal);
 
@@ -131,6 +156,62 @@ public sealed class PoolOptions
         SlowStart,
         DrainTimeout,
         PanicThreshold);
+}
+
+/// <summary>The HTTP version a pool speaks to its backends.</summary>
+public enum BackendProtocol
+{
+    /// <summary>YARP's default: HTTP/2 when TLS negotiates it (ALPN), else HTTP/1.1.</summary>
+    Auto = 0,
+
+    /// <summary>HTTP/1.1 only.</summary>
+    Http1,
+
+    /// <summary>HTTP/2 only; over <c>http://</c> that is h2c with prior knowledge.</summary>
+    Http2,
+}
+
+/// <summary>Failures after which a request may be retried on another backend.</summary>
+[Flags]
+public enum RetryOn
+{
+    /// <summary>Never.</summary>
+    None = 0,
+
+    /// <summary>The backend could not be reached or failed before sending a response (connection refused or reset).</summary>
+    Unreachable = 1,
+
+    /// <summary>The backend accepted the request but sent no response within YARP's activity timeout.</summary>
+    Timeout = 2,
+}
+
+/// <summary>
+/// Retries of a pool: a request is retried once, on another backend, when it failed in one of <see cref="On"/>'s ways,
+/// its method is one of <see cref="Methods"/>, it has no body, and nothing of the response reached the client yet.
+/// A session's retry goes where placement would re-pin it; the pin itself stays (health decides whether it moves).
+/// </summary>
+public sealed class RetryOptions
+{
+    /// <summary>The methods retried by default: idempotent and without body by nature.</summary>
+    public static readonly IReadOnlyList<string> DefaultMethods = ["GET", "HEAD", "OPTIONS"];
+
+    /// <summary>Whether requests are retried at all. <value>Default: true.</value></summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>
+    /// Methods that may be retried. Only list methods that are idempotent for your backends: a request that failed
+    /// may have been processed. <value>Default: GET, HEAD, OPTIONS.</value>
+    /// </summary>
+    public List<string>? Methods { get; set; }
+
+    /// <summary>
+    /// Failures retried, comma-separated: <c>Unreachable</c>, <c>Timeout</c>, or <c>None</c>.
+    /// <value>Default: Unreachable.</value>
+    /// </summary>
+    public RetryOn On { get; set; } = RetryOn.Unreachable;
+
+    /// <summary>The methods in effect.</summary>
+    public IReadOnlyList<string> EffectiveMethods => Methods is { Count: > 0 } methods ? methods : DefaultMethods;
 }
 
 /// <summary>Active health checks of a pool (HAProxy-like defaults).</summary>

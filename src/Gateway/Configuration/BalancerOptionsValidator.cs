@@ -1,4 +1,5 @@
 using Distributed.Grains.Abstractions;
+using Distributed.Gateway.Pools;
 using Distributed.Gateway.SessionKeys;
 using Distributed.ServiceDefaults;
 using Microsoft.Extensions.Options;
@@ -134,6 +135,40 @@ internal sealed class BalancerOptionsValidator : IValidateOptions<BalancerOption
         if (pool.BalanceFactor != 0 && pool.BalanceFactor is < 1 or > 100 or double.NaN)
         {
             errors.Add($"{prefix}:BalanceFactor must be 0 (ignore load) or between 1 and 100 (was {pool.BalanceFactor}).");
+        }
+
+        if (!Enum.IsDefined(pool.Policy))
+        {
+            errors.Add($"{prefix}:Policy must be LeastLoaded, RoundRobin, WeightedRoundRobin, Random, Hash or FirstAvailable (was {pool.Policy}).");
+        }
+        else if (pool.Policy == BalancingPolicyKind.Hash)
+        {
+            if (!HashKeySpec.TryParse(pool.HashKey, out _, out var hashError))
+            {
+                errors.Add($"{prefix}:HashKey {hashError}");
+            }
+        }
+        else if (!string.IsNullOrWhiteSpace(pool.HashKey))
+        {
+            errors.Add($"{prefix}:HashKey is only used with Policy Hash (Policy is {pool.Policy}); remove it or set Policy to Hash.");
+        }
+
+        if (!Enum.IsDefined(pool.BackendProtocol))
+        {
+            errors.Add($"{prefix}:BackendProtocol must be Auto, Http1 or Http2 (was {pool.BackendProtocol}).");
+        }
+
+        if (pool.Retry.On is < RetryOn.None or > (RetryOn.Unreachable | RetryOn.Timeout))
+        {
+            errors.Add($"{prefix}:Retry:On must be Unreachable, Timeout, both (comma-separated) or None (was {pool.Retry.On}).");
+        }
+
+        foreach (var method in pool.Retry.Methods ?? [])
+        {
+            if (string.IsNullOrWhiteSpace(method) || !method.All(c => char.IsAsciiLetterUpper(c) || c == '-'))
+            {
+                errors.Add($"{prefix}:Retry:Methods lists '{method}'; HTTP methods are written in capitals, e.g. GET.");
+            }
         }
 
         var health = pool.HealthCheck;

@@ -9,18 +9,36 @@ internal static class ManagementExtensions
 {
     private const string DefaultPublicUrl = "http://127.0.0.1:8080";
 
-    /// <summary>Listens on the public URLs (<c>Urls</c>) and the management URL (<c>Balancer:Admin:Url</c>).</summary>
+    // The management listener's entry among Kestrel's endpoints when the public ones come from Kestrel:Endpoints.
+    private const string ManagementEndpoint = "Kestrel:Endpoints:DistributedManagement:Url";
+
+    /// <summary>
+    /// Listens on the public URLs and the management URL (<c>Balancer:Admin:Url</c>). The public listeners are the
+    /// <c>Kestrel:Endpoints</c> when any is configured (HTTPS with certificates, protocols), else <c>Urls</c>.
+    /// </summary>
     public static WebApplicationBuilder AddManagementListener(this WebApplicationBuilder builder)
     {
         var management = ManagementOptions.Load(builder.Configuration);
-        var publicUrls = (builder.Configuration[WebHostDefaults.ServerUrlsKey] is { Length: > 0 } urls ? urls : DefaultPublicUrl)
-            .Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        if (publicUrls.Any(u => Uri.TryCreate(u, UriKind.Absolute, out var uri) && uri.Port == management.Port))
+        var endpoints = builder.Configuration.GetSection("Kestrel:Endpoints").GetChildren().Select(e => e["Url"]).OfType<string>().ToList();
+        var publicSetting = endpoints.Count > 0 ? "Kestrel:Endpoints" : "Urls";
+        var publicUrls = endpoints.Count > 0
+            ? endpoints
+            : [.. (builder.Configuration[WebHostDefaults.ServerUrlsKey] is { Length: > 0 } urls ? urls : DefaultPublicUrl).Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
+        if (publicUrls.Any(u => Uri.TryCreate(u.Replace("://*", "://0.0.0.0", StringComparison.Ordinal).Replace("://+", "://0.0.0.0", StringComparison.Ordinal), UriKind.Absolute, out var uri) && uri.Port == management.Port))
         {
-            throw new OptionsValidationException(ManagementOptions.SectionName, typeof(ManagementOptions), [$"{ManagementOptions.SectionName}:Url uses port {management.Port}, which the public listener (Urls) uses too."]);
+            throw new OptionsValidationException(ManagementOptions.SectionName, typeof(ManagementOptions), [$"{ManagementOptions.SectionName}:Url uses port {management.Port}, which the public listener ({publicSetting}) uses too."]);
         }
 
-        builder.WebHost.UseUrls([.. publicUrls, management.Url]);
+        if (endpoints.Count > 0)
+        {
+            // Kestrel ignores Urls once Kestrel:Endpoints has entries: the management listener joins them instead.
+            builder.Configuration.AddInMemoryCollection([new(ManagementEndpoint, management.Url)]);
+        }
+        else
+        {
+            builder.WebHost.UseUrls([.. publicUrls, management.Url]);
+        }
+
         builder.Services.AddSingleton(management);
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, ManagementListener.MatcherPolicy>());
         return builder;

@@ -44,7 +44,7 @@ internal sealed partial class PinHintWarmup(IGrainFactory grains, IOptions<Balan
                     var page = await index.ListAsync(after, PageSize).WaitAsync(_callTimeout, time, limit.Token);
                     foreach (var session in page.Sessions)
                     {
-                        if (view.Guess(session)?.Id != backend.Id && !pool.Hints.TryAdd(session, backend.Id))
+                        if (pool.Policy.Guess(view, session, requestKey: null)?.Id != backend.Id && !pool.Hints.TryAdd(session, backend.Id))
                         {
                             break; // full
                         }

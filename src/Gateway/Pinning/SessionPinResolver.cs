@@ -73,13 +73,14 @@ internal sealed partial class SessionPinResolver(
     /// <param name="pool">The request's pool.</param>
     /// <param name="key">What the request says about its session.</param>
     /// <param name="client">The client's address, for its budget of new sessions.</param>
-    public ValueTask<RoutingDecision> ResolveAsync(PoolRuntime pool, in SessionKeyResult key, IPAddress? client = null)
+    /// <param name="requestKey">What the pool's policy hashes for this request (<see cref="BalancingPolicy.RequestKey"/>).</param>
+    public ValueTask<RoutingDecision> ResolveAsync(PoolRuntime pool, in SessionKeyResult key, IPAddress? client = null, string? requestKey = null)
     {
         ArgumentNullException.ThrowIfNull(pool);
         var view = pool.View;
         if (key.Key is not { } sessionKey)
         {
-            var backend = view.ChooseLeastLoaded(random);
+            var backend = pool.Policy.Choose(view, sessionKey: null, requestKey, excludedId: null, random);
             return ValueTask.FromResult(new RoutingDecision(backend, backend is null ? RoutingOutcome.NoBackend : RoutingOutcome.Keyless));
         }
 
@@ -88,13 +89,13 @@ internal sealed partial class SessionPinResolver(
         {
             // Older than a report lease although reports do not fail: this process was paused (a long GC, a starved
             // or stopped container) and the view may predate moves other gateways made meanwhile. Catch up first.
-            return ResolveAfterRefreshAsync(pool, key, client);
+            return ResolveAfterRefreshAsync(pool, key, client, requestKey);
         }
 
-        return Resolve(pool, view, key, client, now, started: 0);
+        return Resolve(pool, view, key, client, requestKey, now, started: 0);
     }
 
-    private async ValueTask<RoutingDecision> ResolveAfterRefreshAsync(PoolRuntime pool, SessionKeyResult key, IPAddress? client)
+    private async ValueTask<RoutingDecision> ResolveAfterRefreshAsync(PoolRuntime pool, SessionKeyResult key, IPAddress? client, string? requestKey)
     {
         var started = time.GetTimestamp();
         try
@@ -106,16 +107,16 @@ internal sealed partial class SessionPinResolver(
             LogStaleView(logger, pool.Name, ex); // route from the view there is (fail-static)
         }
 
-        return await Resolve(pool, pool.View, key, client, time.GetUtcNow(), started);
+        return await Resolve(pool, pool.View, key, client, requestKey, time.GetUtcNow(), started);
     }
 
     // started: when the request began waiting for the cluster (0: not yet), so the budget covers every wait together.
-    private ValueTask<RoutingDecision> Resolve(PoolRuntime pool, PoolView view, in SessionKeyResult key, IPAddress? client, DateTimeOffset now, long started)
+    private ValueTask<RoutingDecision> Resolve(PoolRuntime pool, PoolView view, in SessionKeyResult key, IPAddress? client, string? requestKey, DateTimeOffset now, long started)
     {
         var sessionKey = key.Key!;
         if (key.IsNew)
         {
-            return ValueTask.FromResult(budget.TryTake(client, view.Snapshot.LiveGateways) ? PlaceNew(pool, sessionKey, now) : OverBudget(pool, view));
+            return ValueTask.FromResult(budget.TryTake(client, view.Snapshot.LiveGateways) ? PlaceNew(pool, sessionKey, requestKey, now) : OverBudget(pool, view, requestKey));
         }
 
         var cached = pool.Pins.Get(sessionKey);
@@ -155,8 +156,8 @@ internal sealed partial class SessionPinResolver(
         // last known backend, else the key's first choice regardless of load, so every gateway guesses alike.
         var known = cached?.BackendId ?? key.Hint?.BackendId ?? pool.Hints.Find(sessionKey);
         var last = known is not null ? view.Find(known) is { KeepsSessions: true } keeps ? keeps : null : null;
-        var proposal = last ?? pool.Place(sessionKey);
-        var guess = last ?? view.Guess(sessionKey) ?? proposal;
+        var proposal = last ?? pool.Place(sessionKey, requestKey, random);
+        var guess = last ?? pool.Policy.Guess(view, sessionKey, requestKey) ?? proposal;
         if (proposal is null || guess is null)
         {
             return ValueTask.FromResult(new RoutingDecision(null, RoutingOutcome.NoBackend));
@@ -165,14 +166,14 @@ internal sealed partial class SessionPinResolver(
         // A key this gateway knows nothing about may be a new session: only within the client's budget may the grain
         // create one; past it the grain is only asked whether the session exists.
         var mayCreate = last is not null || budget.TryTake(client, view.Snapshot.LiveGateways);
-        return ResolveWithGrainAsync(pool, view, sessionKey, proposal, mayCreate ? guess : null, started == 0 ? time.GetTimestamp() : started);
+        return ResolveWithGrainAsync(pool, view, sessionKey, requestKey, proposal, mayCreate ? guess : null, started == 0 ? time.GetTimestamp() : started);
     }
 
     // A new session past its client's budget: served as a keyless request, nothing pinned, cached or issued.
-    private RoutingDecision OverBudget(PoolRuntime pool, PoolView view)
+    private RoutingDecision OverBudget(PoolRuntime pool, PoolView view, string? requestKey)
     {
         pool.Pins.CountOverBudget();
-        var backend = view.ChooseLeastLoaded(random);
+        var backend = pool.Policy.Choose(view, sessionKey: null, requestKey, excludedId: null, random);
         return new RoutingDecision(backend, backend is null ? RoutingOutcome.NoBackend : RoutingOutcome.Keyless);
     }
 
@@ -184,10 +185,10 @@ internal sealed partial class SessionPinResolver(
 
     // A minted cookie session: nobody else knows its id, so nothing can disagree with a local placement. The pin is
     // written behind the response (one grain call, one storage write) and the cookie carries it meanwhile.
-    private RoutingDecision PlaceNew(PoolRuntime pool, string sessionKey, DateTimeOffset now)
+    private RoutingDecision PlaceNew(PoolRuntime pool, string sessionKey, string? requestKey, DateTimeOffset now)
     {
         pool.Pins.CountMiss();
-        var placed = pool.Place(sessionKey);
+        var placed = pool.Place(sessionKey, requestKey, random);
         if (placed is null)
         {
             return new RoutingDecision(null, RoutingOutcome.NoBackend);
@@ -201,10 +202,10 @@ internal sealed partial class SessionPinResolver(
     }
 
     // guess: where the request goes if the grain does not answer in time; null when the grain may not create the session.
-    private async ValueTask<RoutingDecision> ResolveWithGrainAsync(PoolRuntime pool, PoolView view, string sessionKey, BackendEntry proposal, BackendEntry? guess, long started)
+    private async ValueTask<RoutingDecision> ResolveWithGrainAsync(PoolRuntime pool, PoolView view, string sessionKey, string? requestKey, BackendEntry proposal, BackendEntry? guess, long started)
     {
         var mayCreate = guess is not null;
-        var work = PinWithGrainAsync(pool, view, sessionKey, proposal, mayCreate);
+        var work = PinWithGrainAsync(pool, view, sessionKey, requestKey, proposal, mayCreate);
         try
         {
             return await work.WaitAsync(Max(_budget - time.GetElapsedTime(started), TimeSpan.Zero), time);
@@ -221,7 +222,7 @@ internal sealed partial class SessionPinResolver(
             var left = _budget - time.GetElapsedTime(started);
             if (left > TimeSpan.Zero)
             {
-                work = PinWithGrainAsync(pool, view, sessionKey, proposal, mayCreate);
+                work = PinWithGrainAsync(pool, view, sessionKey, requestKey, proposal, mayCreate);
                 try
                 {
                     return await work.WaitAsync(left, time);
@@ -240,7 +241,7 @@ internal sealed partial class SessionPinResolver(
         ObserveInBackground(work);
         if (guess is null)
         {
-            return OverBudget(pool, view);
+            return OverBudget(pool, view, requestKey);
         }
 
 
@@ -257,7 +258,7 @@ internal sealed partial class SessionPinResolver(
 
     // The grain protocol: get-or-pin, then re-pin while the pinned backend is unusable in this gateway's view. Bounded by
     // ClusterCallTimeout, so work the request stopped waiting for ends by itself; every answer is offered to the cache.
-    private async Task<RoutingDecision> PinWithGrainAsync(PoolRuntime pool, PoolView view, string sessionKey, BackendEntry proposal, bool mayCreate)
+    private async Task<RoutingDecision> PinWithGrainAsync(PoolRuntime pool, PoolView view, string sessionKey, string? requestKey, BackendEntry proposal, bool mayCreate)
     {
         using var timeout = new CancellationTokenSource(_callTimeout, time);
         var grain = grains.GetGrain<ISessionGrain>(SessionGrainKey.For(pool.Name, sessionKey));
@@ -273,7 +274,7 @@ internal sealed partial class SessionPinResolver(
             telemetry.GrainCall(pool.Name, "get");
             if (await grain.GetAsync().WaitAsync(timeout.Token) is not { } existing)
             {
-                return OverBudget(pool, view);
+                return OverBudget(pool, view, requestKey);
             }
 
             result = new PinResult(existing, PinOutcome.Existing);
@@ -311,7 +312,7 @@ internal sealed partial class SessionPinResolver(
                 return new RoutingDecision(pinned, outcome, Hint(entry));
             }
 
-            var target = pool.Place(sessionKey, excludedId: pin.BackendId);
+            var target = pool.Place(sessionKey, requestKey, random, excludedId: pin.BackendId);
             if (result.Outcome == PinOutcome.Refused || attempt == MaxRepinAttempts || target is null)
             {
                 // The cluster says the pin stands (this view is behind), other gateways keep moving it, or nothing

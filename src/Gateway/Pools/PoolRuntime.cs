@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using Distributed.Gateway.Configuration;
 using Distributed.Gateway.Pinning;
+using Distributed.Gateway.Routing;
 using Distributed.Gateway.SessionKeys;
 using Distributed.Grains.Abstractions;
 
@@ -20,6 +21,8 @@ internal sealed class PoolRuntime
         KeySource = keySource;
         Seed = [.. options.Backends.Select(b => new BackendSpec(b.Key, b.Value.Address, b.Value.Weight, b.Value.MaxInFlight))];
         Settings = options.ToSettings();
+        Policy = BalancingPolicy.Create(options);
+        Retry = new RetryPolicy(options.Retry);
         Pins = new PinCache(cacheOptions.MaxEntries, cacheOptions.ConfirmInterval);
         Hints = new PinHints(cacheOptions.MaxEntries);
         var seedSnapshot = new PoolSnapshot(
@@ -37,6 +40,12 @@ internal sealed class PoolRuntime
 
     /// <summary>Where this pool's session keys come from; <c>null</c> for a pool without stickiness.</summary>
     public SessionKeySource? KeySource { get; }
+
+    /// <summary>How new sessions and keyless requests choose their backend.</summary>
+    public BalancingPolicy Policy { get; }
+
+    /// <summary>Which failed requests are sent once more to another backend.</summary>
+    public RetryPolicy Retry { get; }
 
     /// <summary>The backends from configuration, used to seed the cluster's registry.</summary>
     public ImmutableArray<BackendSpec> Seed { get; }
@@ -73,8 +82,16 @@ internal sealed class PoolRuntime
         return builder.DrainToImmutable();
     }
 
-    /// <summary>Where a new session of <paramref name="sessionKey"/> goes in the current view (see <see cref="PoolView.Place"/>).</summary>
-    public BackendEntry? Place(string sessionKey, string? excludedId = null) => View.Place(sessionKey, Options.BalanceFactor, excludedId);
+    /// <summary>
+    /// Where a new session of <paramref name="sessionKey"/> (or, without one, a keyless request) goes in the current
+    /// view, never <paramref name="excludedId"/>, as the pool's <see cref="Policy"/> decides.
+    /// </summary>
+    /// <param name="sessionKey">The session's key; <c>null</c> for a keyless request.</param>
+    /// <param name="requestKey">What the policy hashes for this request (<see cref="BalancingPolicy.RequestKey"/>).</param>
+    /// <param name="random">The randomness of random and least-loaded choices.</param>
+    /// <param name="excludedId">A backend not to choose.</param>
+    public BackendEntry? Place(string? sessionKey, string? requestKey, Random random, string? excludedId = null) =>
+        Policy.Choose(View, sessionKey, requestKey, excludedId, random);
 
     /// <summary>
     /// Adopts the tracker's answer to <paramref name="reported"/>. A snapshot of a pool without registry (its store lost

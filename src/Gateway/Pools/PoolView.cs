@@ -130,7 +130,14 @@ internal sealed class PoolView
     public BackendEntry? ChooseLeastLoaded(Random random) => ChooseLeastLoadedExcept(excludedId: null, random);
 
     /// <summary>As <see cref="ChooseLeastLoaded"/>, never choosing <paramref name="excludedId"/>.</summary>
-    public BackendEntry? ChooseLeastLoadedExcept(string? excludedId, Random random)
+    public BackendEntry? ChooseLeastLoadedExcept(string? excludedId, Random random) => Choose(excludedId, random, LeastLoadedBackendSelector.Select);
+
+    /// <summary>Weighted random choice among backends that accept new work, never <paramref name="excludedId"/>; <c>null</c> when none does.</summary>
+    public BackendEntry? ChooseRandomExcept(string? excludedId, Random random) => Choose(excludedId, random, WeightedRandomBackendSelector.Select);
+
+    private delegate int Selector(ReadOnlySpan<BackendCandidate> candidates, Random random);
+
+    private BackendEntry? Choose(string? excludedId, Random random, Selector select)
     {
         var backends = Backends;
         Span<BackendCandidate> candidates = backends.Length <= 64 ? stackalloc BackendCandidate[backends.Length] : new BackendCandidate[backends.Length];
@@ -140,7 +147,7 @@ internal sealed class PoolView
             candidates[i] = new BackendCandidate(b.EstimatedLoad, b.Backend.EffectiveWeight, b.AcceptsNew && !string.Equals(b.Id, excludedId, StringComparison.Ordinal));
         }
 
-        var index = LeastLoadedBackendSelector.Select(candidates, random);
+        var index = select(candidates, random);
         return index < 0 ? null : backends[index];
     }
 

@@ -1,8 +1,10 @@
+using System.Net;
 using Distributed.Gateway.Configuration;
 using Distributed.Gateway.Pools;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
 using Yarp.ReverseProxy.Configuration;
+using Yarp.ReverseProxy.Forwarder;
 
 namespace Distributed.Gateway.Routing;
 
@@ -58,6 +60,12 @@ internal sealed class BalancerProxyConfigProvider : IProxyConfigProvider, IDispo
             b => b.Id,
             b => new DestinationConfig { Address = b.Backend.Address },
             StringComparer.Ordinal),
+        HttpRequest = pool.Options.BackendProtocol switch
+        {
+            BackendProtocol.Http1 => new ForwarderRequestConfig { Version = HttpVersion.Version11, VersionPolicy = HttpVersionPolicy.RequestVersionExact },
+            BackendProtocol.Http2 => new ForwarderRequestConfig { Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact },
+            _ => null,
+        },
     })];
 
     private static List<RouteConfig> BuildRoutes(BalancerOptions options)

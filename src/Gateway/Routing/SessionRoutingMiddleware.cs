@@ -47,12 +47,13 @@ internal sealed partial class SessionRoutingMiddleware(
             }
         }
 
+        var requestKey = pool.Policy.RequestKey(context);
         RoutingDecision decision;
         var started = time.GetTimestamp();
         using (var span = GatewayTelemetry.StartDecision(pool.Name))
         {
             var view = pool.View;
-            decision = await resolver.ResolveAsync(pool, key, context.Connection.RemoteIpAddress);
+            decision = await resolver.ResolveAsync(pool, key, context.Connection.RemoteIpAddress, requestKey);
             GatewayTelemetry.Decided(span, decision, view, time);
         }
 
@@ -64,8 +65,8 @@ internal sealed partial class SessionRoutingMiddleware(
         var backend = decision.Backend;
         if (backend is { IsFull: true })
         {
-            // The pinned backend is at its cluster-wide limit: this request goes to the next best (the pin stays).
-            backend = pool.View.ChooseLeastLoadedExcept(backend.Id, resolver.Random);
+            // The pinned backend is at its cluster-wide limit: this request goes where the policy sends it (the pin stays).
+            backend = pool.Place(sessionKey: null, requestKey, resolver.Random, excludedId: backend.Id);
         }
 
         var destination = backend is null ? null : FindDestination(proxy, backend.Id);
@@ -79,22 +80,22 @@ internal sealed partial class SessionRoutingMiddleware(
         }
 
         pool.KeySource?.OnRouted(context, key, decision.Pin);
-        if (await ForwardAsync(context, proxy, destination, backend!) || !CanRetry(context))
+        if (await ForwardAsync(context, proxy, destination, backend!) || context.GetForwarderErrorFeature()?.Error is not { } failure || !pool.Retry.Allows(context, failure))
         {
             return;
         }
 
-        // The backend could not be reached and nothing was sent to the client: an idempotent request without a body
-        // is retried once on another backend (the pin is left alone; health decides whether it moves). A session's
-        // retry goes where placement would re-pin it, so a later re-pin does not move it a second time.
-        var alternative = key.Key is { } sessionKey ? pool.Place(sessionKey, excludedId: backend!.Id) : pool.View.ChooseLeastLoadedExcept(backend!.Id, resolver.Random);
+        // The backend failed and nothing was sent to the client: the request is retried once on another backend, as the
+        // pool's retry settings allow (the pin is left alone; health decides whether it moves). A session's retry goes
+        // where placement would re-pin it, so a later re-pin does not move it a second time.
+        var alternative = pool.Place(key.Key, requestKey, resolver.Random, excludedId: backend!.Id);
         var retryDestination = alternative is null ? null : FindDestination(proxy, alternative.Id);
         if (retryDestination is null)
         {
             return;
         }
 
-        LogRetry(logger, pool.Name, backend.Id, alternative!.Id);
+        LogRetry(logger, pool.Name, backend.Id, failure, alternative!.Id);
         telemetry.Retried(pool.Name, backend.Id);
         context.Features.Set<IForwarderErrorFeature>(null);
         context.Response.StatusCode = StatusCodes.Status200OK; // YARP set 502; headers such as an issued cookie stay
@@ -120,16 +121,6 @@ internal sealed partial class SessionRoutingMiddleware(
         return context.GetForwarderErrorFeature()?.Error is not (ForwarderError.Request or ForwarderError.RequestTimedOut);
     }
 
-    private static bool CanRetry(HttpContext context)
-    {
-        var request = context.Request;
-        return !context.Response.HasStarted
-            && context.GetForwarderErrorFeature()?.Error == ForwarderError.Request
-            && (HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method) || HttpMethods.IsOptions(request.Method))
-            && request.ContentLength is null or 0
-            && !request.Headers.ContainsKey("Transfer-Encoding");
-    }
-
     // The request's own destinations, then the cluster's current ones: a backend added moments ago (met through a
     // session pinned to it by another gateway) is in the latter once YARP applied the new configuration.
     private static DestinationState? FindDestination(IReverseProxyFeature proxy, string backendId) =>
@@ -151,8 +142,8 @@ internal sealed partial class SessionRoutingMiddleware(
     private static Task WriteProblemAsync(HttpContext context, int status, string title, string detail) =>
         Results.Problem(statusCode: status, title: title, detail: detail).ExecuteAsync(context);
 
-    [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Pool {Pool}: backend {Backend} unreachable; retrying the idempotent request once on {Alternative}.")]
-    private static partial void LogRetry(ILogger logger, string pool, string backend, string alternative);
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Pool {Pool}: backend {Backend} failed ({Error}) before answering; retrying the request once on {Alternative}.")]
+    private static partial void LogRetry(ILogger logger, string pool, string backend, ForwarderError error, string alternative);
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Pool {Pool}: no usable backend (decided {Backend}); answered 503.")]
     private static partial void LogNoBackend(ILogger logger, string pool, string? backend);

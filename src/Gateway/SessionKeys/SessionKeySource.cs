@@ -118,13 +118,15 @@ public sealed class ClientIpSessionKeySource : SessionKeySource
     public override SessionKeyResult GetKey(HttpContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var address = context.Connection.RemoteIpAddress;
-        if (address is null)
-        {
-            return SessionKeyResult.None;
-        }
+        return Of(context) is { } address ? SessionKeyResult.Existing(address) : SessionKeyResult.None;
+    }
 
-        return SessionKeyResult.Existing((address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address).ToString());
+    /// <summary>The client's address as text (IPv4-mapped IPv6 as IPv4), or <c>null</c> when the connection has none.</summary>
+    public static string? Of(HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var address = context.Connection.RemoteIpAddress;
+        return address is null ? null : (address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address).ToString();
     }
 }
 

@@ -51,6 +51,13 @@ public sealed class BalancerOptionsValidatorTests
         { "Balancer:History:SessionsInterval", o => o.History.SessionsInterval = TimeSpan.Zero },
         { "Balancer:Pools:web:PanicThreshold", o => o.Pools["web"].PanicThreshold = 101 },
         { "Balancer:Pools:web:PanicThreshold", o => o.Pools["web"].PanicThreshold = -1 },
+        { "Balancer:Pools:web:HashKey must be set when Policy is Hash", o => o.Pools["web"].Policy = Distributed.Gateway.Pools.BalancingPolicyKind.Hash },
+        { "Balancer:Pools:web:HashKey must be", o => (o.Pools["web"].Policy, o.Pools["web"].HashKey) = (Distributed.Gateway.Pools.BalancingPolicyKind.Hash, "Query:id") },
+        { "Balancer:Pools:web:HashKey is only used with Policy Hash", o => o.Pools["web"].HashKey = "Path" },
+        { "Balancer:Pools:web:Policy", o => o.Pools["web"].Policy = (Distributed.Gateway.Pools.BalancingPolicyKind)42 },
+        { "Balancer:Pools:web:Retry:Methods", o => o.Pools["web"].Retry.Methods = ["get"] },
+        { "Balancer:Pools:web:Retry:On", o => o.Pools["web"].Retry.On = (RetryOn)8 },
+        { "Balancer:Pools:web:BackendProtocol", o => o.Pools["web"].BackendProtocol = (BackendProtocol)7 },
     };
 
     [Fact]

@@ -79,7 +79,7 @@ internal sealed class GatewayHarness : IDisposable
     }
 
     /// <summary>Where placement puts <paramref name="key"/> in the current view.</summary>
-    public string Placed(string key, string? excluded = null) => Pool.Place(key, excluded)!.Id;
+    public string Placed(string key, string? excluded = null) => Pool.Place(key, requestKey: null, new Random(1), excluded)!.Id;
 
     /// <summary>A key whose placement is <paramref name="backend"/>.</summary>
     public string KeyPlacedOn(string backend, string prefix = "user") =>

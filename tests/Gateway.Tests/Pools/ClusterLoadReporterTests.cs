@@ -80,7 +80,7 @@ public sealed class ClusterLoadReporterTests : IAsyncLifetime, IDisposable
         Assert.Equal(["b1", "b2", "b3", "b4"], Grain.Seeds.Last().Select(b => b.Id));
         Assert.Equal(4, _gateway.Pool.View.Backends.Length);
         Assert.False(Grain.Snapshot.Unseeded);
-        Assert.NotNull(_gateway.Pool.Place("anyone"));
+        Assert.NotNull(_gateway.Pool.Place("anyone", requestKey: null, new Random(1)));
         Assert.Single(_log.Ids, 2006);
     }
 

@@ -1,8 +1,10 @@
+using Distributed.Gateway.Configuration;
 using Distributed.Gateway.Pinning;
 using Distributed.Gateway.Routing;
 using Distributed.Gateway.SessionKeys;
 using Distributed.Gateway.Tests.Fakes;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Yarp.ReverseProxy.Configuration;
@@ -108,6 +110,70 @@ public sealed class SessionRoutingMiddlewareTests : IDisposable
     }
 
     [Fact]
+    public async Task InvokeAsync_UnreachableButTheResponseHadStarted_IsNeverRetried()
+    {
+        var key = _gateway.KeyPlacedOn("b1");
+        _gateway.Pool.Pins.Set(key, new CachedPin("b1", 3, Generation, _gateway.Time.GetUtcNow()));
+        _backend = _ => (502, ForwarderError.Request);
+        var context = Request(key);
+        context.Features.Set<IHttpResponseFeature>(new StartedResponseFeature());
+
+        await SendAsync(context);
+
+        Assert.Equal(["b1"], _forwarded.Select(f => f.Backend));
+    }
+
+    [Fact]
+    public async Task InvokeAsync_RetryDisabled_AnUnreachableGetIsAnswered502()
+    {
+        _gateway.Dispose();
+        _gateway = new GatewayHarness(configure: o => o.Pools[PoolName].Retry.Enabled = false);
+        var key = _gateway.KeyPlacedOn("b1");
+        _backend = _ => (502, ForwarderError.Request);
+
+        var context = await SendAsync(Request(key));
+
+        Assert.Equal(502, context.Response.StatusCode);
+        Assert.Equal(["b1"], _forwarded.Select(f => f.Backend));
+    }
+
+    [Theory]
+    [InlineData(RetryOn.Unreachable, "GET", ForwarderError.RequestTimedOut, false)]
+    [InlineData(RetryOn.Unreachable | RetryOn.Timeout, "GET", ForwarderError.RequestTimedOut, true)]
+    [InlineData(RetryOn.Timeout, "GET", ForwarderError.Request, false)]
+    [InlineData(RetryOn.Unreachable, "DELETE", ForwarderError.Request, false)]
+    [InlineData(RetryOn.Unreachable, "GET", ForwarderError.ResponseBodyDestination, false)]
+    public async Task InvokeAsync_RetrySettings_DecideWhichFailuresAndMethodsAreRetried(RetryOn on, string method, ForwarderError error, bool retried)
+    {
+        _gateway.Dispose();
+        _gateway = new GatewayHarness(configure: o => o.Pools[PoolName].Retry.On = on);
+        var key = _gateway.KeyPlacedOn("b1");
+        _backend = attempt => attempt == 0 ? (502, error) : (200, null);
+        var context = Request(key);
+        context.Request.Method = method;
+
+        await SendAsync(context);
+
+        Assert.Equal(retried ? 2 : 1, _forwarded.Count);
+    }
+
+    [Fact]
+    public async Task InvokeAsync_RetryMethodsListed_RetriesABodylessDeleteButNotAGet()
+    {
+        _gateway.Dispose();
+        _gateway = new GatewayHarness(configure: o => o.Pools[PoolName].Retry.Methods = ["DELETE"]);
+        _backend = attempt => attempt % 2 == 0 ? (502, ForwarderError.Request) : (200, null);
+        var delete = Request(_gateway.KeyPlacedOn("b1"));
+        delete.Request.Method = HttpMethods.Delete;
+
+        await SendAsync(delete);
+        Assert.Equal(2, _forwarded.Count);
+
+        await SendAsync(Request(_gateway.KeyPlacedOn("b2")));
+        Assert.Equal(3, _forwarded.Count);
+    }
+
+    [Fact]
     public async Task InvokeAsync_ServerTimingOn_SaysHowLongTheDecisionTookAndHowItWasMade()
     {
         _gateway.Dispose();
@@ -173,6 +239,11 @@ public sealed class SessionRoutingMiddlewareTests : IDisposable
             NullLogger<SessionRoutingMiddleware>.Instance);
         await middleware.InvokeAsync(context);
         return context;
+    }
+
+    private sealed class StartedResponseFeature : HttpResponseFeature
+    {
+        public override bool HasStarted => true;
     }
 
     private sealed class ForwarderErrorFeature(ForwarderError error) : IForwarderErrorFeature

@@ -51,35 +51,13 @@ public static class LeastLoadedBackendSelector
             return -1;
         }
 
-        var first = Draw(candidates, random, total, exclude: -1);
+        var first = WeightedRandomBackendSelector.Draw(candidates, random, total, exclude: -1);
         if (usable == 1)
         {
             return first;
         }
 
-        var second = Draw(candidates, random, total - Math.Max(candidates[first].Weight, 1e-6), exclude: first);
+        var second = WeightedRandomBackendSelector.Draw(candidates, random, total - Math.Max(candidates[first].Weight, 1e-6), exclude: first);
         return candidates[second].IsLessLoadedThan(candidates[first]) ? second : first;
-    }
-
-    private static int Draw(ReadOnlySpan<BackendCandidate> candidates, Random random, double total, int exclude)
-    {
-        var target = random.NextDouble() * total;
-        var last = -1;
-        for (var i = 0; i < candidates.Length; i++)
-        {
-            if (!candidates[i].Usable || i == exclude)
-            {
-                continue;
-            }
-
-            last = i;
-            target -= Math.Max(candidates[i].Weight, 1e-6);
-            if (target < 0)
-            {
-                return i;
-            }
-        }
-
-        return last; // rounding left a sliver of the total: the last usable candidate
     }
 }

@@ -1,0 +1,231 @@
+using System.Net;
+using System.Net.Security;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using System.Threading.Channels;
+using Distributed.Topology;
+
+namespace Distributed.Integration.Tests;
+
+/// <summary>
+/// A gateway whose public listeners come from the standard <c>Kestrel:Endpoints</c> section: HTTPS with a self-signed
+/// certificate made here (HTTP/1.1 and HTTP/2 by ALPN, issued session cookies carry <c>Secure</c>) and cleartext
+/// HTTP/2 (h2c) passed through to an HTTP/2-only backend, streaming both ways; the management listener stays on its
+/// own port beside them.
+/// </summary>
+[Trait("Category", "Integration")]
+public sealed class EdgeProtocolsTests(EdgeProtocolsFixture fixture) : IClassFixture<EdgeProtocolsFixture>
+{
+    private LocalTopology Topology => fixture.Topology!;
+
+    [Theory]
+    [InlineData("1.1")]
+    [InlineData("2.0")]
+    public async Task Https_ThroughTheGateway_IsProxiedAndIssuesSecureCookies(string version)
+    {
+        using var http = new HttpClient(new SocketsHttpHandler
+        {
+            UseCookies = false,
+            SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = TrustOnlyTheTestCertificate },
+        });
+        using var message = new HttpRequestMessage(HttpMethod.Get, $"https://127.0.0.1:{fixture.HttpsPort}/profile")
+        {
+            Version = Version.Parse(version),
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
+
+        using var response = await http.SendAsync(message);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(Version.Parse(version), response.Version);
+        Assert.Contains(response.Headers.GetValues("X-Backend-Id").Single(), new[] { "b1", "b2" });
+        var cookie = response.Headers.GetValues("Set-Cookie").Single(c => c.StartsWith($"{EdgeProtocolsFixture.CookieName}=", StringComparison.Ordinal));
+        Assert.Contains("; secure", cookie, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("; httponly", cookie, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task Management_StaysOnItsOwnPlainListenerBesideTheKestrelEndpoints()
+    {
+        var gateway = Topology.Gateways[0];
+        using var http = new HttpClient();
+        using var ready = await http.GetAsync(new Uri(gateway.AdminAddress, "/readyz"));
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+
+        // The configured endpoints replace Urls: nothing answers on the plain public port any more.
+        await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync(gateway.Address));
+    }
+
+    [Fact]
+    public async Task H2c_StreamingBothWays_PassesThroughToAnHttp2OnlyBackend()
+    {
+        using var http = new HttpClient
+        {
+            DefaultRequestVersion = HttpVersion.Version20,
+            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            Timeout = TimeSpan.FromSeconds(30),
+        };
+        var gateway = new Uri($"http://127.0.0.1:{fixture.H2cPort}");
+        using (var plain = await http.GetAsync(new Uri(gateway, "/_echo/stats")))
+        {
+            Assert.Equal(HttpStatusCode.OK, plain.StatusCode);
+            Assert.Equal(HttpVersion.Version20, plain.Version);
+            Assert.Equal("h2", plain.Headers.GetValues("X-Backend-Id").Single());
+            Assert.Equal("HTTP/2", plain.Headers.GetValues("X-Received-Protocol").Single()); // h2c to the backend too
+        }
+
+        // gRPC-style: each message's echo is read before the next is sent, on one request still being written. YARP
+        // streams a request body message by message (flushing each) for HTTP/2 requests with a gRPC content type.
+        var messages = Channel.CreateUnbounded<byte[]>();
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(gateway, "/_echo/stream"))
+        {
+            Version = HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            Content = new StreamedContent(messages.Reader),
+        };
+        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/grpc");
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+
+        // The first message goes out with the request, as a gRPC client's would; the rest only after their predecessor's echo.
+        var sending = http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+        Assert.True(messages.Writer.TryWrite(Message(0)));
+        using var response = await sending;
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(HttpVersion.Version20, response.Version);
+        await using var echoes = await response.Content.ReadAsStreamAsync(timeout.Token);
+        for (var i = 0; i < 5; i++)
+        {
+            var message = Message(i);
+            Assert.True(i == 0 || messages.Writer.TryWrite(message));
+            var echo = new byte[message.Length];
+            await echoes.ReadExactlyAsync(echo, timeout.Token);
+            Assert.Equal(message, echo);
+        }
+
+        messages.Writer.Complete();
+        Assert.Equal(0, await echoes.ReadAsync(new byte[1], timeout.Token));
+
+        static byte[] Message(int i) => Encoding.UTF8.GetBytes($"message {i};");
+    }
+
+    // A request body written message by message, each flushed at once.
+    private sealed class StreamedContent(ChannelReader<byte[]> messages) : HttpContent
+    {
+        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => SerializeToStreamAsync(stream, context, CancellationToken.None);
+
+        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
+        {
+            await foreach (var message in messages.ReadAllAsync(cancellationToken))
+            {
+                await stream.WriteAsync(message, cancellationToken);
+                await stream.FlushAsync(cancellationToken);
+            }
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = -1;
+            return false;
+        }
+    }
+
+    private bool TrustOnlyTheTestCertificate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
+    {
+        if (certificate is null || (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) != SslPolicyErrors.None)
+        {
+            return false; // no certificate, or a name mismatch
+        }
+
+        using var custom = new X509Chain();
+        custom.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        custom.ChainPolicy.CustomTrustStore.Add(fixture.Certificate!);
+        custom.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        using var presented = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
+        return custom.Build(presented);
+    }
+}
+
+/// <summary>
+/// One silo; one gateway with an HTTPS and an h2c endpoint in <c>Kestrel:Endpoints</c> (certificate made here); two
+/// echo backends behind pool <c>web</c> and an HTTP/2-only one behind pool <c>h2</c> (<c>/_echo/…</c>).
+/// </summary>
+public sealed class EdgeProtocolsFixture : IAsyncLifetime
+{
+    public const string CookieName = "dist_tls";
+    private readonly string _directory = Directory.CreateTempSubdirectory("distributed-tls-").FullName;
+
+    public int HttpsPort { get; } = FreePorts.Next()[0];
+
+    public int H2cPort { get; } = FreePorts.Next()[0];
+
+    private ManagedProcess? _http2Backend;
+
+    public X509Certificate2? Certificate { get; private set; }
+
+    public LocalTopology? Topology { get; private set; }
+
+    public async Task InitializeAsync()
+    {
+        using var key = RSA.Create(2048);
+        var request = new CertificateRequest("CN=distributed gateway (test)", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddIpAddress(IPAddress.Loopback);
+        names.AddDnsName("localhost");
+        request.CertificateExtensions.Add(names.Build());
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], critical: false)); // server auth
+        using var created = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+        var path = Path.Combine(_directory, "gateway.pfx");
+        await File.WriteAllBytesAsync(path, created.Export(X509ContentType.Pfx));
+        Certificate = X509CertificateLoader.LoadCertificate(created.Export(X509ContentType.Cert));
+
+        // An echo backend that speaks HTTP/2 only (h2c with prior knowledge), behind pool h2 for /_echo/ paths.
+        var http2Port = FreePorts.Next()[0];
+        _http2Backend = ManagedProcess.Start(
+            "echo-h2",
+            RepoPaths.AppDll("samples/EchoBackend", "Distributed.EchoBackend"),
+            ["--urls", $"http://127.0.0.1:{http2Port}", "--Kestrel:EndpointDefaults:Protocols", "Http2", "--Echo:Id", "h2"]);
+        using (var h2c = new HttpClient { DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact })
+        {
+            await Wait.ForHttpOkAsync(h2c, new Uri($"http://127.0.0.1:{http2Port}/healthz"), TimeSpan.FromSeconds(60), _http2Backend);
+        }
+
+        Topology = await LocalTopology.StartAsync(new TopologyOptions
+        {
+            Silos = 1,
+            Gateways = 1,
+            Backends = 2,
+            Balancer = backends =>
+            {
+                var settings = TopologyOptions.AddRoutedPool([], "web", $"Cookie:{CookieName}", backends, "/{**rest}", order: 0);
+                TopologyOptions.AddRoutedPool(settings, "h2", "", [new BackendNode("h2", http2Port, _http2Backend)], "/_echo/{**rest}", order: -1);
+                settings["Balancer:Pools:h2:BackendProtocol"] = "Http2";
+                settings["Balancer:Pools:h2:HealthCheck:Enabled"] = "false"; // the probes speak HTTP/1.1
+                return settings;
+            },
+            GatewaySettings = new Dictionary<string, string>
+            {
+                ["Kestrel:Endpoints:Https:Url"] = $"https://127.0.0.1:{HttpsPort}",
+                ["Kestrel:Endpoints:Https:Certificate:Path"] = path,
+                ["Kestrel:Endpoints:H2c:Url"] = $"http://127.0.0.1:{H2cPort}",
+                ["Kestrel:Endpoints:H2c:Protocols"] = "Http2",
+            },
+        });
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (Topology is not null)
+        {
+            await Topology.DisposeAsync();
+        }
+
+        if (_http2Backend is not null)
+        {
+            await _http2Backend.DisposeAsync();
+        }
+
+        Certificate?.Dispose();
+        Directory.Delete(_directory, recursive: true);
+    }
+}
