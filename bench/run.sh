@@ -4,8 +4,10 @@
 # bench/LoadGen (HdrHistogram, corrected for coordinated omission). Writes bench/results/latest.md (smoke.md in smoke mode).
 #   bench/run.sh            full run (about 12-13 minutes: proxies, then bench/sessions.sh with 1,000,000 sessions)
 #   bench/run.sh --smoke    seconds per scenario; run by ./test.sh so the script cannot rot
+#   bench/run.sh --capacity the scale model's unit costs instead (bench/capacity.sh: pool reports, session pins per core)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+[[ "${1:-}" == "--capacity" ]] && { shift; exec bench/capacity.sh "$@"; }
 smoke=false; [[ "${1:-}" == "--smoke" ]] && smoke=true
 # Warm-up: every target gets the same, long enough to reach steady state (tiered JIT done, every one of the 10,000
 # session keys seen, so no first-time pin falls in the measured window). A balancer runs for days: steady state is what
@@ -276,6 +278,9 @@ stop_all # the cores to the session benchmark alone
 if $smoke; then
   bench/sessions.sh --smoke >"$work/sessions.out" 2>&1 || { tail -n 40 "$work/sessions.out"; exit 1; }
   grep -E '^(check|target|  )' "$work/sessions.out" | tail -n 12
+  echo >&2; echo "capacity (bench/capacity.sh --smoke):" >&2
+  bench/capacity.sh --smoke >"$work/capacity.out" 2>&1 || { tail -n 40 "$work/capacity.out"; exit 1; }
+  grep -E '^\| [0-9]' "$work/capacity.out"
 else
   bench/sessions.sh --storage redis >"$work/sessions.out" 2>&1 || { tail -n 40 "$work/sessions.out"; exit 1; }
   echo
