@@ -3,13 +3,12 @@ using System.Collections.Immutable;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using Distributed.Bench;
 using Distributed.Grains.Abstractions;
-using Distributed.ServiceDefaults;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Orleans.Configuration;
 
 // The unit costs behind docs/scaling.md, measured against one running silo by one Orleans client:
 //   1. Pool-grain report capacity: N simulated gateways, each reporting its load to one pool grain every interval (as
@@ -37,23 +36,7 @@ var concurrency = config.GetValue("concurrency", 256);
 var markdown = config["markdown"];
 var ticksPerSecond = 100.0; // USER_HZ on Linux
 
-var cluster = ClusterHostingOptions.Load(config);
-builder.UseOrleansClient(client =>
-{
-    client.Configure<ClusterOptions>(o =>
-    {
-        o.ClusterId = cluster.ClusterId;
-        o.ServiceId = cluster.ServiceId;
-    });
-    if (cluster.Clustering == ClusteringMode.Redis)
-    {
-        client.UseRedisClustering(cluster.Redis!);
-    }
-    else
-    {
-        client.UseLocalhostClustering(cluster.GatewayPort);
-    }
-});
+builder.UseBenchClusterClient();
 
 using var host = builder.Build();
 await host.StartAsync();
