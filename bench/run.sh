@@ -4,8 +4,10 @@
 # bench/LoadGen (HdrHistogram, corrected for coordinated omission). Writes bench/results/latest.md (smoke.md in smoke mode).
 #   bench/run.sh            full run (about 12-13 minutes: proxies, then bench/sessions.sh with 1,000,000 sessions)
 #   bench/run.sh --smoke    seconds per scenario; run by ./test.sh so the script cannot rot
+#   bench/run.sh --capacity the scale model's unit costs instead (bench/capacity.sh: pool reports, session pins per core)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+[[ "${1:-}" == "--capacity" ]] && { shift; exec bench/capacity.sh "$@"; }
 smoke=false; [[ "${1:-}" == "--smoke" ]] && smoke=true
 # Warm-up: every target gets the same, long enough to reach steady state (tiered JIT done, every one of the 10,000
 # session keys seen, so no first-time pin falls in the measured window). A balancer runs for days: steady state is what
@@ -29,11 +31,12 @@ dotnet build bench/PlainYarp -c Release -nologo -clp:ErrorsOnly >/dev/null
 dotnet build Distributed.sln -c Release -nologo -clp:ErrorsOnly >/dev/null
 source bench/lib.sh # bin, start/stop/cleanup of every process started, free_port, wait_http, rss_mb, metric
 
-# wrk against one or more URLs at once (two gateways: one wrk each); prints total requests/s.
+# throughput SCRIPT URL...: wrk with that workload against one or more URLs at once (two gateways: one wrk each);
+# prints total requests/s.
 throughput() {
-  local total=0 outputs=()
+  local total=0 outputs=() script=$1; shift
   for url in "$@"; do
-    wrk -t1 -c$((64 / $#)) -d"${duration}s" -s bench/keys.lua "$url" >"$work/wrk-$(echo "$url" | tr -c 'a-z0-9' _).out" 2>&1 &
+    wrk -t1 -c$((64 / $#)) -d"${duration}s" -s "$script" "$url" >"$work/wrk-$(echo "$url" | tr -c 'a-z0-9' _).out" 2>&1 &
     outputs+=($!)
   done
   for pid in "${outputs[@]}"; do wait "$pid"; done
@@ -56,7 +59,7 @@ cpu_ticks() {
   done
   echo "$total"
 }
-warm() { for url in "$@"; do wrk -t1 -c64 -d"${warmup}s" -s bench/keys.lua "$url" >/dev/null 2>&1; done; }
+warm() { local script=$1; shift; for url in "$@"; do wrk -t1 -c64 -d"${warmup}s" -s "$script" "$url" >/dev/null 2>&1; done; }
 latency() { dotnet "$(bin bench/LoadGen)/Distributed.Bench.LoadGen.dll" "$1" "$2" "$rate_duration" 64 10000; }
 
 declare -A rps lat mem calls
@@ -70,12 +73,17 @@ backends=$(printf "http://127.0.0.1:%s," "${backend_ports[@]}"); backends=${back
 # Each scenario: start it, warm it up, and queue it for the measured rounds. For Distributed also the gateways' admin
 # URLs and the silos' URLs (space-separated), for grain calls per proxied request: every grain call Orleans itself
 # counted (orleans_app_requests_latency, in the gateways' Orleans clients and in the silos) over the requests forwarded.
-declare -A urls procs gateways silos
+# The workload is bench/keys.lua (10,000 keys in a header) unless scripts[NAME] names another.
+declare -A urls procs gateways silos scripts
 targets=()
-add_target() { local name=$1; shift; warm "$@"; urls[$name]=$(IFS=,; echo "$*"); targets+=("$name"); echo "  started and warmed: $name" >&2; }
+add_target() {
+  local name=$1; shift
+  warm "${scripts[$name]:=bench/keys.lua}" "$@"; urls[$name]=$(IFS=,; echo "$*"); targets+=("$name"); echo "  started and warmed: $name" >&2
+}
 field() { sed -E "s/.*$2=([^ ]+).*/\1/" <<<"$1"; }
 # grain_counts NAME: "<grain calls Orleans counted in its gateways and silos> <requests its gateways forwarded>" so far.
-grain_counts() { echo "$(metric orleans_app_requests_latency_milliseconds_count ${gateways[$1]} ${silos[$1]}) $(metric distributed_gateway_requests_total ${gateways[$1]})"; }
+# The session-grain calls its gateways made (distributed.gateway.grain.calls: get-or-pin, confirm, re-pin) come third.
+grain_counts() { echo "$(metric orleans_app_requests_latency_milliseconds_count ${gateways[$1]} ${silos[$1]}) $(metric distributed_gateway_requests_total ${gateways[$1]}) $(metric distributed_gateway_grain_calls_total ${gateways[$1]})"; }
 median() { python3 -c "import statistics, sys; print(statistics.median(float(v) for v in sys.argv[1:]))" "$@"; }
 
 echo "targets (each warmed ${warmup}s at 64 connections):" >&2
@@ -150,6 +158,16 @@ wait_http "http://127.0.0.1:$gw_admin/readyz"
 add_target distributed-1 "http://127.0.0.1:$gw_port/"
 gateways[distributed-1]="http://127.0.0.1:$gw_admin"; silos[distributed-1]="http://127.0.0.1:${silo_ports[0]}"
 
+# The same silo behind a gateway whose pool keys sessions by a signed cookie: 10% of requests are first visits, which
+# the gateway places locally and pins behind the response (bench/cookies.lua).
+gwc_port=$(free_port); gwc_admin=$(free_port)
+start gwc "$(bin src/Gateway)" dotnet Distributed.Gateway.dll --urls "http://127.0.0.1:$gwc_port" --Balancer:Admin:Url "http://127.0.0.1:$gwc_admin" --Orleans:GatewayPort "${silo_ports[2]}" \
+  "${pool_args[@]}" --Balancer:Pools:web:SessionKey Cookie:sid; procs[gwc]=$started
+wait_http "http://127.0.0.1:$gwc_admin/readyz"
+scripts[distributed-cookie]=bench/cookies.lua
+add_target distributed-cookie "http://127.0.0.1:$gwc_port/"
+gateways[distributed-cookie]="http://127.0.0.1:$gwc_admin"; silos[distributed-cookie]="http://127.0.0.1:${silo_ports[0]}"
+
 # Distributed, 2 gateways + 2 silos clustered through Redis.
 redis_port=$(free_port)
 start redis "$work" redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no; procs[redis]=$started
@@ -172,25 +190,26 @@ add_target distributed-2 "${gw2_urls[@]}"
 gateways[distributed-2]="${gw2_admins[*]}"; silos[distributed-2]="${silo2_urls[*]}"
 
 # The proxy processes whose CPU each throughput round is charged to (not the generator, the backends or the silos).
-declare -A cpu_pids=([yarp]="${procs[yarp]}" [haproxy]="${procs[haproxy]}" [nginx]="${procs[nginx]}" [distributed-1]="${procs[gw1]}" [distributed-2]="${procs[gwa]} ${procs[gwb]}")
+declare -A cpu_pids=([yarp]="${procs[yarp]}" [haproxy]="${procs[haproxy]}" [nginx]="${procs[nginx]}" [distributed-1]="${procs[gw1]}" [distributed-cookie]="${procs[gwc]}" [distributed-2]="${procs[gwa]} ${procs[gwb]}")
 clock_ticks=$(getconf CLK_TCK)
 
 echo "throughput (wrk, $rounds interleaved rounds of ${duration}s, 64 connections):" >&2
-declare -A rounds_rps calls_made requests_made cpu_used cpu_requests cpu
+declare -A rounds_rps calls_made requests_made session_calls_made cpu_used cpu_requests cpu session_calls
 for ((round = 1; round <= rounds; round++)); do
   for name in "${targets[@]}"; do
     IFS=, read -r -a list <<<"${urls[$name]}"
-    if [[ -n "${gateways[$name]:-}" ]]; then read -r calls0 requests0 <<<"$(grain_counts "$name")"; fi
+    if [[ -n "${gateways[$name]:-}" ]]; then read -r calls0 requests0 session0 <<<"$(grain_counts "$name")"; fi
     if [[ -n "${cpu_pids[$name]:-}" ]]; then ticks0=$(cpu_ticks ${cpu_pids[$name]}); fi
-    value=$(throughput "${list[@]}")
+    value=$(throughput "${scripts[$name]}" "${list[@]}")
     rounds_rps[$name]+="$value "
     if [[ -n "${cpu_pids[$name]:-}" ]]; then
       cpu_used[$name]=$(( ${cpu_used[$name]:-0} + $(cpu_ticks ${cpu_pids[$name]}) - ticks0 ))
       cpu_requests[$name]=$(( ${cpu_requests[$name]:-0} + $(cat "$work/requests") ))
     fi
     if [[ -n "${gateways[$name]:-}" ]]; then
-      read -r calls1 requests1 <<<"$(grain_counts "$name")"
+      read -r calls1 requests1 session1 <<<"$(grain_counts "$name")"
       calls_made[$name]=$(( ${calls_made[$name]:-0} + calls1 - calls0 ))
+      session_calls_made[$name]=$(( ${session_calls_made[$name]:-0} + session1 - session0 ))
       requests_made[$name]=$(( ${requests_made[$name]:-0} + requests1 - requests0 ))
     fi
     echo "  round $round $name: $value req/s" >&2
@@ -200,6 +219,7 @@ for name in "${targets[@]}"; do
   rps[$name]=$(printf "%.0f" "$(median ${rounds_rps[$name]})")
   if [[ -n "${requests_made[$name]:-}" ]]; then
     calls[$name]=$(python3 -c "print(f'{${calls_made[$name]}/${requests_made[$name]}:.4f}' if ${requests_made[$name]} else '-')")
+    session_calls[$name]=$(python3 -c "print(f'{${session_calls_made[$name]}/${requests_made[$name]}:.4f}' if ${requests_made[$name]} else '-')")
   fi
   if [[ -n "${cpu_requests[$name]:-}" ]]; then
     cpu[$name]=$(python3 -c "print(f'{${cpu_used[$name]} * 1e6 / $clock_ticks / ${cpu_requests[$name]}:.1f}' if ${cpu_requests[$name]} else '-')")
@@ -208,9 +228,11 @@ done
 
 target_rate=$(( ${rps[yarp]} / 2 ))
 echo "latency at ${target_rate} req/s (50% of plain YARP's median maximum; $rounds interleaved rounds of ${rate_duration}s):" >&2
+# bench/LoadGen sends header keys only: the cookie workload is measured for throughput and CPU, not latency.
 declare -A rounds_p50 rounds_p99 rounds_p999 errors
 for ((round = 1; round <= rounds; round++)); do
   for name in "${targets[@]}"; do
+    [[ "${scripts[$name]}" == bench/keys.lua ]] || continue
     line=$(latency "${urls[$name]}" "$target_rate")
     rounds_p50[$name]+="$(field "$line" p50) "; rounds_p99[$name]+="$(field "$line" p99) "; rounds_p999[$name]+="$(field "$line" p999) "
     errors[$name]=$(( ${errors[$name]:-0} + $(field "$line" errors) ))
@@ -218,13 +240,15 @@ for ((round = 1; round <= rounds; round++)); do
   done
 done
 for name in "${targets[@]}"; do
+  [[ -n "${rounds_p50[$name]:-}" ]] || { lat[$name]="p50=- p99=- p999=- errors=-"; continue; }
   lat[$name]="p50=$(median ${rounds_p50[$name]}) p99=$(median ${rounds_p99[$name]}) p999=$(median ${rounds_p999[$name]}) errors=${errors[$name]}"
 done
 mem[distributed-1]="gateway $(rss_mb "${procs[gw1]}") MB, silo $(rss_mb "${procs[silo1]}") MB"
+mem[distributed-cookie]="gateway $(rss_mb "${procs[gwc]}") MB"
 mem[distributed-2]="gateways $(rss_mb "${procs[gwa]}")+$(rss_mb "${procs[gwb]}") MB, silos $(rss_mb "${procs[siloa]}")+$(rss_mb "${procs[silob]}") MB"
 mem[yarp]="$(rss_mb "${procs[yarp]}") MB"
 
-ratio() { python3 -c "print(f'{$1/$2:.2f}' if $2 else '-')"; }
+ratio() { if [[ "$1" == - || "$2" == - || -z "$1" || -z "$2" ]]; then echo -; else python3 -c "print(f'{$1/$2:.2f}' if $2 else '-')"; fi; }
 {
   echo "# Benchmark results"
   echo
@@ -234,13 +258,14 @@ ratio() { python3 -c "print(f'{$1/$2:.2f}' if $2 else '-')"; }
   echo "Latency: fixed ${target_rate} req/s (half of plain YARP's throughput), ${rate_duration}s a round, 64 connections, coordinated-omission corrected (bench/LoadGen)."
   echo
   echo "Proxy CPU: user + system CPU time of the proxy processes (the gateways for Distributed, not the silos) over the throughput rounds, per request forwarded."
+  echo "Grain calls: every grain call Orleans counted in the gateways and silos (session grains, pool reports, snapshots), per request; session-grain calls: the gateways' own distributed.gateway.grain.calls (get-or-pin, confirm, re-pin), per request."
+  echo "distributed-cookie: the 1-gateway topology with Cookie:sid sessions, 10% first visits (bench/cookies.lua); no fixed-rate latency (bench/LoadGen sends header keys only)."
   echo
-  echo "| target | req/s | rounds | × YARP | p50 ms | p99 ms | p99.9 ms | × YARP p99 | errors | proxy CPU µs / request | × YARP CPU | grain calls / request | memory |"
-  echo "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
-  for name in direct yarp haproxy nginx distributed-1 distributed-2; do
+  echo "| target | req/s | rounds | × YARP | p50 ms | p99 ms | p99.9 ms | × YARP p99 | errors | proxy CPU µs / request | × YARP CPU | × HAProxy CPU | grain calls / request | session-grain calls / request | memory |"
+  echo "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+  for name in direct yarp haproxy nginx distributed-1 distributed-cookie distributed-2; do
     l=${lat[$name]}
-    cpu_ratio=-; [[ -n "${cpu[$name]:-}" && "${cpu[$name]}" != - && "${cpu[yarp]:--}" != - ]] && cpu_ratio=$(ratio "${cpu[$name]}" "${cpu[yarp]}")
-    echo "| $name | ${rps[$name]} | $(echo ${rounds_rps[$name]} | tr ' ' '/') | $(ratio "${rps[$name]}" "${rps[yarp]}") | $(field "$l" p50) | $(field "$l" p99) | $(field "$l" p999) | $(ratio "$(field "$l" p99)" "$(field "${lat[yarp]}" p99)") | $(field "$l" errors) | ${cpu[$name]:--} | $cpu_ratio | ${calls[$name]:--} | ${mem[$name]:--} |"
+    echo "| $name | ${rps[$name]} | $(echo ${rounds_rps[$name]} | tr ' ' '/') | $(ratio "${rps[$name]}" "${rps[yarp]}") | $(field "$l" p50) | $(field "$l" p99) | $(field "$l" p999) | $(ratio "$(field "$l" p99)" "$(field "${lat[yarp]}" p99)") | $(field "$l" errors) | ${cpu[$name]:--} | $(ratio "${cpu[$name]:--}" "${cpu[yarp]:--}") | $(ratio "${cpu[$name]:--}" "${cpu[haproxy]:--}") | ${calls[$name]:--} | ${session_calls[$name]:--} | ${mem[$name]:--} |"
   done
 } > "$results"
 cat "$results"
@@ -253,6 +278,9 @@ stop_all # the cores to the session benchmark alone
 if $smoke; then
   bench/sessions.sh --smoke >"$work/sessions.out" 2>&1 || { tail -n 40 "$work/sessions.out"; exit 1; }
   grep -E '^(check|target|  )' "$work/sessions.out" | tail -n 12
+  echo >&2; echo "capacity (bench/capacity.sh --smoke):" >&2
+  bench/capacity.sh --smoke >"$work/capacity.out" 2>&1 || { tail -n 40 "$work/capacity.out"; exit 1; }
+  grep -E '^\| [0-9]' "$work/capacity.out"
 else
   bench/sessions.sh --storage redis >"$work/sessions.out" 2>&1 || { tail -n 40 "$work/sessions.out"; exit 1; }
   echo

@@ -120,6 +120,9 @@ for storage in $storages; do
     --sessions "$sessions" --settle "$settle" --markdown "$work/bench-$storage.md" "${collect_now[@]}" "${orleans[@]}" \
     | tee "$work/bench-$storage.out" || bench_status=$?
   [[ $bench_status -eq 0 ]] || status=1
+  # The silo's CPU over the whole run (pinning, collection, confirmations, GC): what a GC setting costs.
+  silo_cpu=$(awk '{printf "%.1f", ($14 + $15) / 100}' "/proc/$silo_pid/stat")
+  echo "silo cpu_seconds=$silo_cpu"
   redis_mb=""
   if [[ -n "$redis_port" ]]; then
     redis_mb=$(redis-cli -p "$redis_port" info memory | awk -F: '/^used_memory:/ {printf "%.0f", $2/1048576}')
@@ -134,7 +137,7 @@ for storage in $storages; do
   report+=("## $storage storage" "" "$(cat "$work/bench-$storage.md" 2>/dev/null || echo "bench/Sessions failed before writing its report")" "")
   if [[ -n "$redis_mb" ]]; then report+=("Redis used_memory after the run: $redis_mb MB ($(( redis_mb * 1048576 / sessions )) bytes/session)." ""); fi
   if [[ -n "$gateway_line" ]]; then report+=("$gateway_line" ""); fi
-  report+=("Wall time for this storage: $wall s." "")
+  report+=("Wall time for this storage: $wall s; silo CPU $silo_cpu s (user + system, start-up included)." "")
   # Newest first: the silo before its Redis (a silo whose Redis is gone can take minutes to stop).
   stop "$silo_pid"
   if [[ -n "$redis_port" ]]; then stop "$redis_pid"; fi

@@ -1,12 +1,11 @@
 using System.Diagnostics;
 using System.Globalization;
+using Distributed.Bench;
 using Distributed.Grains.Abstractions;
-using Distributed.ServiceDefaults;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Orleans.Configuration;
 
 // Pins N sessions through a running silo, as a gateway would on cache misses, confirms them all again, as gateways do
 // periodically, and reports the silo's memory per session after each phase.
@@ -41,23 +40,7 @@ var markdown = config["markdown"];
 var collectNow = config.GetValue("collect-now", false);
 const long TargetBytes = 1024;
 
-var cluster = ClusterHostingOptions.Load(config);
-builder.UseOrleansClient(client =>
-{
-    client.Configure<ClusterOptions>(o =>
-    {
-        o.ClusterId = cluster.ClusterId;
-        o.ServiceId = cluster.ServiceId;
-    });
-    if (cluster.Clustering == ClusteringMode.Redis)
-    {
-        client.UseRedisClustering(cluster.Redis!);
-    }
-    else
-    {
-        client.UseLocalhostClustering(cluster.GatewayPort);
-    }
-});
+builder.UseBenchClusterClient();
 
 using var host = builder.Build();
 await host.StartAsync();

@@ -235,9 +235,17 @@ public sealed class SessionPinResolverTests : IDisposable
         var decision = await pending;
         Assert.Equal((RoutingOutcome.New, _gateway.Placed(key)), (decision.Outcome, decision.Backend!.Id));
         Assert.Equal(decision.Backend.Id, decision.Pin?.BackendId);
+
+        // The session's next request, its cookie in hand, while the write is still in flight: no wait, no second call.
+        var next = _gateway.Resolver.ResolveAsync(_gateway.Pool, SessionKeyResult.Existing(key, decision.Pin, renew: false));
+        Assert.True(next.IsCompletedSuccessfully);
+        var again = await next;
+        Assert.Equal((RoutingOutcome.Pinned, decision.Backend.Id), (again.Outcome, again.Backend!.Id));
+
         grain.Hold.SetResult();
         await EventuallyAsync(() => grain.Current?.BackendId == decision.Backend.Id, "the pin written behind the response");
         await EventuallyAsync(() => _gateway.Pool.Pins.Get(key)?.Epoch == 1, "the written pin to reach the cache");
+        Assert.Equal([$"get_or_pin {decision.Backend.Id}@{Generation}"], grain.Calls); // one grain call for a first visit
     }
 
     [Fact]

@@ -26,8 +26,11 @@ public sealed class SessionGrainTests(GrainClusterFixture cluster) : IClassFixtu
 
         Assert.Single(results.Select(r => r.Pin.BackendId).Distinct());
         Assert.Single(results.Select(r => r.Pin.Epoch).Distinct());
-        Assert.Single(results, r => r.Outcome == PinOutcome.Created);
+        var created = Assert.Single(results, r => r.Outcome == PinOutcome.Created);
         Assert.Equal(49, results.Count(r => r.Outcome == PinOutcome.Existing));
+
+        // First writer wins: the pin is what the creating caller proposed, and later proposals never overwrite it.
+        Assert.Equal($"b{Array.IndexOf(results, created) % 5}", created.Pin.BackendId);
     }
 
     [Fact]
