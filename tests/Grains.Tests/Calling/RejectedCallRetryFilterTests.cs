@@ -9,7 +9,7 @@ namespace Distributed.Grains.Tests.Calling;
 [Trait("Category", "Unit")]
 public sealed class RejectedCallRetryFilterTests
 {
-    private readonly FakeTimeProvider _time = new();
+    private readonly PausesSeen _time = new();
 
     private static Response Rejected() => Response.FromException(Rejection());
 
@@ -81,21 +81,58 @@ public sealed class RejectedCallRetryFilterTests
         Assert.IsType<OrleansMessageRejectionException>(call.Response!.Exception);
     }
 
-    // Runs the filter, moving the fake clock on while it pauses.
+    // Runs the filter, moving the fake clock on by exactly each pause once the filter has started it: no step of the
+    // clock can run ahead of the filter's next pause, however late its continuations run.
     private async Task RunAsync(FakeCall call)
     {
         var invoking = new RejectedCallRetryFilter(_time, NullLogger<RejectedCallRetryFilter>.Instance).Invoke(call);
-        for (var step = 0; !invoking.IsCompleted && step < 10_000; step++)
+        var advanced = 0;
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!invoking.IsCompleted)
         {
-            _time.Advance(TimeSpan.FromMilliseconds(1));
-            await Task.Yield();
+            Assert.True(DateTime.UtcNow < deadline, "The filter neither finished nor paused.");
+            if (_time.Pauses.Count > advanced)
+            {
+                _time.Advance(_time.Pauses[advanced++]);
+            }
+            else
+            {
+                await Task.Delay(1);
+            }
         }
 
         await invoking;
     }
 
+    /// <summary>A fake clock that remembers the pause of every timer started on it.</summary>
+    private sealed class PausesSeen : FakeTimeProvider
+    {
+        private readonly List<TimeSpan> _pauses = [];
+
+        public IReadOnlyList<TimeSpan> Pauses
+        {
+            get
+            {
+                lock (_pauses)
+                {
+                    return [.. _pauses];
+                }
+            }
+        }
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            lock (_pauses)
+            {
+                _pauses.Add(dueTime);
+            }
+
+            return base.CreateTimer(callback, state, dueTime, period);
+        }
+    }
+
     /// <summary>An outgoing call whose attempts answer in turn with <paramref name="answers"/>.</summary>
-    private sealed class FakeCall(FakeTimeProvider time, params Func<Response>[] answers) : IOutgoingGrainCallContext
+    private sealed class FakeCall(TimeProvider time, params Func<Response>[] answers) : IOutgoingGrainCallContext
     {
         private readonly DateTimeOffset _start = time.GetUtcNow();
 

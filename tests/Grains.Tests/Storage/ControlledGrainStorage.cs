@@ -12,18 +12,32 @@ namespace Distributed.Grains.Tests.Storage;
 /// </summary>
 public sealed class ControlledGrainStorage : IGrainStorage
 {
-    private readonly ConcurrentDictionary<string, (object State, string ETag)> _records = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, Fault> _faults = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, int> _writes = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (object State, string ETag)> _records;
+    private readonly ConcurrentDictionary<string, Fault> _faults;
+    private readonly ConcurrentDictionary<string, int> _writes;
+    private DeepCopier? _copier;
 
-    /// <summary>Set when a silo resolves the storage: copies keep stored records apart from grain state.</summary>
-    public DeepCopier? Copier { get; set; }
+    public ControlledGrainStorage()
+        : this(new(StringComparer.Ordinal), new(StringComparer.Ordinal), new(StringComparer.Ordinal), copier: null)
+    {
+    }
 
-    /// <summary>This storage, copying with <paramref name="copier"/> (any silo's: they copy alike).</summary>
+    private ControlledGrainStorage(
+        ConcurrentDictionary<string, (object State, string ETag)> records,
+        ConcurrentDictionary<string, Fault> faults,
+        ConcurrentDictionary<string, int> writes,
+        DeepCopier? copier) => (_records, _faults, _writes, _copier) = (records, faults, writes, copier);
+
+    private DeepCopier Copier => _copier ?? throw new InvalidOperationException("No silo has resolved this storage yet.");
+
+    /// <summary>
+    /// The storage as one silo sees it: the same records and faults, copied with that silo's copier (a stopped silo's
+    /// copier is disposed, so each silo copies with its own). Test reads through this instance use the first one given.
+    /// </summary>
     public ControlledGrainStorage With(DeepCopier copier)
     {
-        Copier ??= copier;
-        return this;
+        _copier ??= copier;
+        return new ControlledGrainStorage(_records, _faults, _writes, copier);
     }
 
     /// <summary>Writes of <paramref name="grainKey"/> throw until <see cref="Heal"/>.</summary>
@@ -69,14 +83,14 @@ public sealed class ControlledGrainStorage : IGrainStorage
     /// <summary>The stored record of <paramref name="grainKey"/>, or null.</summary>
     public T? Stored<T>(string stateName, string grainKey)
         where T : class =>
-        _records.TryGetValue(Key(stateName, grainKey), out var record) ? Copier!.Copy((T)record.State) : null;
+        _records.TryGetValue(Key(stateName, grainKey), out var record) ? Copier.Copy((T)record.State) : null;
 
     /// <inheritdoc />
     public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
         if (_records.TryGetValue(Key(stateName, grainId.Key.ToString()!), out var record))
         {
-            grainState.State = Copier!.Copy((T)record.State);
+            grainState.State = Copier.Copy((T)record.State);
             grainState.ETag = record.ETag;
             grainState.RecordExists = true;
         }
@@ -96,7 +110,7 @@ public sealed class ControlledGrainStorage : IGrainStorage
         var grainKey = grainId.Key.ToString()!;
         var key = await CheckWriteAsync(stateName, grainKey, grainState.ETag);
         var etag = Guid.NewGuid().ToString("N");
-        _records[key] = (Copier!.Copy(grainState.State)!, etag);
+        _records[key] = (Copier.Copy(grainState.State)!, etag);
         grainState.ETag = etag;
         grainState.RecordExists = true;
     }
