@@ -2,7 +2,6 @@ using System.Collections.Immutable;
 using Distributed.Grains.Abstractions;
 using Distributed.Grains.Health;
 using Microsoft.Extensions.Logging;
-using Orleans.Storage;
 
 namespace Distributed.Grains.Pools;
 
@@ -18,7 +17,7 @@ namespace Distributed.Grains.Pools;
 /// the background, retried with backoff while the store refuses, and reaches gateways once stored. Admin operations
 /// run one at a time and store before they apply.
 /// </remarks>
-public sealed class PoolGrain(
+public sealed partial class PoolGrain(
     [PersistentState("pool", StorageNames.Pools)] IPersistentState<PoolState> state,
     [FromKeyedServices(BalancerTime.ServiceKey)] TimeProvider time,
     ILogger<PoolGrain> logger) : Grain, IPoolGrain
@@ -116,31 +115,6 @@ public sealed class PoolGrain(
     public Task<PoolEventPage> GetEventsAsync(long? after = null) => Task.FromResult(_events.After(after));
 
     /// <inheritdoc />
-    public Task<AdminResult> AddBackendAsync(BackendSpec backend, string actor) => AdminAsync(now => _registry.Add(backend, actor, now));
-
-    /// <inheritdoc />
-    public Task<AdminResult> UpdateBackendAsync(string backendId, BackendPatch patch, string actor) => AdminAsync(_ => _registry.Update(backendId, patch, actor));
-
-    /// <inheritdoc />
-    public async Task<AdminResult> RemoveBackendAsync(string backendId, string actor)
-    {
-        var result = await AdminAsync(_ => _registry.Remove(backendId, actor));
-        if (result.Succeeded)
-        {
-            _health.Forget(backendId);
-            await GrainFactory.GetGrain<IBackendProbeGrain>(BackendKey(backendId)).StopAsync();
-        }
-
-        return result;
-    }
-
-    /// <inheritdoc />
-    public Task<AdminResult> DrainBackendAsync(string backendId, TimeSpan? timeout, string actor) => AdminAsync(now => _registry.Drain(backendId, timeout, actor, now));
-
-    /// <inheritdoc />
-    public Task<AdminResult> CancelDrainAsync(string backendId, string actor) => AdminAsync(_ => _registry.CancelDrain(backendId, actor));
-
-    /// <inheritdoc />
     public Task NotifyUnpinnedAsync(string sessionKey)
     {
         _generations.Unpinned(sessionKey, time.GetUtcNow());
@@ -160,53 +134,6 @@ public sealed class PoolGrain(
         }
 
         return Task.CompletedTask;
-    }
-
-    // Validates, stores, applies; the outcome maps to an HTTP status in the admin API.
-    private async Task<AdminResult> AdminAsync(Func<DateTimeOffset, RegistryChange> plan)
-    {
-        RegistryChange change;
-        try
-        {
-            change = await CommitAsync(plan);
-        }
-        catch (Exception ex) when (ex is not ArgumentException)
-        {
-            _log.AdminChangeNotStored(ex);
-            return new AdminResult(AdminOutcome.NotStored, Snapshot(time.GetUtcNow()), $"The pool's store refused the change ({ex.GetType().Name}); nothing changed. Retry once the store is back.");
-        }
-
-        await EnsureProbersAsync();
-        return new AdminResult(change.Outcome, Snapshot(time.GetUtcNow()), change.Detail);
-    }
-
-    // Plans on the stored registry, stores, then publishes. Keeps-sessions changes not stored yet ride along. When
-    // another activation stored first, the plan runs again on what it stored (it may now be refused, e.g. a conflict).
-    private async Task<RegistryChange> CommitAsync(Func<DateTimeOffset, RegistryChange> plan)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            var now = time.GetUtcNow();
-            var change = plan(now);
-            if (change.Next is not { } next)
-            {
-                return change;
-            }
-
-            next = WithKeepsSessions(next, now) ?? next;
-            if (await _store.WriteAsync(next) is not { } stored)
-            {
-                _registry.Publish(next);
-                _log.Raise(change.Event);
-                return change;
-            }
-
-            _registry.Publish(stored);
-            if (attempt == 3)
-            {
-                throw new InconsistentStateException($"Pool '{Name}': another activation kept storing the registry first.");
-            }
-        }
     }
 
     // The registry with every backend's keeps-sessions state as the health verdict says now; null when it already is.
