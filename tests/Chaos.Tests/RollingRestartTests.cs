@@ -146,7 +146,9 @@ public sealed class RollingRestartTests(ITestOutputHelper output)
         Assert.Equal(0, unpinned);
         Assert.All(checks, c => Assert.True(c.Succeeded, $"final pass failed: {c}"));
         Assert.Empty(slow);
-        Assert.True(rollout.Count > RequestsPerSecond * 60, $"The load stalled: only {rollout.Count} requests were sent.");
+        // The client kept its rate through the rollout (however long the restarts took on this machine).
+        var span = rollout.Max(s => s.At) - rollout.Min(s => s.At);
+        Assert.True(span > TimeSpan.FromSeconds(30) && rollout.Count > RequestsPerSecond * span.TotalSeconds * 0.8, $"The load stalled: only {rollout.Count} requests were sent in {span.TotalSeconds:F0} s.");
     }
 
     private static string Percentiles(List<Sample> samples)

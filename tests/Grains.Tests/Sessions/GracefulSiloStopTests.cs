@@ -105,6 +105,14 @@ public sealed class GracefulSiloStopTests(ITestOutputHelper output)
             stops.Add($"{silo.Name} stopped in {stopped.TotalSeconds:F1} s, replacement joined after {clock.Elapsed.TotalSeconds:F1} s");
         }
 
+        // Calls go on until there have been more than one per session (on a fast machine the stops are over sooner):
+        // callers that stalled never get there.
+        var deadline = Stopwatch.StartNew();
+        while (calls.Count <= Sessions && deadline.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            await Task.Delay(50);
+        }
+
         await stop.CancelAsync();
         await Task.WhenAll(callers);
 
