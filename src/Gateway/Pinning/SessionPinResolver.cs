@@ -62,6 +62,10 @@ internal sealed partial class SessionPinResolver(
 {
     // Re-pin attempts before following the cluster's pin; each lost attempt means another gateway moved the pin.
     private const int MaxRepinAttempts = 3;
+
+    // The grain pins the guess from the last fifth of the remaining budget on (50 ms of 250): an answer made just
+    // before the gateway stops waiting may still be in transit when it does.
+    private const int FallbackMarginDivisor = 5;
     private readonly TimeSpan _budget = options.Value.ClusterWaitBudget;
     private readonly TimeSpan _callTimeout = options.Value.ClusterCallTimeout;
     private readonly TimeSpan _viewLease = options.Value.EffectiveReportLease;
@@ -205,10 +209,18 @@ internal sealed partial class SessionPinResolver(
     private async ValueTask<RoutingDecision> ResolveWithGrainAsync(PoolRuntime pool, PoolView view, string sessionKey, string? requestKey, BackendEntry proposal, BackendEntry? guess, long started)
     {
         var mayCreate = guess is not null;
-        var work = PinWithGrainAsync(pool, view, sessionKey, requestKey, proposal, mayCreate);
+        var remaining = Max(_budget - time.GetElapsedTime(started), TimeSpan.Zero);
+
+        // Past the budget the request goes to the guess, so a pin the grain makes that late must be the guess too, or
+        // the session's first request and its pin disagree (the guess ignores load; the proposal does not). The grain
+        // switches a little before this gateway stops waiting, so that an answer still in transit agrees as well.
+        var fallback = guess is not null && guess.Id != proposal.Id
+            ? new PinFallback(Ref(guess), time.GetUtcNow() + remaining - remaining / FallbackMarginDivisor)
+            : null;
+        var work = PinWithGrainAsync(pool, view, sessionKey, requestKey, proposal, fallback, mayCreate);
         try
         {
-            return await work.WaitAsync(Max(_budget - time.GetElapsedTime(started), TimeSpan.Zero), time);
+            return await work.WaitAsync(remaining, time);
         }
         catch (TimeoutException) when (!work.IsCompleted)
         {
@@ -222,7 +234,7 @@ internal sealed partial class SessionPinResolver(
             var left = _budget - time.GetElapsedTime(started);
             if (left > TimeSpan.Zero)
             {
-                work = PinWithGrainAsync(pool, view, sessionKey, requestKey, proposal, mayCreate);
+                work = PinWithGrainAsync(pool, view, sessionKey, requestKey, proposal, fallback, mayCreate);
                 try
                 {
                     return await work.WaitAsync(left, time);
@@ -258,7 +270,7 @@ internal sealed partial class SessionPinResolver(
 
     // The grain protocol: get-or-pin, then re-pin while the pinned backend is unusable in this gateway's view. Bounded by
     // ClusterCallTimeout, so work the request stopped waiting for ends by itself; every answer is offered to the cache.
-    private async Task<RoutingDecision> PinWithGrainAsync(PoolRuntime pool, PoolView view, string sessionKey, string? requestKey, BackendEntry proposal, bool mayCreate)
+    private async Task<RoutingDecision> PinWithGrainAsync(PoolRuntime pool, PoolView view, string sessionKey, string? requestKey, BackendEntry proposal, PinFallback? fallback, bool mayCreate)
     {
         using var timeout = new CancellationTokenSource(_callTimeout, time);
         var grain = grains.GetGrain<ISessionGrain>(SessionGrainKey.For(pool.Name, sessionKey));
@@ -267,7 +279,7 @@ internal sealed partial class SessionPinResolver(
         if (mayCreate)
         {
             telemetry.GrainCall(pool.Name, "get_or_pin");
-            result = await grain.GetOrPinAsync(Ref(proposal), ttl, timeout.Token).WaitAsync(timeout.Token);
+            result = await grain.GetOrPinAsync(Ref(proposal), ttl, fallback, timeout.Token).WaitAsync(timeout.Token);
         }
         else
         {
@@ -297,7 +309,7 @@ internal sealed partial class SessionPinResolver(
             {
                 var entry = new CachedPin(pinned.Id, pin.Epoch, pinned.Backend.PinGeneration, time.GetUtcNow());
                 pool.Pins.Offer(sessionKey, entry);
-                if (result.Outcome is PinOutcome.Created or PinOutcome.Repinned && pinned.Id == proposal.Id)
+                if (result.Outcome is PinOutcome.Created or PinOutcome.Repinned && (pinned.Id == proposal.Id || pinned.Id == fallback?.Backend.Id))
                 {
                     pinned.Counter.Placed(); // this gateway's choice: count it until the next snapshot
                 }
@@ -323,7 +335,7 @@ internal sealed partial class SessionPinResolver(
             // Unusable here: seen not keeping sessions at its generation, or gone from a fresh view.
             var unusable = pinned?.Backend.PinGeneration ?? long.MaxValue;
             telemetry.GrainCall(pool.Name, "repin");
-            result = await grain.RepinAsync(pin.Epoch, unusable, Ref(target), ttl, timeout.Token).WaitAsync(timeout.Token);
+            result = await grain.RepinAsync(pin.Epoch, unusable, Ref(target), ttl, fallback?.Backend.Id == target.Id ? null : fallback, timeout.Token).WaitAsync(timeout.Token);
             proposal = target;
         }
     }
@@ -349,7 +361,7 @@ internal sealed partial class SessionPinResolver(
             telemetry.GrainCall(pool.Name, "confirm");
             var view = pool.View;
             var proposed = view.Find(cached.BackendId) is { KeepsSessions: true } backend ? Ref(backend) : new BackendRef(cached.BackendId, cached.Generation);
-            var result = await grain.GetOrPinAsync(proposed, pool.Options.SessionTtl, timeout.Token).WaitAsync(timeout.Token);
+            var result = await grain.GetOrPinAsync(proposed, pool.Options.SessionTtl, cancellationToken: timeout.Token).WaitAsync(timeout.Token);
             if (pool.View.Find(result.Pin.BackendId) is { KeepsSessions: true } pinned)
             {
                 pool.Pins.Offer(sessionKey, new CachedPin(pinned.Id, result.Pin.Epoch, pinned.Backend.PinGeneration, time.GetUtcNow()));

@@ -69,6 +69,52 @@ public sealed class SessionPinResolverTests : IDisposable
     }
 
     [Fact]
+    public async Task ResolveAsync_NewSessionWhoseGrainAnswersPastTheBudget_IsPinnedWhereItsFirstRequestWent()
+    {
+        // b1 is busy: placement (bounded loads) sends a new session whose first choice is b1 elsewhere, while the guess,
+        // which every gateway must compute alike, ignores load and says b1. The grain is slow (a loaded silo or store).
+        var key = _gateway.KeyPlacedOn("b1");
+        _gateway.Adopt(Backend("b1", inFlight: 60), Backend("b2"), Backend("b3"));
+        var placed = _gateway.Placed(key);
+        Assert.NotEqual("b1", placed);
+        var grain = _gateway.Session(key);
+        grain.Hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        var pending = Resolve(key);
+        _gateway.Time.Advance(TimeSpan.FromMilliseconds(250));
+        var first = await pending;
+        Assert.Equal((RoutingOutcome.Provisional, "b1"), (first.Outcome, first.Backend!.Id));
+
+        // The grain creates the pin after the request went to the guess: the pin is the guess, so the session stays.
+        grain.Hold.SetResult();
+        await EventuallyAsync(() => _gateway.Pool.Pins.Get(key) is { Epoch: > 0 }, "the late answer to reach the cache");
+        Assert.Equal("b1", grain.Current!.BackendId);
+        Assert.Equal((RoutingOutcome.Pinned, "b1"), ((await Resolve(key)).Outcome, (await Resolve(key)).Backend!.Id));
+        Assert.Equal([$"get_or_pin {placed}@{Generation} late b1"], grain.Calls);
+    }
+
+    [Theory]
+    [InlineData(100, false)] // answered well within the budget: load-aware placement stands
+    [InlineData(220, true)] // answered within the budget but so late that the answer could cross the gateway's timeout
+    public async Task ResolveAsync_NewSessionAnsweredWithinTheBudget_IsServedWhereTheGrainPinnedIt(int answeredAtMs, bool pinsTheGuess)
+    {
+        var key = _gateway.KeyPlacedOn("b1");
+        _gateway.Adopt(Backend("b1", inFlight: 60), Backend("b2"), Backend("b3"));
+        var placed = _gateway.Placed(key);
+        var grain = _gateway.Session(key);
+        grain.Hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        var pending = Resolve(key);
+        _gateway.Time.Advance(TimeSpan.FromMilliseconds(answeredAtMs));
+        grain.Hold.SetResult();
+        var decision = await pending;
+
+        var pinned = pinsTheGuess ? "b1" : placed;
+        Assert.Equal((RoutingOutcome.New, pinned), (decision.Outcome, decision.Backend!.Id));
+        Assert.Equal(pinned, grain.Current!.BackendId);
+    }
+
+    [Fact]
     public async Task ResolveAsync_BudgetIsForEveryCallTogether_ARepinAfterASlowAnswerStillEndsAtTheBudget()
     {
         var key = _gateway.KeyPlacedOn("b1");
