@@ -123,8 +123,12 @@ internal sealed partial class SessionPinResolver(
             return ValueTask.FromResult(budget.TryTake(client, view.Snapshot.LiveGateways) ? PlaceNew(pool, sessionKey, requestKey, now) : OverBudget(pool, view, requestKey));
         }
 
+        // A guess is served again without asking only while asking cannot help: the cluster is away, or a call to the
+        // session's grain is still under way. Otherwise it is what the grain is asked to pin, not a pin.
         var cached = pool.Pins.Get(sessionKey);
-        if (cached is not null && Usable(pool, view, cached, now) is { } hit)
+        if (cached is not null
+            && (!cached.IsProvisional || connectivity.IsDegraded || pool.Pins.IsConfirming(sessionKey))
+            && Usable(pool, view, cached, now) is { } hit)
         {
             pool.Pins.CountHit();
             if (cached.IsProvisional || pool.Pins.IsDue(cached, now))
@@ -250,7 +254,7 @@ internal sealed partial class SessionPinResolver(
             }
         }
 
-        ObserveInBackground(work);
+        ObserveInBackground(pool, sessionKey, work);
         if (guess is null)
         {
             return OverBudget(pool, view, requestKey);
@@ -382,12 +386,28 @@ internal sealed partial class SessionPinResolver(
         }
     }
 
-    private void ObserveInBackground(Task work) => work.ContinueWith(
-        static (task, state) => LogLateAnswerFailed((ILogger)state!, task.Exception!),
-        logger,
-        CancellationToken.None,
-        TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
-        TaskScheduler.Default);
+    // The call the request stopped waiting for counts as the session's confirmation while it runs, so the session's
+    // next requests use the guess instead of waiting for the same grain again.
+    private void ObserveInBackground(PoolRuntime pool, string sessionKey, Task work)
+    {
+        var confirming = pool.Pins.TryBeginConfirm(sessionKey);
+        _ = work.ContinueWith(
+            task =>
+            {
+                if (confirming)
+                {
+                    pool.Pins.EndConfirm(sessionKey);
+                }
+
+                if (task.IsFaulted)
+                {
+                    LogLateAnswerFailed(logger, task.Exception);
+                }
+            },
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+    }
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 

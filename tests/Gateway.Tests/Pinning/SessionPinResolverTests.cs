@@ -332,6 +332,30 @@ public sealed class SessionPinResolverTests : IDisposable
     }
 
     [Fact]
+    public async Task ResolveAsync_GuessCachedDuringAnOutage_IsUsedWhileTheClusterIsAwayAndCheckedOnceItIsBack()
+    {
+        // The session lives on b3, past its first choice; its grain cannot answer (every silo down), so a cold gateway
+        // serves the guess, b1, and caches it.
+        var key = _gateway.KeyPlacedOn("b1");
+        var grain = _gateway.Session(key);
+        grain.Pin("b3", epoch: 2, generation: Generation);
+        grain.FailNext = 2;
+        Assert.Equal((RoutingOutcome.Provisional, "b1"), ((await Resolve(key)).Outcome, _gateway.Pool.Pins.Get(key)!.BackendId));
+
+        // While the cluster is known to be away the guess is used without waiting (fail-static).
+        _gateway.Connectivity.ReportFailed(PoolName);
+        _gateway.Connectivity.ReportFailed(PoolName);
+        grain.FailNext = 1; // the background confirmation fails too
+        Assert.Equal("b1", (await Resolve(key)).Backend!.Id);
+        await EventuallyAsync(() => grain.FailNext == 0, "the confirmation to be tried");
+
+        // The cluster is back: the guess is not served again as if it were a pin; the grain is asked, within the budget.
+        _gateway.Connectivity.ReportSucceeded(PoolName);
+        var back = await Resolve(key);
+        Assert.Equal((RoutingOutcome.Pinned, "b3"), (back.Outcome, back.Backend!.Id));
+    }
+
+    [Fact]
     public async Task ResolveAsync_ViewOlderThanALeaseAfterAPause_CatchesUpBeforeUsingACachedPin()
     {
         // This gateway was paused (SIGSTOP, a long GC) while b2 flapped and another gateway moved the session to b3.
