@@ -15,26 +15,26 @@ public sealed class PinGenerations
     private readonly Queue<(string Key, DateTimeOffset Until)> _unpinned = new();
 
     /// <summary>
-    /// A new backend's first generation: the clock in milliseconds rather than zero, so a registry re-seeded after its
+    /// A new backend's first generation: the clock in milliseconds rather than zero, so a catalog re-seeded after its
     /// store lost the data still numbers every state after the generations session grains recorded before the loss.
     /// </summary>
     public static long First(DateTimeOffset now) => now.ToUnixTimeMilliseconds();
 
     /// <summary>
-    /// The registry with each backend's keeps-sessions state as <paramref name="keepsSessions"/> says, every change under
+    /// The catalog with each backend's keeps-sessions state as <paramref name="keepsSessions"/> says, every change under
     /// a generation never used before (either way, so a generation names one state); <c>null</c> when none changes.
     /// </summary>
-    public static PoolState? Apply(PoolState registry, Func<BackendRecord, bool> keepsSessions, DateTimeOffset now)
+    public static PoolState? Apply(PoolState catalog, Func<BackendRecord, bool> keepsSessions, DateTimeOffset now)
     {
-        ArgumentNullException.ThrowIfNull(registry);
+        ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(keepsSessions);
         PoolState? next = null;
-        for (var i = 0; i < registry.Backends.Count; i++)
+        for (var i = 0; i < catalog.Backends.Count; i++)
         {
-            var wanted = keepsSessions(registry.Backends[i]);
-            if (wanted != registry.Backends[i].KeepsSessions)
+            var wanted = keepsSessions(catalog.Backends[i]);
+            if (wanted != catalog.Backends[i].KeepsSessions)
             {
-                next ??= registry.Clone();
+                next ??= catalog.Clone();
                 var backend = next.Backends[i];
                 backend.KeepsSessions = wanted;
                 backend.PinGeneration = Math.Max(backend.PinGeneration + 1, now.ToUnixTimeMilliseconds());

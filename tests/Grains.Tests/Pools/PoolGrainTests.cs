@@ -27,7 +27,7 @@ public sealed class PoolGrainTests(GrainClusterFixture cluster) : IClassFixture<
         new(gateway, [.. load.Select(l => new BackendLoad(l.Backend, l.InFlight))], Lease);
 
     [Fact]
-    public async Task InitializeAsync_FirstSeed_IsTheRegistryOrderedById()
+    public async Task InitializeAsync_FirstSeed_IsTheCatalogOrderedById()
     {
         var snapshot = await NewPool().InitializeAsync(Seed, Settings);
 
@@ -38,7 +38,7 @@ public sealed class PoolGrainTests(GrainClusterFixture cluster) : IClassFixture<
     }
 
     [Fact]
-    public async Task InitializeAsync_RegistryExists_KeepsItAgainstAnotherSeed()
+    public async Task InitializeAsync_CatalogExists_KeepsItAgainstAnotherSeed()
     {
         var pool = NewPool();
         await pool.InitializeAsync(Seed, Settings);
@@ -187,7 +187,7 @@ public sealed class PoolGrainTests(GrainClusterFixture cluster) : IClassFixture<
     }
 
     [Fact]
-    public async Task GetSnapshotAsync_OfAPoolWithoutRegistry_SaysUnseededUntilSeeded()
+    public async Task GetSnapshotAsync_OfAPoolWithoutCatalog_SaysUnseededUntilSeeded()
     {
         var pool = NewPool();
         var empty = await pool.GetSnapshotAsync();
@@ -199,7 +199,7 @@ public sealed class PoolGrainTests(GrainClusterFixture cluster) : IClassFixture<
     }
 
     [Fact]
-    public async Task PinGeneration_OfARegistrySeededAgainLater_IsAboveEveryEarlierGeneration()
+    public async Task PinGeneration_OfACatalogSeededAgainLater_IsAboveEveryEarlierGeneration()
     {
         // A store that lost its data makes the pool seed again; generations recorded before must all be older.
         var pool = NewPool();
@@ -315,7 +315,7 @@ public sealed class PoolGrainTests(GrainClusterFixture cluster) : IClassFixture<
     }
 
     [Fact]
-    public async Task AddUpdateRemoveBackend_ChangeTheRegistryAndItsVersion()
+    public async Task AddUpdateRemoveBackend_ChangeTheCatalogAndItsVersion()
     {
         var pool = NewPool();
         var first = await pool.InitializeAsync(Seed, Settings);
