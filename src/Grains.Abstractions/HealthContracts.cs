@@ -78,7 +78,7 @@ public sealed record PoolSettings(
     public int EffectivePanicThreshold => PanicThreshold ?? DefaultPanicThreshold;
 }
 
-/// <summary>Probes one backend (key <c>{pool}/{backendId}</c>) on a grain timer: one prober per backend cluster-wide.</summary>
+/// <summary>Probes one backend (key <c>{pool}/{backendId}</c>: <see cref="GrainKeys.Backend"/>) on a grain timer: one prober per backend cluster-wide.</summary>
 public interface IBackendProbeGrain : IGrainWithStringKey
 {
     /// <summary>

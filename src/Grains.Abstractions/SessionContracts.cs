@@ -55,7 +55,7 @@ public sealed record PinResult(
     [property: Id(1)] PinOutcome Outcome);
 
 /// <summary>
-/// One session of one pool, keyed <c>{pool}/{sessionKey}</c> (see <see cref="SessionGrainKey"/>).
+/// One session of one pool, keyed <c>{pool}/{sessionKey}</c> (<see cref="GrainKeys.Session"/>).
 /// The single place that decides which backend the session uses, so every gateway gets the same answer.
 /// </summary>
 public interface ISessionGrain : IGrainWithStringKey
@@ -84,13 +84,6 @@ public interface ISessionGrain : IGrainWithStringKey
     Task UnpinAsync();
 }
 
-/// <summary>Builds and checks the string keys of <see cref="ISessionGrain"/>.</summary>
-public static class SessionGrainKey
-{
-    /// <summary>The key of the session grain for <paramref name="sessionKey"/> in <paramref name="pool"/>.</summary>
-    public static string For(string pool, string sessionKey) => string.Concat(pool, "/", sessionKey);
-}
-
 /// <summary>A page of session keys pinned to one backend.</summary>
 /// <param name="Sessions">Session keys in ordinal order.</param>
 /// <param name="Next">Cursor for the next page, or <c>null</c> at the end.</param>
@@ -108,7 +101,7 @@ public sealed record SessionPage(
     [property: Id(3)] DateTimeOffset TrackingSince = default);
 
 /// <summary>
-/// Which sessions are pinned to one backend (key <c>{pool}/{backendId}</c>), fed by the session grains as pins change.
+/// Which sessions are pinned to one backend (key <c>{pool}/{backendId}</c>: <see cref="GrainKeys.Backend"/>), fed by the session grains as pins change.
 /// </summary>
 public interface IBackendSessionsGrain : IGrainWithStringKey
 {

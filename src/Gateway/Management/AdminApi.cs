@@ -222,7 +222,7 @@ internal static class AdminApi
                 return invalid;
             }
 
-            return await grains.GetGrain<ISessionGrain>(SessionGrainKey.For(pool, key)).GetAsync() is { } pin
+            return await grains.GetGrain<ISessionGrain>(GrainKeys.Session(pool, key)).GetAsync() is { } pin
                 ? Results.Ok(new { session = key, backend = pin.BackendId, pin.Epoch, pin.ExpiresAt })
                 : Problem(StatusCodes.Status404NotFound, "No such session", $"Session '{key}' of pool '{pool}' is not pinned.");
         });
@@ -239,7 +239,7 @@ internal static class AdminApi
                 return invalid;
             }
 
-            await grains.GetGrain<ISessionGrain>(SessionGrainKey.For(pool, key)).UnpinAsync();
+            await grains.GetGrain<ISessionGrain>(GrainKeys.Session(pool, key)).UnpinAsync();
             await grains.GetGrain<IPoolGrain>(pool).NotifyUnpinnedAsync(key);
             pools.Find(pool)!.Pins.Remove(key);
             return Results.NoContent();

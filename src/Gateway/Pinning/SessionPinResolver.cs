@@ -261,7 +261,7 @@ internal sealed partial class SessionPinResolver(
     private async Task<RoutingDecision> PinWithGrainAsync(PoolRuntime pool, PoolView view, string sessionKey, string? requestKey, BackendEntry proposal, bool mayCreate)
     {
         using var timeout = new CancellationTokenSource(_callTimeout, time);
-        var grain = grains.GetGrain<ISessionGrain>(SessionGrainKey.For(pool.Name, sessionKey));
+        var grain = grains.GetGrain<ISessionGrain>(GrainKeys.Session(pool.Name, sessionKey));
         var ttl = pool.Options.SessionTtl;
         PinResult result;
         if (mayCreate)
@@ -345,7 +345,7 @@ internal sealed partial class SessionPinResolver(
         try
         {
             using var timeout = new CancellationTokenSource(_callTimeout, time);
-            var grain = grains.GetGrain<ISessionGrain>(SessionGrainKey.For(pool.Name, sessionKey));
+            var grain = grains.GetGrain<ISessionGrain>(GrainKeys.Session(pool.Name, sessionKey));
             telemetry.GrainCall(pool.Name, "confirm");
             var view = pool.View;
             var proposed = view.Find(cached.BackendId) is { KeepsSessions: true } backend ? Ref(backend) : new BackendRef(cached.BackendId, cached.Generation);

@@ -217,5 +217,5 @@ public sealed partial class PoolGrain(
     }
 
     // The key of a backend's prober and of its session list.
-    private string BackendKey(string backendId) => $"{Name}/{backendId}";
+    private string BackendKey(string backendId) => GrainKeys.Backend(Name, backendId);
 }

@@ -183,10 +183,9 @@ public sealed partial class SessionGrain(
 
     private long Generation => Math.Max(_seenGeneration, state.State.BackendGeneration);
 
-    // The grain key is "{pool}/{sessionKey}"; pool names contain no '/', session keys may.
-    private string Pool => this.GetPrimaryKeyString()[..this.GetPrimaryKeyString().IndexOf('/', StringComparison.Ordinal)];
+    private string Pool => GrainKeys.Parse(this.GetPrimaryKeyString()).Pool;
 
-    private string SessionKey => this.GetPrimaryKeyString()[(this.GetPrimaryKeyString().IndexOf('/', StringComparison.Ordinal) + 1)..];
+    private string SessionKey => GrainKeys.Parse(this.GetPrimaryKeyString()).Name;
 
     private Pin ToPin() => new(state.State.BackendId!, state.State.Epoch, Expiry, Generation);
 

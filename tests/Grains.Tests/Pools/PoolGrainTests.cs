@@ -462,7 +462,7 @@ public sealed class PoolGrainTests(GrainClusterFixture cluster) : IClassFixture<
     // Pins the session list of a backend knows about, as session grains report them.
     private async Task TrackSessionsAsync(string pool, string backend, int count)
     {
-        var list = cluster.Client.GetGrain<IBackendSessionsGrain>($"{pool}/{backend}");
+        var list = cluster.Client.GetGrain<IBackendSessionsGrain>(GrainKeys.Backend(pool, backend));
         for (var i = 0; i < count; i++)
         {
             await list.TrackAsync($"{backend}-session-{i}", cluster.Time.GetUtcNow().AddHours(1));

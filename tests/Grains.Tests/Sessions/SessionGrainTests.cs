@@ -14,7 +14,7 @@ public sealed class SessionGrainTests(GrainClusterFixture cluster) : IClassFixtu
     // A view in which the pinned backend stopped keeping sessions after every generation the tests confirm at.
     private const long Stopped = 1;
 
-    private ISessionGrain NewSession() => cluster.Client.GetGrain<ISessionGrain>(SessionGrainKey.For("web", Guid.NewGuid().ToString("N")));
+    private ISessionGrain NewSession() => cluster.Client.GetGrain<ISessionGrain>(GrainKeys.Session("web", Guid.NewGuid().ToString("N")));
 
     private static BackendRef B(string id, long generation = 0) => new(id, generation);
 
@@ -256,9 +256,9 @@ public sealed class SessionGrainTests(GrainClusterFixture cluster) : IClassFixtu
     public async Task BackendSessionsGrain_AfterIdleCollection_StillListsThePinnedSession()
     {
         var key = Guid.NewGuid().ToString("N");
-        var session = cluster.Client.GetGrain<ISessionGrain>(SessionGrainKey.For("web", key));
+        var session = cluster.Client.GetGrain<ISessionGrain>(GrainKeys.Session("web", key));
         await session.GetOrPinAsync(B("b-kept"), Ttl);
-        var index = cluster.Client.GetGrain<IBackendSessionsGrain>("web/b-kept");
+        var index = cluster.Client.GetGrain<IBackendSessionsGrain>(GrainKeys.Backend("web", "b-kept"));
         await GrainClusterFixture.EventuallyAsync(() => index.ListAsync(null, 10), p => p.Sessions.Contains(key));
 
         // The index lives only in memory: collecting it when idle would forget the session (its grain, with nothing
