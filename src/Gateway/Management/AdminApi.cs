@@ -317,9 +317,9 @@ internal static class AdminApi
     }
 
     private static IResult? InvalidKey(string key, BalancerOptions options) =>
-        key.Length <= options.MaxSessionKeyLength && key.All(c => c is >= '!' and <= '~')
-            ? null
-            : Problem(StatusCodes.Status400BadRequest, "Invalid session key", $"Session keys are 1–{options.MaxSessionKeyLength} visible ASCII characters.");
+        SessionKeyRules.Check(key, options.MaxSessionKeyLength) is { } problem
+            ? Problem(StatusCodes.Status400BadRequest, "Invalid session key", $"The session key {problem}; session keys are 1–{options.MaxSessionKeyLength} visible ASCII characters.")
+            : null;
 
     // Who made an admin change, for the pool's log: the caller's address and the gateway it came through (every admin
     // caller holds the same key, so there is no user name to give).

@@ -61,9 +61,9 @@ public sealed class BackendCatalog(PoolState current)
     public CatalogChange Add(BackendSpec spec, string actor, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        if (BackendRules.Check(spec.Id, spec.Address, spec.Weight, spec.MaxInFlight) is { } invalid)
+        if (Invalid(BackendRules.Check(spec.Id, spec.Address, spec.Weight, spec.MaxInFlight)) is { } invalid)
         {
-            return CatalogChange.Refused(AdminOutcome.Invalid, invalid);
+            return invalid;
         }
 
         if (Current.Find(spec.Id) is not null)
@@ -89,9 +89,9 @@ public sealed class BackendCatalog(PoolState current)
         }
 
         var (address, weight, maxInFlight) = (patch.Address ?? backend.Address, patch.Weight ?? backend.Weight, patch.MaxInFlight ?? backend.MaxInFlight);
-        if (BackendRules.Check(backendId, address, weight, maxInFlight) is { } invalid)
+        if (Invalid(BackendRules.Check(backendId, address, weight, maxInFlight)) is { } invalid)
         {
-            return CatalogChange.Refused(AdminOutcome.Invalid, invalid);
+            return invalid;
         }
 
         var changes = new List<string>();
@@ -125,9 +125,9 @@ public sealed class BackendCatalog(PoolState current)
     /// <summary>Drains a backend until <paramref name="now"/> + <paramref name="timeout"/> (default: the pool's drain timeout).</summary>
     public CatalogChange Drain(string backendId, TimeSpan? timeout, string actor, DateTimeOffset now)
     {
-        if (timeout is { } asked && (asked < TimeSpan.Zero || asked > BackendRules.MaxDrainTimeout))
+        if (timeout is { } asked && BackendRules.CheckDrainTimeout(asked) is { } violation)
         {
-            return CatalogChange.Refused(AdminOutcome.Invalid, $"'timeout' must be between 00:00:00 and {BackendRules.MaxDrainTimeout:c} (was {asked:c}).");
+            return CatalogChange.Refused(AdminOutcome.Invalid, violation.ToString());
         }
 
         if (Current.Find(backendId) is null)
@@ -175,6 +175,10 @@ public sealed class BackendCatalog(PoolState current)
 
         return events;
     }
+
+    // Refused as invalid, naming every value at fault as the admin API returns it.
+    private static CatalogChange? Invalid(List<RuleViolation> violations) =>
+        violations.Count == 0 ? null : CatalogChange.Refused(AdminOutcome.Invalid, string.Join(" ", violations));
 
     private static CatalogChange NotFound(string backendId) => CatalogChange.Refused(AdminOutcome.NotFound, $"There is no backend '{backendId}'.");
 
