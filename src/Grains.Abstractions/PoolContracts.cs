@@ -92,7 +92,7 @@ public sealed record BackendSnapshot(
 /// rather than the few healthy ones taking all of it.
 /// </param>
 /// <param name="RecentlyUnpinned">
-/// Sessions unpinned through the admin API in the last few minutes, so every gateway drops them from its pin cache.
+/// Sessions unpinned through the admin API in the last 10 minutes, each once, so every gateway drops them from its pin cache.
 /// </param>
 /// <param name="Gateways">Gateways with a live lease, with their last report.</param>
 /// <param name="Unseeded">
@@ -249,7 +249,10 @@ public interface IPoolGrain : IGrainWithStringKey
     /// <summary>Undoes a drain: the backend takes new sessions again.</summary>
     Task<AdminResult> CancelDrainAsync(string backendId, string actor);
 
-    /// <summary>Tells every gateway (through the next snapshots) to forget its cached pin of an unpinned session.</summary>
+    /// <summary>
+    /// Tells every gateway (through the snapshots of the next 10 minutes) to forget its cached pin of a session; sent by
+    /// the session grain when it is unpinned. Idempotent: the session is listed once, for 10 minutes from the last call.
+    /// </summary>
     [AlwaysInterleave]
     Task NotifyUnpinnedAsync(string sessionKey);
 

@@ -80,7 +80,12 @@ public interface ISessionGrain : IGrainWithStringKey
     /// <summary>The live pin, or <c>null</c> when the session is not pinned (never pinned, unpinned or expired).</summary>
     Task<Pin?> GetAsync();
 
-    /// <summary>Removes the pin; the next request of the session is pinned afresh.</summary>
+    /// <summary>
+    /// Removes the pin (deleted from the store before anything else happens), then tells the session's pool
+    /// (<see cref="IPoolGrain.NotifyUnpinnedAsync"/>), through whose snapshots every gateway drops its cached pin; the
+    /// next request of the session is pinned afresh. Safe to repeat: when the call fails, the pin may be gone while the
+    /// pool was not told, and calling it again tells the pool.
+    /// </summary>
     Task UnpinAsync();
 }
 

@@ -239,8 +239,9 @@ internal static class AdminApi
                 return invalid;
             }
 
+            // The session grain tells its pool, whose snapshots make every gateway drop the pin; this one drops it now.
+            // Safe to repeat when it fails (the grain then tells the pool again).
             await grains.GetGrain<ISessionGrain>(GrainKeys.Session(pool, key)).UnpinAsync();
-            await grains.GetGrain<IPoolGrain>(pool).NotifyUnpinnedAsync(key);
             pools.Find(pool)!.Pins.Remove(key);
             return Results.NoContent();
         });

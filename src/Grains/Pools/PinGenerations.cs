@@ -12,7 +12,9 @@ public sealed class PinGenerations
     // Unpinned sessions are announced for longer than a gateway's pin confirmation interval (5 minutes by default), so
     // a gateway that missed every snapshot meanwhile (cut off from the cluster) has confirmed its cached pins since.
     private static readonly TimeSpan UnpinAnnouncement = TimeSpan.FromMinutes(10);
-    private readonly Queue<(string Key, DateTimeOffset Until)> _unpinned = new();
+
+    // Session key -> end of its announcement. Unpins are rare operator actions, so a scan on expiry costs nothing.
+    private readonly Dictionary<string, DateTimeOffset> _unpinned = new(StringComparer.Ordinal);
 
     /// <summary>
     /// A new backend's first generation: the clock in milliseconds rather than zero, so a catalog re-seeded after its
@@ -44,18 +46,24 @@ public sealed class PinGenerations
         return next;
     }
 
-    /// <summary>Announces an unpinned session in the snapshots of the next minutes.</summary>
-    public void Unpinned(string sessionKey, DateTimeOffset now) => _unpinned.Enqueue((sessionKey, now + UnpinAnnouncement));
+    /// <summary>
+    /// Announces an unpinned session in the snapshots of the next minutes; announcing it again (a retried unpin, or a
+    /// session unpinned once more) renews the announcement instead of listing it twice.
+    /// </summary>
+    public void Unpinned(string sessionKey, DateTimeOffset now) => _unpinned[sessionKey] = now + UnpinAnnouncement;
 
     /// <summary>Drops announcements that ran their course.</summary>
     public void Expire(DateTimeOffset now)
     {
-        while (_unpinned.TryPeek(out var oldest) && oldest.Until <= now)
+        foreach (var (key, until) in _unpinned)
         {
-            _unpinned.Dequeue();
+            if (until <= now)
+            {
+                _unpinned.Remove(key);
+            }
         }
     }
 
     /// <summary>Sessions announced at <paramref name="now"/>.</summary>
-    public ImmutableArray<string> RecentlyUnpinned(DateTimeOffset now) => [.. _unpinned.Where(u => u.Until > now).Select(u => u.Key)];
+    public ImmutableArray<string> RecentlyUnpinned(DateTimeOffset now) => [.. _unpinned.Where(u => u.Value > now).Select(u => u.Key)];
 }

@@ -117,6 +117,7 @@ public sealed partial class PoolGrain(
     /// <inheritdoc />
     public Task NotifyUnpinnedAsync(string sessionKey)
     {
+        ArgumentException.ThrowIfNullOrEmpty(sessionKey);
         _generations.Unpinned(sessionKey, time.GetUtcNow());
         return Task.CompletedTask;
     }

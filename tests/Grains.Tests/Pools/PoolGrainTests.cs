@@ -404,6 +404,24 @@ public sealed class PoolGrainTests(GrainClusterFixture cluster) : IClassFixture<
     }
 
     [Fact]
+    public async Task NotifyUnpinnedAsync_Again_ListsTheSessionOnceForTenMinutesFromTheLastCall()
+    {
+        var pool = NewPool();
+        await pool.InitializeAsync(Seed, Settings);
+        await pool.NotifyUnpinnedAsync("alice");
+        await pool.NotifyUnpinnedAsync("bob");
+
+        cluster.Time.Advance(TimeSpan.FromMinutes(6));
+        await pool.NotifyUnpinnedAsync("alice"); // a retried unpin, or alice unpinned again after she came back
+        await pool.ReportAsync(new LoadReport("g1", [], TimeSpan.FromSeconds(5))); // moves the pool on: expiry runs
+        Assert.Equal(["alice", "bob"], (await pool.GetSnapshotAsync()).RecentlyUnpinned.Order(StringComparer.Ordinal));
+
+        cluster.Time.Advance(TimeSpan.FromMinutes(5)); // bob's 10 minutes are over, alice's renewed ones are not
+        await pool.ReportAsync(new LoadReport("g1", [], TimeSpan.FromSeconds(5)));
+        Assert.Equal<string>(["alice"], (await pool.GetSnapshotAsync()).RecentlyUnpinned);
+    }
+
+    [Fact]
     public async Task GetEventsAsync_AnAdminDrainThenAnEjection_ListedInOrderWithWhoWhenAndTheSessionsPinned()
     {
         var name = $"pool-{Guid.NewGuid():N}";
