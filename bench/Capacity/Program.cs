@@ -134,7 +134,7 @@ async Task<long> PinAsync(string poolName, int count, PinOutcome expected)
     var wrong = 0L;
     await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = concurrency }, async (i, cancellationToken) =>
     {
-        var grain = grains.GetGrain<ISessionGrain>(SessionGrainKey.For(poolName, $"s{i}"));
+        var grain = grains.GetGrain<ISessionGrain>(GrainKeys.Session(poolName, $"s{i}"));
         try
         {
             var result = await grain.GetOrPinAsync(new BackendRef(backendIds[i % backendIds.Length], 0), TimeSpan.FromMinutes(30), cancellationToken: cancellationToken);

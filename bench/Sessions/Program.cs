@@ -83,7 +83,7 @@ async Task<long> PassAsync(string poolName, int count, PinOutcome expected, stri
     });
     await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = concurrency }, async (i, cancellationToken) =>
     {
-        var grain = grains.GetGrain<ISessionGrain>(SessionGrainKey.For(poolName, SessionId(poolName, i)));
+        var grain = grains.GetGrain<ISessionGrain>(GrainKeys.Session(poolName, SessionId(poolName, i)));
         var backend = $"b{i % backends}";
         for (var attempt = 0; ; attempt++)
         {
@@ -297,14 +297,14 @@ var verified = 0;
 for (var i = 0; i < sample; i++)
 {
     var index = (int)((long)i * sessions / sample);
-    var pin = await grains.GetGrain<ISessionGrain>(SessionGrainKey.For(pool, SessionId(pool, index))).GetAsync();
+    var pin = await grains.GetGrain<ISessionGrain>(GrainKeys.Session(pool, SessionId(pool, index))).GetAsync();
     verified += pin?.BackendId == $"b{index % backends}" ? 1 : 0;
 }
 
 var indexed = 0L;
 for (var b = 0; b < backends; b++)
 {
-    indexed += (await grains.GetGrain<IBackendSessionsGrain>($"{pool}/b{b}").ListAsync(null, 1)).Total;
+    indexed += (await grains.GetGrain<IBackendSessionsGrain>(GrainKeys.Backend(pool, $"b{b}")).ListAsync(null, 1)).Total;
 }
 
 var checks = new (string Name, bool Ok, string Detail)[]

@@ -1,3 +1,4 @@
+using Distributed.Grains.Tests.Calling;
 using Distributed.Grains.Tests.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -11,7 +12,8 @@ namespace Distributed.Grains.Tests;
 /// <summary>
 /// One in-process Orleans cluster for a test class, with the balancer's clock replaced by a
 /// <see cref="FakeTimeProvider"/> (Orleans' own clock is left alone). Sessions and pools each use a
-/// <see cref="ControlledGrainStorage"/>, which behaves as Redis storage until a test makes one grain's writes fail or hang.
+/// <see cref="ControlledGrainStorage"/>, which behaves as Redis storage until a test makes one grain's writes fail or hang;
+/// <see cref="Calls"/> makes calls to one grain's method fail.
 /// </summary>
 public sealed class GrainClusterFixture : IAsyncLifetime
 {
@@ -25,6 +27,8 @@ public sealed class GrainClusterFixture : IAsyncLifetime
 
     public RecordingLoggerProvider Logs { get; } = new();
 
+    public FailingCalls Calls { get; } = new();
+
     public IClusterClient Client => _cluster?.Client ?? throw new InvalidOperationException("Cluster not started.");
 
     public async Task InitializeAsync()
@@ -37,6 +41,7 @@ public sealed class GrainClusterFixture : IAsyncLifetime
             silo.Services.AddGrainStorage(StorageNames.Pools, (services, _) => PoolStorage.With(services.GetRequiredService<DeepCopier>()));
             silo.Services.AddKeyedSingleton<TimeProvider>(BalancerTime.ServiceKey, Time);
             silo.Services.AddSingleton<ILoggerProvider>(Logs);
+            silo.AddIncomingGrainCallFilter(Calls);
             silo.Services.AddDistributedGrains();
         });
         _cluster = builder.Build();

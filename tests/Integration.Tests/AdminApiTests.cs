@@ -357,18 +357,39 @@ public sealed class AdminApiTests(OperationsTopologyFixture fixture)
         }
 
         // Unpin: gone at once, and its next request gets a pin again (the same gateway dropped its cached one).
-        using (var unpinned = await SendAsync(fixture.Admin(HttpMethod.Delete, $"/admin/pools/web/sessions/{sample}")))
+        await UnpinAsync(sample);
+        Assert.Equal(200, (await fixture.SendAsync(0, "/", sample)).Status);
+        Assert.Equal(HttpStatusCode.OK, await LookUpAsync(sample));
+
+        // The other gateway holds a session's pin in its cache; an unpin through the first one reaches it through the
+        // pool's snapshots (the session grain told its pool): its next requests ask the grain, which pins the session
+        // again. Had it kept the cached pin, it would route without asking for minutes and the session stay unpinned.
+        var cached = keys[1];
+        Assert.Equal(pins[cached], (await fixture.SendAsync(1, "/", cached)).Backend);
+        await UnpinAsync(cached);
+        await Wait.UntilAsync(
+            async () => (await fixture.SendAsync(1, "/", cached)).Status == 200 && await LookUpAsync(cached) == HttpStatusCode.OK,
+            TimeSpan.FromSeconds(10),
+            "the second gateway to drop its cached pin of the unpinned session and have it pinned again");
+
+        // Unpinning is safe to repeat (a retry after a failure): a session with no pin is unpinned again without error.
+        await UnpinAsync($"never-{Guid.NewGuid():N}");
+    }
+
+    // DELETE .../sessions/{key} answers 204 and the session is no longer pinned.
+    private async Task UnpinAsync(string key)
+    {
+        using (var unpinned = await SendAsync(fixture.Admin(HttpMethod.Delete, $"/admin/pools/web/sessions/{key}")))
         {
             Assert.Equal(HttpStatusCode.NoContent, unpinned.StatusCode);
         }
 
-        using (var gone = await SendAsync(fixture.Admin(HttpMethod.Get, $"/admin/pools/web/sessions/{sample}")))
-        {
-            Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
-        }
+        Assert.Equal(HttpStatusCode.NotFound, await LookUpAsync(key));
+    }
 
-        Assert.Equal(200, (await fixture.SendAsync(0, "/", sample)).Status);
-        using var repinned = await SendAsync(fixture.Admin(HttpMethod.Get, $"/admin/pools/web/sessions/{sample}"));
-        Assert.Equal(HttpStatusCode.OK, repinned.StatusCode);
+    private async Task<HttpStatusCode> LookUpAsync(string key)
+    {
+        using var lookup = await SendAsync(fixture.Admin(HttpMethod.Get, $"/admin/pools/web/sessions/{key}"));
+        return lookup.StatusCode;
     }
 }

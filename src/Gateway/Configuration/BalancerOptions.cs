@@ -1,4 +1,5 @@
 using Distributed.Gateway.History;
+using Distributed.Gateway.LoadBalancing;
 using Distributed.Gateway.Pools;
 using Distributed.Grains.Abstractions;
 
@@ -91,7 +92,7 @@ public sealed class PoolOptions
     /// tighter; higher keeps more sessions where a gateway without their pin would guess them. 0 ignores load (plain
     /// consistent hashing). <value>Default: 2.</value>
     /// </summary>
-    public double BalanceFactor { get; set; } = Distributed.Grains.LoadBalancing.BoundedLoadPlacement.DefaultBalanceFactor;
+    public double BalanceFactor { get; set; } = BoundedLoadPlacement.DefaultBalanceFactor;
 
     /// <summary>
     /// How a new session or a keyless request picks its backend: <c>LeastLoaded</c>, <c>RoundRobin</c>,

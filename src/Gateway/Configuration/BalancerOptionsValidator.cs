@@ -113,9 +113,9 @@ internal sealed class BalancerOptionsValidator : IValidateOptions<BalancerOption
     private static void ValidatePool(string poolName, PoolOptions pool, BalancerOptions options, List<string> errors)
     {
         var prefix = $"{Section}:Pools:{poolName}";
-        if (!Identifiers.IsValid(poolName))
+        if (!BackendRules.IsValidId(poolName))
         {
-            errors.Add($"{prefix}: pool names use letters, digits, '.', '_' and '-' only (1–64 characters).");
+            errors.Add($"{prefix}: the pool name {BackendRules.IdRule}.");
         }
 
         if (!SessionKeySourceFactory.TryParse(pool.SessionKey, out _, out var specError))
@@ -216,33 +216,15 @@ internal sealed class BalancerOptionsValidator : IValidateOptions<BalancerOption
             errors.Add($"{prefix}:Backends must list at least one backend ({prefix}:Backends:<id>:Address).");
         }
 
+        // The pool grain checks every admin change by the same rules; here each one names its configuration key.
         foreach (var (id, backend) in pool.Backends)
         {
-            if (!Identifiers.IsValid(id))
+            foreach (var violation in BackendRules.Check(id, backend.Address, backend.Weight, backend.MaxInFlight))
             {
-                errors.Add($"{prefix}:Backends:{id}: backend ids use letters, digits, '.', '_' and '-' only (1–64 characters).");
-            }
-
-            if (!Uri.TryCreate(backend.Address, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
-            {
-                errors.Add($"{prefix}:Backends:{id}:Address must be an absolute http or https URL (was '{backend.Address}').");
-            }
-
-            if (backend.Weight is < 1 or > 1000)
-            {
-                errors.Add($"{prefix}:Backends:{id}:Weight must be between 1 and 1000 (was {backend.Weight}).");
-            }
-
-            if (backend.MaxInFlight < 0)
-            {
-                errors.Add($"{prefix}:Backends:{id}:MaxInFlight must be 0 (no limit) or more (was {backend.MaxInFlight}).");
+                errors.Add(violation.Field == BackendField.Id
+                    ? $"{prefix}:Backends:{id}: the backend id {BackendRules.IdRule}."
+                    : $"{prefix}:Backends:{id}:{violation.Field} {violation.Problem}.");
             }
         }
     }
-}
-
-/// <summary>The charset of pool and backend ids, which become grain keys, YARP ids and metric tags.</summary>
-internal static class Identifiers
-{
-    public static bool IsValid(string? id) => BackendRules.IsValidId(id);
 }

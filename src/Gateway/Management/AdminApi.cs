@@ -222,7 +222,7 @@ internal static class AdminApi
                 return invalid;
             }
 
-            return await grains.GetGrain<ISessionGrain>(SessionGrainKey.For(pool, key)).GetAsync() is { } pin
+            return await grains.GetGrain<ISessionGrain>(GrainKeys.Session(pool, key)).GetAsync() is { } pin
                 ? Results.Ok(new { session = key, backend = pin.BackendId, pin.Epoch, pin.ExpiresAt })
                 : Problem(StatusCodes.Status404NotFound, "No such session", $"Session '{key}' of pool '{pool}' is not pinned.");
         });
@@ -239,8 +239,9 @@ internal static class AdminApi
                 return invalid;
             }
 
-            await grains.GetGrain<ISessionGrain>(SessionGrainKey.For(pool, key)).UnpinAsync();
-            await grains.GetGrain<IPoolGrain>(pool).NotifyUnpinnedAsync(key);
+            // The session grain tells its pool, whose snapshots make every gateway drop the pin; this one drops it now.
+            // Safe to repeat when it fails (the grain then tells the pool again).
+            await grains.GetGrain<ISessionGrain>(GrainKeys.Session(pool, key)).UnpinAsync();
             pools.Find(pool)!.Pins.Remove(key);
             return Results.NoContent();
         });
@@ -317,9 +318,9 @@ internal static class AdminApi
     }
 
     private static IResult? InvalidKey(string key, BalancerOptions options) =>
-        key.Length <= options.MaxSessionKeyLength && key.All(c => c is >= '!' and <= '~')
-            ? null
-            : Problem(StatusCodes.Status400BadRequest, "Invalid session key", $"Session keys are 1–{options.MaxSessionKeyLength} visible ASCII characters.");
+        SessionKeyRules.Check(key, options.MaxSessionKeyLength) is { } problem
+            ? Problem(StatusCodes.Status400BadRequest, "Invalid session key", $"The session key {problem}; session keys are 1–{options.MaxSessionKeyLength} visible ASCII characters.")
+            : null;
 
     // Who made an admin change, for the pool's log: the caller's address and the gateway it came through (every admin
     // caller holds the same key, so there is no user name to give).

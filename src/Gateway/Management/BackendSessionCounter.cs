@@ -13,7 +13,7 @@ internal sealed class GrainBackendSessionCounter(IGrainFactory grains) : IBacken
 {
     /// <summary>The session index grain of one backend.</summary>
     public static IBackendSessionsGrain Index(IGrainFactory grains, string pool, string backendId) =>
-        grains.GetGrain<IBackendSessionsGrain>($"{pool}/{backendId}");
+        grains.GetGrain<IBackendSessionsGrain>(GrainKeys.Backend(pool, backendId));
 
     /// <summary>The sessions pinned to one backend (the index's total; the grain drops lapsed ones first).</summary>
     public static async Task<int> CountAsync(IGrainFactory grains, string pool, string backendId, CancellationToken cancellationToken = default) =>

@@ -277,7 +277,7 @@ internal sealed partial class SessionPinResolver(
     private async Task<RoutingDecision> PinWithGrainAsync(PoolRuntime pool, PoolView view, string sessionKey, string? requestKey, BackendEntry proposal, PinFallback? fallback, bool mayCreate)
     {
         using var timeout = new CancellationTokenSource(_callTimeout, time);
-        var grain = grains.GetGrain<ISessionGrain>(SessionGrainKey.For(pool.Name, sessionKey));
+        var grain = grains.GetGrain<ISessionGrain>(GrainKeys.Session(pool.Name, sessionKey));
         var ttl = pool.Options.SessionTtl;
         PinResult result;
         if (mayCreate)
@@ -361,7 +361,7 @@ internal sealed partial class SessionPinResolver(
         try
         {
             using var timeout = new CancellationTokenSource(_callTimeout, time);
-            var grain = grains.GetGrain<ISessionGrain>(SessionGrainKey.For(pool.Name, sessionKey));
+            var grain = grains.GetGrain<ISessionGrain>(GrainKeys.Session(pool.Name, sessionKey));
             telemetry.GrainCall(pool.Name, "confirm");
             var view = pool.View;
             var proposed = view.Find(cached.BackendId) is { KeepsSessions: true } backend ? Ref(backend) : new BackendRef(cached.BackendId, cached.Generation);

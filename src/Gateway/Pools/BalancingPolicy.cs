@@ -1,6 +1,6 @@
 using System.Buffers;
 using Distributed.Gateway.Configuration;
-using Distributed.Grains.LoadBalancing;
+using Distributed.Gateway.LoadBalancing;
 
 namespace Distributed.Gateway.Pools;
 

@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Collections.Frozen;
+using Distributed.Gateway.LoadBalancing;
 using Distributed.Grains.Abstractions;
-using Distributed.Grains.LoadBalancing;
 
 namespace Distributed.Gateway.Pools;
 

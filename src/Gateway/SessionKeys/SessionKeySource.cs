@@ -1,8 +1,10 @@
+using Distributed.Grains.Abstractions;
+
 namespace Distributed.Gateway.SessionKeys;
 
 /// <summary>A pin as a request or a routing decision knows it: the backend, its pin generation, and when the grain last confirmed it.</summary>
 /// <param name="BackendId">The pinned backend.</param>
-/// <param name="Generation">Its pin generation (see <see cref="Distributed.Grains.Abstractions.BackendSnapshot.PinGeneration"/>).</param>
+/// <param name="Generation">Its pin generation (see <see cref="BackendSnapshot.PinGeneration"/>).</param>
 /// <param name="ConfirmedAt">When the session grain last confirmed the pin.</param>
 public readonly record struct PinHint(string BackendId, long Generation, DateTimeOffset ConfirmedAt);
 
@@ -55,31 +57,13 @@ public abstract class SessionKeySource
     }
 
     /// <summary>
-    /// Checks a client-supplied key before it becomes part of a grain key: 1..<paramref name="maxLength"/> visible
-    /// ASCII characters. Anything else is refused rather than silently rewritten, so two clients can never collide.
+    /// Checks a client-supplied key before it becomes part of a grain key (<see cref="SessionKeyRules"/>): none when it
+    /// is missing or empty, refused when it breaks a rule.
     /// </summary>
-    protected static SessionKeyResult Checked(string? key, string origin, int maxLength)
-    {
-        if (string.IsNullOrEmpty(key))
-        {
-            return SessionKeyResult.None;
-        }
-
-        if (key.Length > maxLength)
-        {
-            return SessionKeyResult.Invalid($"The session key in {origin} is longer than {maxLength} characters.");
-        }
-
-        foreach (var c in key)
-        {
-            if (c is < '!' or > '~')
-            {
-                return SessionKeyResult.Invalid($"The session key in {origin} may contain only visible ASCII characters.");
-            }
-        }
-
-        return SessionKeyResult.Existing(key);
-    }
+    protected static SessionKeyResult Checked(string? key, string origin, int maxLength) =>
+        string.IsNullOrEmpty(key) ? SessionKeyResult.None
+        : SessionKeyRules.Check(key, maxLength) is { } problem ? SessionKeyResult.Invalid($"The session key in {origin} {problem}.")
+        : SessionKeyResult.Existing(key);
 }
 
 /// <summary><c>Header:&lt;name&gt;</c>: the key is the value of a request header.</summary>

@@ -22,15 +22,7 @@ public sealed partial class BackendProbeGrain(IHttpClientFactory httpClients, IL
     // Probes left before the lease runs out: counted in probes, so no clock is needed beside the timer's own.
     private long _probesLeft;
 
-    private (string Pool, string BackendId) Key
-    {
-        get
-        {
-            var key = this.GetPrimaryKeyString();
-            var slash = key.IndexOf('/', StringComparison.Ordinal);
-            return (key[..slash], key[(slash + 1)..]);
-        }
-    }
+    private (string Pool, string BackendId) Key => GrainKeys.Parse(this.GetPrimaryKeyString());
 
     /// <inheritdoc />
     public Task EnsureProbingAsync(string address, ActiveHealthSettings settings, TimeSpan lease)

@@ -19,16 +19,16 @@ public sealed class PoolHealth
     public bool Panic => _panic.Active;
 
     /// <summary>
-    /// Starts a new activation from the stored registry: with active checks on, a backend stored as not keeping sessions
+    /// Starts a new activation from the stored catalog: with active checks on, a backend stored as not keeping sessions
     /// (and not because its drain ended) stays unhealthy until its prober says otherwise, rather than being presumed
     /// healthy and flapping back until the first verdict arrives.
     /// </summary>
-    public void Restore(PoolState registry, DateTimeOffset now)
+    public void Restore(PoolState catalog, DateTimeOffset now)
     {
-        ArgumentNullException.ThrowIfNull(registry);
-        if (registry.EffectiveSettings.Active.Enabled)
+        ArgumentNullException.ThrowIfNull(catalog);
+        if (catalog.EffectiveSettings.Active.Enabled)
         {
-            foreach (var backend in registry.Backends.Where(b => !b.KeepsSessions && !b.DrainedOut(now)))
+            foreach (var backend in catalog.Backends.Where(b => !b.KeepsSessions && !b.DrainedOut(now)))
             {
                 Of(backend.Id).Probe = false;
             }
@@ -77,11 +77,11 @@ public sealed class PoolHealth
     /// Moves to <paramref name="now"/>: ended ejections readmit their backends, backends whose pooled outcomes call for
     /// it are ejected, then panic is decided. Returns the transitions.
     /// </summary>
-    public List<PoolEvent> Advance(PoolState registry, DateTimeOffset now)
+    public List<PoolEvent> Advance(PoolState catalog, DateTimeOffset now)
     {
-        ArgumentNullException.ThrowIfNull(registry);
+        ArgumentNullException.ThrowIfNull(catalog);
         var events = new List<PoolEvent>();
-        foreach (var backend in registry.Backends)
+        foreach (var backend in catalog.Backends)
         {
             if (_backends.TryGetValue(backend.Id, out var health) && health.EjectedUntil <= now)
             {
@@ -90,9 +90,9 @@ public sealed class PoolHealth
             }
         }
 
-        var settings = registry.EffectiveSettings;
-        EjectFailing(registry.Backends, settings.Passive, now, events);
-        var candidates = registry.Backends.Where(b => b.State == BackendState.Active && Verdict(b, settings, now) != BackendHealth.Unknown).ToList();
+        var settings = catalog.EffectiveSettings;
+        EjectFailing(catalog.Backends, settings.Passive, now, events);
+        var candidates = catalog.Backends.Where(b => b.State == BackendState.Active && Verdict(b, settings, now) != BackendHealth.Unknown).ToList();
         var healthy = candidates.Count(b => Verdict(b, settings, now) == BackendHealth.Healthy);
         if (_panic.Update(healthy, candidates.Count, settings.EffectivePanicThreshold))
         {

@@ -9,7 +9,7 @@ namespace Distributed.Grains.Pools;
 /// </summary>
 /// <remarks>
 /// Kept in memory only, like the health verdict it mostly reports: storing it would add a write to the pool's store per
-/// ejection or probe verdict, exactly when an incident may already strain the store, and the registry's writes must not
+/// ejection or probe verdict, exactly when an incident may already strain the store, and the catalog's writes must not
 /// wait behind it. A pool grain that moves to another silo starts an empty log (<see cref="PoolEventPage.KeptSince"/>
 /// says since when); the silo's logs (events 5110–5125) keep the full record.
 /// </remarks>

@@ -3,19 +3,19 @@ using Orleans.Storage;
 
 namespace Distributed.Grains.Pools;
 
-/// <summary>The pool grain's admin operations: each one planned on the stored registry, stored, then applied.</summary>
+/// <summary>The pool grain's admin operations: each one planned on the stored catalog, stored, then applied.</summary>
 public sealed partial class PoolGrain
 {
     /// <inheritdoc />
-    public Task<AdminResult> AddBackendAsync(BackendSpec backend, string actor) => AdminAsync(now => _registry.Add(backend, actor, now));
+    public Task<AdminResult> AddBackendAsync(BackendSpec backend, string actor) => AdminAsync(now => _catalog.Add(backend, actor, now));
 
     /// <inheritdoc />
-    public Task<AdminResult> UpdateBackendAsync(string backendId, BackendPatch patch, string actor) => AdminAsync(_ => _registry.Update(backendId, patch, actor));
+    public Task<AdminResult> UpdateBackendAsync(string backendId, BackendPatch patch, string actor) => AdminAsync(_ => _catalog.Update(backendId, patch, actor));
 
     /// <inheritdoc />
     public async Task<AdminResult> RemoveBackendAsync(string backendId, string actor)
     {
-        var result = await AdminAsync(_ => _registry.Remove(backendId, actor));
+        var result = await AdminAsync(_ => _catalog.Remove(backendId, actor));
         if (result.Succeeded)
         {
             _health.Forget(backendId);
@@ -26,15 +26,15 @@ public sealed partial class PoolGrain
     }
 
     /// <inheritdoc />
-    public Task<AdminResult> DrainBackendAsync(string backendId, TimeSpan? timeout, string actor) => AdminAsync(now => _registry.Drain(backendId, timeout, actor, now));
+    public Task<AdminResult> DrainBackendAsync(string backendId, TimeSpan? timeout, string actor) => AdminAsync(now => _catalog.Drain(backendId, timeout, actor, now));
 
     /// <inheritdoc />
-    public Task<AdminResult> CancelDrainAsync(string backendId, string actor) => AdminAsync(_ => _registry.CancelDrain(backendId, actor));
+    public Task<AdminResult> CancelDrainAsync(string backendId, string actor) => AdminAsync(_ => _catalog.CancelDrain(backendId, actor));
 
     // Validates, stores, applies; the outcome maps to an HTTP status in the admin API.
-    private async Task<AdminResult> AdminAsync(Func<DateTimeOffset, RegistryChange> plan)
+    private async Task<AdminResult> AdminAsync(Func<DateTimeOffset, CatalogChange> plan)
     {
-        RegistryChange change;
+        CatalogChange change;
         try
         {
             change = await CommitAsync(plan);
@@ -49,9 +49,9 @@ public sealed partial class PoolGrain
         return new AdminResult(change.Outcome, Snapshot(time.GetUtcNow()), change.Detail);
     }
 
-    // Plans on the stored registry, stores, then publishes. Keeps-sessions changes not stored yet ride along. When
+    // Plans on the stored catalog, stores, then publishes. Keeps-sessions changes not stored yet ride along. When
     // another activation stored first, the plan runs again on what it stored (it may now be refused, e.g. a conflict).
-    private async Task<RegistryChange> CommitAsync(Func<DateTimeOffset, RegistryChange> plan)
+    private async Task<CatalogChange> CommitAsync(Func<DateTimeOffset, CatalogChange> plan)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -65,15 +65,15 @@ public sealed partial class PoolGrain
             next = WithKeepsSessions(next, now) ?? next;
             if (await _store.WriteAsync(next) is not { } stored)
             {
-                _registry.Publish(next);
+                _catalog.Publish(next);
                 _log.Raise(change.Event);
                 return change;
             }
 
-            _registry.Publish(stored);
+            _catalog.Publish(stored);
             if (attempt == 3)
             {
-                throw new InconsistentStateException($"Pool '{Name}': another activation kept storing the registry first.");
+                throw new InconsistentStateException($"Pool '{Name}': another activation kept storing the catalog first.");
             }
         }
     }

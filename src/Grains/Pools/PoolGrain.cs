@@ -6,8 +6,8 @@ using Microsoft.Extensions.Logging;
 namespace Distributed.Grains.Pools;
 
 /// <summary>
-/// Backend tracker of one pool; it orchestrates and stores, the parts decide: the registry and its admin operations
-/// (<see cref="BackendRegistry"/>), gateway leases and load (<see cref="GatewayLeases"/>), the health verdict
+/// Backend tracker of one pool; it orchestrates and stores, the parts decide: the catalog and its admin operations
+/// (<see cref="BackendCatalog"/>), gateway leases and load (<see cref="GatewayLeases"/>), the health verdict
 /// (<see cref="PoolHealth"/>), pin generations and unpin announcements (<see cref="PinGenerations"/>), and the recent
 /// transitions for operators (<see cref="PoolEventHistory"/>).
 /// </summary>
@@ -34,21 +34,21 @@ public sealed partial class PoolGrain(
     private readonly GatewayLeases _leases = new();
     private readonly PoolHealth _health = new();
     private readonly PinGenerations _generations = new();
-    private BackendRegistry _registry = null!;
+    private BackendCatalog _catalog = null!;
     private PoolEventHistory _events = null!;
     private PoolLog _log = null!;
     private PoolStore _store = null!;
 
     private string Name => this.GetPrimaryKeyString();
 
-    private PoolSettings Settings => _registry.Current.EffectiveSettings;
+    private PoolSettings Settings => _catalog.Current.EffectiveSettings;
 
     /// <inheritdoc />
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _events = new PoolEventHistory(time.GetUtcNow());
         _log = new PoolLog(logger, Name, Record);
-        _registry = new BackendRegistry(state.State);
+        _catalog = new BackendCatalog(state.State);
         _store = new PoolStore(state, _log);
         _health.Restore(state.State, time.GetUtcNow());
 
@@ -72,7 +72,7 @@ public sealed partial class PoolGrain(
         cancellationToken.ThrowIfCancellationRequested();
         ArgumentNullException.ThrowIfNull(settings);
         var probing = Settings.Active.Enabled;
-        await CommitAsync(now => _registry.Seed(seed, settings, now));
+        await CommitAsync(now => _catalog.Seed(seed, settings, now));
         await EnsureProbersAsync(stopAll: probing && !Settings.Active.Enabled);
         return Snapshot(time.GetUtcNow());
     }
@@ -89,7 +89,7 @@ public sealed partial class PoolGrain(
         _leases.Record(report, now);
         foreach (var load in report.Backends)
         {
-            if (load.Completed > 0 && _registry.Current.Find(load.BackendId) is not null)
+            if (load.Completed > 0 && _catalog.Current.Find(load.BackendId) is not null)
             {
                 _health.RecordOutcomes(load.BackendId, load.Completed, load.Failed, now, Settings.Passive);
             }
@@ -117,6 +117,7 @@ public sealed partial class PoolGrain(
     /// <inheritdoc />
     public Task NotifyUnpinnedAsync(string sessionKey)
     {
+        ArgumentException.ThrowIfNullOrEmpty(sessionKey);
         _generations.Unpinned(sessionKey, time.GetUtcNow());
         return Task.CompletedTask;
     }
@@ -126,7 +127,7 @@ public sealed partial class PoolGrain(
     {
         // A prober that has not heard of a change yet (probing off, backend removed or moved to another address) is
         // not believed.
-        if (Settings.Active.Enabled && _registry.Current.Find(backendId) is { } backend && backend.Address == address)
+        if (Settings.Active.Enabled && _catalog.Current.Find(backendId) is { } backend && backend.Address == address)
         {
             var now = time.GetUtcNow();
             _log.Raise(_health.RecordProbe(backendId, healthy, now));
@@ -136,11 +137,11 @@ public sealed partial class PoolGrain(
         return Task.CompletedTask;
     }
 
-    // The registry with every backend's keeps-sessions state as the health verdict says now; null when it already is.
-    private PoolState? WithKeepsSessions(PoolState registry, DateTimeOffset now)
+    // The catalog with every backend's keeps-sessions state as the health verdict says now; null when it already is.
+    private PoolState? WithKeepsSessions(PoolState catalog, DateTimeOffset now)
     {
-        var settings = registry.EffectiveSettings;
-        return PinGenerations.Apply(registry, b => _health.KeepsSessions(b, settings, now), now);
+        var settings = catalog.EffectiveSettings;
+        return PinGenerations.Apply(catalog, b => _health.KeepsSessions(b, settings, now), now);
     }
 
     // Moves the pool to `now`: leases, ejections, drains, panic. The keeps-sessions changes this brings are stored by
@@ -149,23 +150,23 @@ public sealed partial class PoolGrain(
     {
         _leases.Expire(now);
         _generations.Expire(now);
-        _log.Raise(_health.Advance(_registry.Current, now));
-        _log.Raise(_registry.DrainsFinished(now));
+        _log.Raise(_health.Advance(_catalog.Current, now));
+        _log.Raise(_catalog.DrainsFinished(now));
     }
 
-    private PoolSnapshot Snapshot(DateTimeOffset now) => PoolSnapshotBuilder.Build(Name, _registry.Current, _leases, _health, _generations, now);
+    private PoolSnapshot Snapshot(DateTimeOffset now) => PoolSnapshotBuilder.Build(Name, _catalog.Current, _leases, _health, _generations, now);
 
     // The background write of keeps-sessions changes, retried with backoff while the store refuses.
     private async Task PersistKeepsSessionsAsync(CancellationToken cancellationToken)
     {
-        if (_store.BackingOff() || WithKeepsSessions(_registry.Current, time.GetUtcNow()) is null)
+        if (_store.BackingOff() || WithKeepsSessions(_catalog.Current, time.GetUtcNow()) is null)
         {
             return;
         }
 
         try
         {
-            await CommitAsync(now => new RegistryChange(AdminOutcome.Done, WithKeepsSessions(_registry.Current, now)));
+            await CommitAsync(now => new CatalogChange(AdminOutcome.Done, WithKeepsSessions(_catalog.Current, now)));
             _store.BackgroundWriteSucceeded(time.GetUtcNow());
         }
         catch (Exception ex)
@@ -184,7 +185,7 @@ public sealed partial class PoolGrain(
             _health.ForgetProbes();
         }
 
-        foreach (var backend in active.Enabled || stopAll ? _registry.Current.Backends : [])
+        foreach (var backend in active.Enabled || stopAll ? _catalog.Current.Backends : [])
         {
             var prober = GrainFactory.GetGrain<IBackendProbeGrain>(BackendKey(backend.Id));
             await (stopAll ? prober.StopAsync() : prober.EnsureProbingAsync(backend.Address, active, ProberRefresh * 3));
@@ -217,5 +218,5 @@ public sealed partial class PoolGrain(
     }
 
     // The key of a backend's prober and of its session list.
-    private string BackendKey(string backendId) => $"{Name}/{backendId}";
+    private string BackendKey(string backendId) => GrainKeys.Backend(Name, backendId);
 }

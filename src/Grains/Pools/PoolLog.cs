@@ -79,13 +79,13 @@ public sealed partial class PoolLog(ILogger logger, string pool, Action<PoolEven
     /// <summary>An admin change was refused because the store refused it.</summary>
     public void AdminChangeNotStored(Exception exception) => LogAdminChangeNotStored(logger, pool, exception);
 
-    /// <summary>The stored record vanished (the store lost its data) while this activation held the registry.</summary>
+    /// <summary>The stored record vanished (the store lost its data) while this activation held the catalog.</summary>
     public void StoredStateVanished() => LogStoredStateVanished(logger, pool);
 
     /// <summary>The sessions pinned to an event's backend could not be counted; the event is kept without the count.</summary>
     public void SessionsNotCounted(PoolEventKind kind, string? backend, Exception exception) => LogSessionsNotCounted(logger, pool, kind, backend, exception);
 
-    /// <summary>Another activation of the pool stored the registry first (a duplicate activation).</summary>
+    /// <summary>Another activation of the pool stored the catalog first (a duplicate activation).</summary>
     public void StoredByAnotherActivation(long version) => LogStoredByAnotherActivation(logger, pool, version);
 
     [LoggerMessage(EventId = 5101, Level = LogLevel.Warning, Message = "Pool {Pool}: the store refuses writes; keeps-sessions changes wait in memory (gateways see them once stored) and are retried in {Retry}, backing off. Admin changes are refused meanwhile.")]
@@ -94,10 +94,10 @@ public sealed partial class PoolLog(ILogger logger, string pool, Action<PoolEven
     [LoggerMessage(EventId = 5102, Level = LogLevel.Information, Message = "Pool {Pool}: the store takes writes again, after {Failures} failed attempt(s) over {Outage}.")]
     private static partial void LogStoreRecovered(ILogger logger, string pool, int failures, TimeSpan outage);
 
-    [LoggerMessage(EventId = 5103, Level = LogLevel.Error, Message = "Pool {Pool}: its stored state vanished (the store lost its data, e.g. Redis restarted empty); writing back the registry this silo holds in memory. Check the store's persistence.")]
+    [LoggerMessage(EventId = 5103, Level = LogLevel.Error, Message = "Pool {Pool}: its stored state vanished (the store lost its data, e.g. Redis restarted empty); writing back the catalog this silo holds in memory. Check the store's persistence.")]
     private static partial void LogStoredStateVanished(ILogger logger, string pool);
 
-    [LoggerMessage(EventId = 5104, Level = LogLevel.Warning, Message = "Pool {Pool}: another activation stored the registry first (version {Version}); adopting it and applying the change again on top.")]
+    [LoggerMessage(EventId = 5104, Level = LogLevel.Warning, Message = "Pool {Pool}: another activation stored the catalog first (version {Version}); adopting it and applying the change again on top.")]
     private static partial void LogStoredByAnotherActivation(ILogger logger, string pool, long version);
 
     [LoggerMessage(EventId = 5105, Level = LogLevel.Warning, Message = "Pool {Pool}: an admin change was not stored, so it was not applied.")]

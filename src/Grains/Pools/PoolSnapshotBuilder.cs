@@ -12,19 +12,19 @@ public static class PoolSnapshotBuilder
 {
     /// <summary>
     /// The snapshot at <paramref name="now"/>. Health, load and whether a backend takes new sessions are live; whether it
-    /// keeps sessions and under which pin generation come from the stored registry, so no gateway acts on a generation
+    /// keeps sessions and under which pin generation come from the stored catalog, so no gateway acts on a generation
     /// that a crash could take back.
     /// </summary>
-    public static PoolSnapshot Build(string pool, PoolState registry, GatewayLeases leases, PoolHealth health, PinGenerations generations, DateTimeOffset now)
+    public static PoolSnapshot Build(string pool, PoolState catalog, GatewayLeases leases, PoolHealth health, PinGenerations generations, DateTimeOffset now)
     {
-        ArgumentNullException.ThrowIfNull(registry);
+        ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(leases);
         ArgumentNullException.ThrowIfNull(health);
         ArgumentNullException.ThrowIfNull(generations);
-        var settings = registry.EffectiveSettings;
+        var settings = catalog.EffectiveSettings;
         var inFlight = leases.InFlight(now);
-        var backends = ImmutableArray.CreateBuilder<BackendSnapshot>(registry.Backends.Count);
-        foreach (var backend in registry.Backends)
+        var backends = ImmutableArray.CreateBuilder<BackendSnapshot>(catalog.Backends.Count);
+        foreach (var backend in catalog.Backends)
         {
             backends.Add(new BackendSnapshot(
                 backend.Id,
@@ -45,13 +45,13 @@ public static class PoolSnapshotBuilder
         var gateways = leases.Gateways(now);
         return new PoolSnapshot(
             pool,
-            registry.RegistryVersion,
+            catalog.RegistryVersion,
             backends.MoveToImmutable(),
             gateways.Length,
             now,
             health.Panic,
             generations.RecentlyUnpinned(now),
             gateways,
-            Unseeded: !registry.Initialized);
+            Unseeded: !catalog.Initialized);
     }
 }

@@ -2,15 +2,15 @@ using Distributed.Grains.Abstractions;
 
 namespace Distributed.Grains.Pools;
 
-/// <summary>Persisted registry of one pool. Load is not persisted: it is rebuilt from the next round of reports.</summary>
+/// <summary>The persisted backend catalog of one pool (its backends and settings). Load is not persisted: it is rebuilt from the next round of reports.</summary>
 [GenerateSerializer, Alias("Distributed.PoolState")]
 public sealed class PoolState
 {
-    /// <summary>Whether the registry was seeded; after that, configuration no longer overwrites it.</summary>
+    /// <summary>Whether the catalog was seeded; after that, configuration no longer overwrites it.</summary>
     [Id(0)]
     public bool Initialized { get; set; }
 
-    /// <summary>Increases with every registry change.</summary>
+    /// <summary>Increases with every catalog change (stored under the name it had before the catalog was called so).</summary>
     [Id(1)]
     public long RegistryVersion { get; set; }
 

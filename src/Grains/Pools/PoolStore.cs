@@ -3,7 +3,7 @@ using Orleans.Storage;
 namespace Distributed.Grains.Pools;
 
 /// <summary>
-/// Stores a pool's registry for its grain, which applies a change only once it is stored. Handles the two ways the
+/// Stores a pool's catalog for its grain, which applies a change only once it is stored. Handles the two ways the
 /// store can disagree with the activation: another activation stored first (a duplicate activation during a
 /// membership change: the ETag no longer matches), or the stored record vanished (the store lost its data). Keeps the
 /// backoff of the grain's background writes.
@@ -59,9 +59,9 @@ public sealed class PoolStore(IPersistentState<PoolState> state, PoolLog log)
     }
 
     /// <summary>
-    /// Stores <paramref name="next"/>: returns <c>null</c> once it is stored, or the registry another activation stored
+    /// Stores <paramref name="next"/>: returns <c>null</c> once it is stored, or the catalog another activation stored
     /// first, which is the current one from now on (the caller plans its change again on it). Throws when the store
-    /// fails; nothing is stored then and the current registry stays.
+    /// fails; nothing is stored then and the current catalog stays.
     /// </summary>
     public async Task<PoolState?> WriteAsync(PoolState next)
     {
@@ -80,7 +80,7 @@ public sealed class PoolStore(IPersistentState<PoolState> state, PoolLog log)
         await state.ReadStateAsync();
         if (!state.RecordExists)
         {
-            // This activation holds the registry the store lost: write it back (with the change) rather than fail forever.
+            // This activation holds the catalog the store lost: write it back (with the change) rather than fail forever.
             log.StoredStateVanished();
             await WriteAsync(next, current);
             return null;

@@ -144,5 +144,5 @@ public sealed partial class SessionGrain
         }
     }
 
-    private IBackendSessionsGrain Index(string backendId) => GrainFactory.GetGrain<IBackendSessionsGrain>($"{Pool}/{backendId}");
+    private IBackendSessionsGrain Index(string backendId) => GrainFactory.GetGrain<IBackendSessionsGrain>(GrainKeys.Backend(Pool, backendId));
 }

@@ -119,12 +119,23 @@ public sealed partial class SessionGrain(
     public async Task UnpinAsync()
     {
         _calls++;
-        if (state.State.BackendId is null)
+        if (state.State.BackendId is { } backend)
         {
-            return;
+            await ChangeAsync(to: null, expiresAt: default);
+            LogUnpinned(logger, SessionKey, Pool, backend);
         }
 
-        await ChangeAsync(to: null, expiresAt: default);
+        // The pool is told even when there was nothing to unpin: a caller that retries because the pool could not be told
+        // the first time finds the pin already gone. Telling it again only renews the announcement.
+        try
+        {
+            await GrainFactory.GetGrain<IPoolGrain>(Pool).NotifyUnpinnedAsync(SessionKey);
+        }
+        catch (Exception ex)
+        {
+            LogPoolNotTold(logger, SessionKey, Pool, ex);
+            throw;
+        }
     }
 
     /// <inheritdoc />
@@ -183,10 +194,9 @@ public sealed partial class SessionGrain(
 
     private long Generation => Math.Max(_seenGeneration, state.State.BackendGeneration);
 
-    // The grain key is "{pool}/{sessionKey}"; pool names contain no '/', session keys may.
-    private string Pool => this.GetPrimaryKeyString()[..this.GetPrimaryKeyString().IndexOf('/', StringComparison.Ordinal)];
+    private string Pool => GrainKeys.Parse(this.GetPrimaryKeyString()).Pool;
 
-    private string SessionKey => this.GetPrimaryKeyString()[(this.GetPrimaryKeyString().IndexOf('/', StringComparison.Ordinal) + 1)..];
+    private string SessionKey => GrainKeys.Parse(this.GetPrimaryKeyString()).Name;
 
     private Pin ToPin() => new(state.State.BackendId!, state.State.Epoch, Expiry, Generation);
 
@@ -200,6 +210,12 @@ public sealed partial class SessionGrain(
     // The caller serves its fallback once it stops waiting: a pin made from then on follows its request.
     private static BackendRef Choose(BackendRef proposed, PinFallback? fallback, DateTimeOffset now) =>
         fallback is not null && now >= fallback.From ? fallback.Backend : proposed;
+
+    [LoggerMessage(EventId = 5202, Level = LogLevel.Information, Message = "Session {Session} of pool {Pool} unpinned from backend {Backend}; its next request is pinned afresh.")]
+    private static partial void LogUnpinned(ILogger logger, string session, string pool, string backend);
+
+    [LoggerMessage(EventId = 5203, Level = LogLevel.Warning, Message = "Session {Session} of pool {Pool}: the pool could not be told of its unpin, so gateways may keep routing it to its old backend from their caches until they confirm it. Unpinning it again is safe and tells the pool.")]
+    private static partial void LogPoolNotTold(ILogger logger, string session, string pool, Exception exception);
 
     [LoggerMessage(EventId = 5201, Level = LogLevel.Warning, Message = "Session {Session}: a pin's expiry extension could not be stored; the stored pin stands and the write is retried on the next call.")]
     private static partial void LogNotPersisted(ILogger logger, string session, Exception exception);

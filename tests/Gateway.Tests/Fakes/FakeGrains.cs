@@ -29,7 +29,7 @@ public sealed class FakeGrains
     public IGrainFactory Factory { get; }
 
     /// <summary>The session grain of <paramref name="key"/> in <paramref name="pool"/>.</summary>
-    public FakeSessionGrain Session(string pool, string key) => _sessions.GetOrAdd(SessionGrainKey.For(pool, key), _ => new FakeSessionGrain(_time));
+    public FakeSessionGrain Session(string pool, string key) => _sessions.GetOrAdd(GrainKeys.Session(pool, key), _ => new FakeSessionGrain(_time));
 
     /// <summary>Every session grain a test or the code under test touched.</summary>
     public IEnumerable<FakeSessionGrain> Sessions => _sessions.Values;
@@ -37,7 +37,7 @@ public sealed class FakeGrains
     public FakePoolGrain Pool(string name) => _pools.GetOrAdd(name, n => new FakePoolGrain(n));
 
     /// <summary>The session list of one backend of <paramref name="pool"/>.</summary>
-    public FakeBackendSessionsGrain SessionList(string pool, string backendId) => _lists.GetOrAdd($"{pool}/{backendId}", _ => new FakeBackendSessionsGrain());
+    public FakeBackendSessionsGrain SessionList(string pool, string backendId) => _lists.GetOrAdd(GrainKeys.Backend(pool, backendId), _ => new FakeBackendSessionsGrain());
 
     private object Resolve(Type type, string key)
     {

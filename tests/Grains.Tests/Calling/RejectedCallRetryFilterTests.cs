@@ -146,7 +146,7 @@ public sealed class RejectedCallRetryFilterTests
 
         public GrainId? SourceId => null;
 
-        public GrainId TargetId => GrainId.Create("session", "web/s1");
+        public GrainId TargetId => GrainId.Create("session", GrainKeys.Session("web", "s1"));
 
         public GrainInterfaceType InterfaceType => GrainInterfaceType.Create("ISessionGrain");
 

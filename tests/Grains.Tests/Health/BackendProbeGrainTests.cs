@@ -33,7 +33,7 @@ public sealed class BackendProbeGrainTests(GrainClusterFixture cluster) : IClass
 
         // The prober is lost (as with its silo) and the pool starts a fresh one within its refresh period. Until the
         // fresh one has failed Fall times itself it knows nothing, and the pool's verdict must stand meanwhile.
-        await cluster.Client.GetGrain<IBackendProbeGrain>($"{poolName}/b1").StopAsync();
+        await cluster.Client.GetGrain<IBackendProbeGrain>(GrainKeys.Backend(poolName, "b1")).StopAsync();
         var stoppedAt = target.Requests;
         var seen = new List<BackendHealth>();
         while (target.Requests < stoppedAt + 4)
@@ -69,7 +69,7 @@ public sealed class BackendProbeGrainTests(GrainClusterFixture cluster) : IClass
     {
         // As after the pool grain moved and forgot a backend removed meanwhile: nobody renews the prober any more.
         await using var target = new ProbeTarget();
-        var prober = cluster.Client.GetGrain<IBackendProbeGrain>($"pool-{Guid.NewGuid():N}/b1");
+        var prober = cluster.Client.GetGrain<IBackendProbeGrain>(GrainKeys.Backend($"pool-{Guid.NewGuid():N}", "b1"));
         var lease = TimeSpan.FromSeconds(1);
         await prober.EnsureProbingAsync(target.Address, Probing(fall: 3).Active, lease);
 

@@ -9,40 +9,40 @@ public sealed class PoolHealthTests
 {
     private static readonly DateTimeOffset T0 = new(2026, 11, 24, 12, 0, 0, TimeSpan.Zero);
 
-    private static PoolState Registry(int backends, PoolSettings? settings = null) => new()
+    private static PoolState Catalog(int backends, PoolSettings? settings = null) => new()
     {
         Initialized = true,
         Settings = settings ?? PoolSettings.Default,
         Backends = [.. Enumerable.Range(1, backends).Select(i => new BackendRecord { Id = $"b{i}", Address = $"http://127.0.0.1:{5000 + i}/" })],
     };
 
-    private static Dictionary<string, bool> Keeps(PoolHealth health, PoolState registry, DateTimeOffset now) =>
-        registry.Backends.ToDictionary(b => b.Id, b => health.KeepsSessions(b, registry.EffectiveSettings, now));
+    private static Dictionary<string, bool> Keeps(PoolHealth health, PoolState catalog, DateTimeOffset now) =>
+        catalog.Backends.ToDictionary(b => b.Id, b => health.KeepsSessions(b, catalog.EffectiveSettings, now));
 
     [Fact]
     public void Panic_EnteredAndLeft_NeverFlipsTheBackendsThatStayedHealthy()
     {
-        var registry = Registry(10);
+        var catalog = Catalog(10);
         var health = new PoolHealth();
         foreach (var id in Enumerable.Range(1, 6).Select(i => $"b{i}"))
         {
             health.RecordProbe(id, healthy: false, T0);
         }
 
-        var entered = health.Advance(registry, T0);
+        var entered = health.Advance(catalog, T0);
         Assert.Equal(PoolEventKind.PanicEntered, Assert.Single(entered).Kind);
-        Assert.All(Keeps(health, registry, T0).Values, Assert.True);
+        Assert.All(Keeps(health, catalog, T0).Values, Assert.True);
 
         // Back one by one: 5 of 10 healthy is the threshold's edge (still panic), 6 ends it; b7..b10 were healthy
         // throughout and kept sessions at every step, so their pin generations never move.
         health.RecordProbe("b1", healthy: true, T0);
-        Assert.Empty(health.Advance(registry, T0));
+        Assert.Empty(health.Advance(catalog, T0));
         Assert.True(health.Panic);
-        Assert.All(Keeps(health, registry, T0).Values, Assert.True);
+        Assert.All(Keeps(health, catalog, T0).Values, Assert.True);
 
         health.RecordProbe("b2", healthy: true, T0);
-        Assert.Equal(PoolEventKind.PanicLeft, Assert.Single(health.Advance(registry, T0)).Kind);
-        var keeps = Keeps(health, registry, T0);
+        Assert.Equal(PoolEventKind.PanicLeft, Assert.Single(health.Advance(catalog, T0)).Kind);
+        var keeps = Keeps(health, catalog, T0);
         Assert.All(Enumerable.Range(1, 2).Concat(Enumerable.Range(7, 4)), i => Assert.True(keeps[$"b{i}"]));
         Assert.All(Enumerable.Range(3, 4), i => Assert.False(keeps[$"b{i}"]));
     }
@@ -51,34 +51,34 @@ public sealed class PoolHealthTests
     public void Verdict_ProbeUnknown_IsHealthyForSeededBackendsAndUnknownForAddedOnesWaitingForAPass()
     {
         var settings = PoolSettings.Default with { Active = ActiveHealthSettings.Default with { WaitForFirstPass = true } };
-        var registry = Registry(2, settings);
-        registry.Backends[1].AddedAt = T0;
+        var catalog = Catalog(2, settings);
+        catalog.Backends[1].AddedAt = T0;
         var health = new PoolHealth();
 
-        Assert.Equal(BackendHealth.Healthy, health.Verdict(registry.Backends[0], settings, T0));
-        Assert.Equal(BackendHealth.Unknown, health.Verdict(registry.Backends[1], settings, T0));
+        Assert.Equal(BackendHealth.Healthy, health.Verdict(catalog.Backends[0], settings, T0));
+        Assert.Equal(BackendHealth.Unknown, health.Verdict(catalog.Backends[1], settings, T0));
 
         // Not checked yet is not unhealthy: it neither counts against the pool nor takes traffic in panic.
         health.RecordProbe("b1", healthy: false, T0);
-        health.Advance(registry, T0);
+        health.Advance(catalog, T0);
         Assert.True(health.Panic);
-        Assert.False(health.Serves(registry.Backends[1], settings, T0));
-        Assert.True(health.Serves(registry.Backends[0], settings, T0));
+        Assert.False(health.Serves(catalog.Backends[1], settings, T0));
+        Assert.True(health.Serves(catalog.Backends[0], settings, T0));
     }
 
     [Fact]
     public void Restore_BackendStoredAsNotKeepingSessions_StaysUnhealthyUntilItsProberSaysOtherwise()
     {
-        var registry = Registry(3);
-        registry.Backends[0].KeepsSessions = false;
-        registry.Backends[1].KeepsSessions = false;
-        (registry.Backends[1].State, registry.Backends[1].DrainDeadline) = (BackendState.Draining, T0); // drained, not unhealthy
+        var catalog = Catalog(3);
+        catalog.Backends[0].KeepsSessions = false;
+        catalog.Backends[1].KeepsSessions = false;
+        (catalog.Backends[1].State, catalog.Backends[1].DrainDeadline) = (BackendState.Draining, T0); // drained, not unhealthy
         var health = new PoolHealth();
 
-        health.Restore(registry, T0);
+        health.Restore(catalog, T0);
 
-        Assert.Equal(BackendHealth.Unhealthy, health.Verdict(registry.Backends[0], registry.EffectiveSettings, T0));
-        Assert.Equal(BackendHealth.Healthy, health.Verdict(registry.Backends[1], registry.EffectiveSettings, T0));
+        Assert.Equal(BackendHealth.Unhealthy, health.Verdict(catalog.Backends[0], catalog.EffectiveSettings, T0));
+        Assert.Equal(BackendHealth.Healthy, health.Verdict(catalog.Backends[1], catalog.EffectiveSettings, T0));
         Assert.Equal(PoolEventKind.Healthy, health.RecordProbe("b1", healthy: true, T0)!.Kind);
     }
 
@@ -86,15 +86,15 @@ public sealed class PoolHealthTests
     public void UsableSince_AfterAnEjection_IsWhenItEndedEvenBeforeTimeWasAdvanced()
     {
         var settings = PoolSettings.Default with { Passive = PassiveHealthSettings.Default with { ConsecutiveFailures = 2, EjectionTime = TimeSpan.FromSeconds(10) } };
-        var registry = Registry(2, settings);
+        var catalog = Catalog(2, settings);
         var health = new PoolHealth();
         health.RecordOutcomes("b1", 2, 2, T0, settings.Passive);
-        Assert.Equal(PoolEventKind.Ejected, Assert.Single(health.Advance(registry, T0)).Kind);
+        Assert.Equal(PoolEventKind.Ejected, Assert.Single(health.Advance(catalog, T0)).Kind);
 
         var later = T0.AddSeconds(12);
-        Assert.Equal(BackendHealth.Healthy, health.Verdict(registry.Backends[0], settings, later));
-        Assert.Equal(T0.AddSeconds(10), health.UsableSince(registry.Backends[0], later));
-        Assert.Equal(PoolEventKind.Readmitted, Assert.Single(health.Advance(registry, later)).Kind);
-        Assert.Equal(T0.AddSeconds(10), health.UsableSince(registry.Backends[0], later));
+        Assert.Equal(BackendHealth.Healthy, health.Verdict(catalog.Backends[0], settings, later));
+        Assert.Equal(T0.AddSeconds(10), health.UsableSince(catalog.Backends[0], later));
+        Assert.Equal(PoolEventKind.Readmitted, Assert.Single(health.Advance(catalog, later)).Kind);
+        Assert.Equal(T0.AddSeconds(10), health.UsableSince(catalog.Backends[0], later));
     }
 }

@@ -19,7 +19,7 @@ public sealed class PoolGrainRedisTests(RedisClusterPairFixture redis) : IClassF
     private static readonly PoolSettings Settings = PoolSettings.Default with { Active = ActiveHealthSettings.Default with { Path = "" } };
 
     [Fact]
-    public async Task AdminChange_OnADuplicateActivationWithAStaleETag_IsAppliedOnTopOfTheStoredRegistry()
+    public async Task AdminChange_OnADuplicateActivationWithAStaleETag_IsAppliedOnTopOfTheStoredCatalog()
     {
         var name = $"pool-{Guid.NewGuid():N}";
         var first = redis.First.GetGrain<IPoolGrain>(name);
@@ -42,7 +42,7 @@ public sealed class PoolGrainRedisTests(RedisClusterPairFixture redis) : IClassF
     }
 
     [Fact]
-    public async Task AdminChange_AfterRedisRestartedEmpty_WritesTheRegistryBackAndSaysSoLoudly()
+    public async Task AdminChange_AfterRedisRestartedEmpty_WritesTheCatalogBackAndSaysSoLoudly()
     {
         var name = $"pool-{Guid.NewGuid():N}";
         var pool = redis.First.GetGrain<IPoolGrain>(name);

@@ -27,7 +27,7 @@ public sealed class PoolGrainTests(GrainClusterFixture cluster) : IClassFixture<
         new(gateway, [.. load.Select(l => new BackendLoad(l.Backend, l.InFlight))], Lease);
 
     [Fact]
-    public async Task InitializeAsync_FirstSeed_IsTheRegistryOrderedById()
+    public async Task InitializeAsync_FirstSeed_IsTheCatalogOrderedById()
     {
         var snapshot = await NewPool().InitializeAsync(Seed, Settings);
 
@@ -38,7 +38,7 @@ public sealed class PoolGrainTests(GrainClusterFixture cluster) : IClassFixture<
     }
 
     [Fact]
-    public async Task InitializeAsync_RegistryExists_KeepsItAgainstAnotherSeed()
+    public async Task InitializeAsync_CatalogExists_KeepsItAgainstAnotherSeed()
     {
         var pool = NewPool();
         await pool.InitializeAsync(Seed, Settings);
@@ -187,7 +187,7 @@ public sealed class PoolGrainTests(GrainClusterFixture cluster) : IClassFixture<
     }
 
     [Fact]
-    public async Task GetSnapshotAsync_OfAPoolWithoutRegistry_SaysUnseededUntilSeeded()
+    public async Task GetSnapshotAsync_OfAPoolWithoutCatalog_SaysUnseededUntilSeeded()
     {
         var pool = NewPool();
         var empty = await pool.GetSnapshotAsync();
@@ -199,7 +199,7 @@ public sealed class PoolGrainTests(GrainClusterFixture cluster) : IClassFixture<
     }
 
     [Fact]
-    public async Task PinGeneration_OfARegistrySeededAgainLater_IsAboveEveryEarlierGeneration()
+    public async Task PinGeneration_OfACatalogSeededAgainLater_IsAboveEveryEarlierGeneration()
     {
         // A store that lost its data makes the pool seed again; generations recorded before must all be older.
         var pool = NewPool();
@@ -315,7 +315,7 @@ public sealed class PoolGrainTests(GrainClusterFixture cluster) : IClassFixture<
     }
 
     [Fact]
-    public async Task AddUpdateRemoveBackend_ChangeTheRegistryAndItsVersion()
+    public async Task AddUpdateRemoveBackend_ChangeTheCatalogAndItsVersion()
     {
         var pool = NewPool();
         var first = await pool.InitializeAsync(Seed, Settings);
@@ -404,6 +404,24 @@ public sealed class PoolGrainTests(GrainClusterFixture cluster) : IClassFixture<
     }
 
     [Fact]
+    public async Task NotifyUnpinnedAsync_Again_ListsTheSessionOnceForTenMinutesFromTheLastCall()
+    {
+        var pool = NewPool();
+        await pool.InitializeAsync(Seed, Settings);
+        await pool.NotifyUnpinnedAsync("alice");
+        await pool.NotifyUnpinnedAsync("bob");
+
+        cluster.Time.Advance(TimeSpan.FromMinutes(6));
+        await pool.NotifyUnpinnedAsync("alice"); // a retried unpin, or alice unpinned again after she came back
+        await pool.ReportAsync(new LoadReport("g1", [], TimeSpan.FromSeconds(5))); // moves the pool on: expiry runs
+        Assert.Equal(["alice", "bob"], (await pool.GetSnapshotAsync()).RecentlyUnpinned.Order(StringComparer.Ordinal));
+
+        cluster.Time.Advance(TimeSpan.FromMinutes(5)); // bob's 10 minutes are over, alice's renewed ones are not
+        await pool.ReportAsync(new LoadReport("g1", [], TimeSpan.FromSeconds(5)));
+        Assert.Equal<string>(["alice"], (await pool.GetSnapshotAsync()).RecentlyUnpinned);
+    }
+
+    [Fact]
     public async Task GetEventsAsync_AnAdminDrainThenAnEjection_ListedInOrderWithWhoWhenAndTheSessionsPinned()
     {
         var name = $"pool-{Guid.NewGuid():N}";
@@ -462,7 +480,7 @@ public sealed class PoolGrainTests(GrainClusterFixture cluster) : IClassFixture<
     // Pins the session list of a backend knows about, as session grains report them.
     private async Task TrackSessionsAsync(string pool, string backend, int count)
     {
-        var list = cluster.Client.GetGrain<IBackendSessionsGrain>($"{pool}/{backend}");
+        var list = cluster.Client.GetGrain<IBackendSessionsGrain>(GrainKeys.Backend(pool, backend));
         for (var i = 0; i < count; i++)
         {
             await list.TrackAsync($"{backend}-session-{i}", cluster.Time.GetUtcNow().AddHours(1));

@@ -6,7 +6,7 @@ namespace Distributed.Grains.Tests.Sessions;
 [Trait("Category", "Grains")]
 public sealed class BackendSessionsGrainTests(GrainClusterFixture cluster) : IClassFixture<GrainClusterFixture>
 {
-    private IBackendSessionsGrain NewIndex() => cluster.Client.GetGrain<IBackendSessionsGrain>($"web/b-{Guid.NewGuid():N}");
+    private IBackendSessionsGrain NewIndex() => cluster.Client.GetGrain<IBackendSessionsGrain>(GrainKeys.Backend("web", $"b-{Guid.NewGuid():N}"));
 
     [Fact]
     public async Task ListAsync_PagesInOrderFromTheCursorAndSkipsLapsedEntries()
@@ -43,7 +43,7 @@ public sealed class BackendSessionsGrainTests(GrainClusterFixture cluster) : ICl
 
         // A list of this backend existed (its marker is stored) and was lost with its silo: the one that takes its
         // place knows only what it sees from now on, and must not claim to be complete.
-        var key = $"web/b-{Guid.NewGuid():N}";
+        var key = GrainKeys.Backend("web", $"b-{Guid.NewGuid():N}");
         cluster.PoolStorage.Put("session-list", key, new SessionListState { FirstStarted = cluster.Time.GetUtcNow() });
         cluster.Time.Advance(TimeSpan.FromMinutes(1));
         var again = await cluster.Client.GetGrain<IBackendSessionsGrain>(key).ListAsync(null, 1);

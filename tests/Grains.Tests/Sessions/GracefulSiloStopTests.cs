@@ -60,7 +60,7 @@ public sealed class GracefulSiloStopTests(ITestOutputHelper output)
         });
         await using var cluster = builder.Build();
         await cluster.DeployAsync();
-        var keys = Enumerable.Range(0, Sessions).Select(i => SessionGrainKey.For("web", $"s{i}")).ToArray();
+        var keys = Enumerable.Range(0, Sessions).Select(i => GrainKeys.Session("web", $"s{i}")).ToArray();
         await Parallel.ForEachAsync(keys, async (key, token) => await cluster.Client.GetGrain<ISessionGrain>(key).GetOrPinAsync(new BackendRef("b1", 0), TimeSpan.FromHours(1), cancellationToken: token));
 
         var attempts = new ConcurrentQueue<(TimeSpan Latency, Exception? Error)>();

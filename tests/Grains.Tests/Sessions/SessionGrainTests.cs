@@ -14,7 +14,7 @@ public sealed class SessionGrainTests(GrainClusterFixture cluster) : IClassFixtu
     // A view in which the pinned backend stopped keeping sessions after every generation the tests confirm at.
     private const long Stopped = 1;
 
-    private ISessionGrain NewSession() => cluster.Client.GetGrain<ISessionGrain>(SessionGrainKey.For("web", Guid.NewGuid().ToString("N")));
+    private ISessionGrain NewSession() => cluster.Client.GetGrain<ISessionGrain>(GrainKeys.Session("web", Guid.NewGuid().ToString("N")));
 
     private static BackendRef B(string id, long generation = 0) => new(id, generation);
 
@@ -253,6 +253,52 @@ public sealed class SessionGrainTests(GrainClusterFixture cluster) : IClassFixtu
     }
 
     [Fact]
+    public async Task UnpinAsync_TellsThePoolWhoseSnapshotsListTheSessionForTenMinutesAndLogsIt()
+    {
+        var (pool, key) = ($"pool-{Guid.NewGuid():N}", "user/42%2F"); // session keys may hold '/'
+        var session = cluster.Client.GetGrain<ISessionGrain>(GrainKeys.Session(pool, key));
+        await session.GetOrPinAsync(B("b1"), Ttl);
+
+        await session.UnpinAsync();
+
+        Assert.Null(await session.GetAsync());
+        var tracker = cluster.Client.GetGrain<IPoolGrain>(pool);
+        Assert.Contains(key, (await tracker.GetSnapshotAsync()).RecentlyUnpinned);
+        Assert.Contains(cluster.Logs.Entries, e => e.EventId.Id == 5202 && e.Message.Contains(key, StringComparison.Ordinal) && e.Message.Contains("b1", StringComparison.Ordinal));
+        cluster.Time.Advance(TimeSpan.FromMinutes(10));
+        Assert.DoesNotContain(key, (await tracker.GetSnapshotAsync()).RecentlyUnpinned);
+    }
+
+    [Fact]
+    public async Task UnpinAsync_PoolCannotBeTold_FailsAfterForgettingThePinAndARetryTellsItOnce()
+    {
+        var pool = $"pool-{Guid.NewGuid():N}";
+        var session = cluster.Client.GetGrain<ISessionGrain>(GrainKeys.Session(pool, "alice"));
+        var first = await session.GetOrPinAsync(B("b1"), Ttl);
+        var tracker = cluster.Client.GetGrain<IPoolGrain>(pool);
+
+        using (cluster.Calls.Fail(pool, nameof(IPoolGrain.NotifyUnpinnedAsync)))
+        {
+            // The caller learns the unpin is incomplete (gateways may still hold the pin) and may send it again.
+            await Assert.ThrowsAnyAsync<Exception>(() => session.UnpinAsync());
+        }
+
+        Assert.Null(await session.GetAsync()); // stored first: the pin is gone
+        Assert.DoesNotContain("alice", (await tracker.GetSnapshotAsync()).RecentlyUnpinned);
+        Assert.Contains(cluster.Logs.Entries, e => e.EventId.Id == 5203 && e.Message.Contains(pool, StringComparison.Ordinal));
+
+        var writes = cluster.SessionStorage.WritesOf(session.GetPrimaryKeyString());
+        await session.UnpinAsync(); // the retry: nothing left to unpin, but the pool is told
+        await session.UnpinAsync(); // and again: still listed once
+
+        Assert.Equal<string>(["alice"], (await tracker.GetSnapshotAsync()).RecentlyUnpinned);
+        Assert.Equal(writes, cluster.SessionStorage.WritesOf(session.GetPrimaryKeyString())); // the retries stored nothing
+        var next = await session.GetOrPinAsync(B("b2"), Ttl);
+        Assert.Equal(PinOutcome.Created, next.Outcome);
+        Assert.True(next.Pin.Epoch > first.Pin.Epoch + 1, $"epoch {next.Pin.Epoch} after {first.Pin.Epoch}: unpin and pin each bump it");
+    }
+
+    [Fact]
     public async Task LapsedPin_IsDeletedFromTheStoreWhenItsActivationLeaves()
     {
         var session = NewSession();
@@ -293,9 +339,9 @@ public sealed class SessionGrainTests(GrainClusterFixture cluster) : IClassFixtu
     public async Task BackendSessionsGrain_AfterIdleCollection_StillListsThePinnedSession()
     {
         var key = Guid.NewGuid().ToString("N");
-        var session = cluster.Client.GetGrain<ISessionGrain>(SessionGrainKey.For("web", key));
+        var session = cluster.Client.GetGrain<ISessionGrain>(GrainKeys.Session("web", key));
         await session.GetOrPinAsync(B("b-kept"), Ttl);
-        var index = cluster.Client.GetGrain<IBackendSessionsGrain>("web/b-kept");
+        var index = cluster.Client.GetGrain<IBackendSessionsGrain>(GrainKeys.Backend("web", "b-kept"));
         await GrainClusterFixture.EventuallyAsync(() => index.ListAsync(null, 10), p => p.Sessions.Contains(key));
 
         // The index lives only in memory: collecting it when idle would forget the session (its grain, with nothing

@@ -1,4 +1,4 @@
-namespace Distributed.Grains.LoadBalancing;
+namespace Distributed.Gateway.LoadBalancing;
 
 /// <summary>
 /// Smooth weighted round robin as nginx does it: on every pick each usable backend's current weight grows by its

@@ -1,3 +1,5 @@
+using Orleans.Concurrency;
+
 namespace Distributed.Grains.Abstractions;
 
 /// <summary>A session's pin: the backend it is bound to, the pin's epoch and when it lapses if idle.</summary>
@@ -67,7 +69,7 @@ public sealed record PinResult(
     [property: Id(1)] PinOutcome Outcome);
 
 /// <summary>
-/// One session of one pool, keyed <c>{pool}/{sessionKey}</c> (see <see cref="SessionGrainKey"/>).
+/// One session of one pool, keyed <c>{pool}/{sessionKey}</c> (<see cref="GrainKeys.Session"/>).
 /// The single place that decides which backend the session uses, so every gateway gets the same answer.
 /// </summary>
 public interface ISessionGrain : IGrainWithStringKey
@@ -94,13 +96,44 @@ public interface ISessionGrain : IGrainWithStringKey
     /// <summary>The live pin, or <c>null</c> when the session is not pinned (never pinned, unpinned or expired).</summary>
     Task<Pin?> GetAsync();
 
-    /// <summary>Removes the pin; the next request of the session is pinned afresh.</summary>
+    /// <summary>
+    /// Removes the pin (deleted from the store before anything else happens), then tells the session's pool
+    /// (<see cref="IPoolGrain.NotifyUnpinnedAsync"/>), through whose snapshots every gateway drops its cached pin; the
+    /// next request of the session is pinned afresh. Safe to repeat: when the call fails, the pin may be gone while the
+    /// pool was not told, and calling it again tells the pool.
+    /// </summary>
     Task UnpinAsync();
 }
 
-/// <summary>Builds and checks the string keys of <see cref="ISessionGrain"/>.</summary>
-public static class SessionGrainKey
+/// <summary>A page of session keys pinned to one backend.</summary>
+/// <param name="Sessions">Session keys in ordinal order.</param>
+/// <param name="Next">Cursor for the next page, or <c>null</c> at the end.</param>
+/// <param name="Total">Sessions pinned to the backend as far as the list knows (see <paramref name="TrackingSince"/>).</param>
+/// <param name="TrackingSince">
+/// Since when the list knows every session: it is kept in memory and fed as pins change or extend, so after the silo
+/// holding it went down it knows only the sessions seen since, and is complete once a whole session TTL has passed.
+/// <see cref="DateTimeOffset.MinValue"/> for the backend's first list, complete from the start.
+/// </param>
+[GenerateSerializer, Immutable, Alias("Distributed.SessionPage")]
+public sealed record SessionPage(
+    [property: Id(0)] IReadOnlyList<string> Sessions,
+    [property: Id(1)] string? Next,
+    [property: Id(2)] int Total,
+    [property: Id(3)] DateTimeOffset TrackingSince = default);
+
+/// <summary>
+/// Which sessions are pinned to one backend (key <c>{pool}/{backendId}</c>: <see cref="GrainKeys.Backend"/>), fed by the session grains as pins change.
+/// </summary>
+public interface IBackendSessionsGrain : IGrainWithStringKey
 {
-    /// <summary>The key of the session grain for <paramref name="sessionKey"/> in <paramref name="pool"/>.</summary>
-    public static string For(string pool, string sessionKey) => string.Concat(pool, "/", sessionKey);
+    /// <summary>A session pinned to this backend, live until <paramref name="expiresAt"/>.</summary>
+    [OneWay]
+    Task TrackAsync(string sessionKey, DateTimeOffset expiresAt);
+
+    /// <summary>A session no longer pinned to this backend.</summary>
+    [OneWay]
+    Task ForgetAsync(string sessionKey);
+
+    /// <summary>Live sessions, a page at a time after <paramref name="after"/>.</summary>
+    Task<SessionPage> ListAsync(string? after, int limit);
 }

@@ -1,4 +1,4 @@
-namespace Distributed.Grains.LoadBalancing;
+namespace Distributed.Gateway.LoadBalancing;
 
 /// <summary>
 /// Weighted rendezvous (highest random weight) hashing with a fixed hash function (FNV-1a with a Murmur3 finalizer), so every process

@@ -1,4 +1,4 @@
-namespace Distributed.Grains.LoadBalancing;
+namespace Distributed.Gateway.LoadBalancing;
 
 /// <summary>
 /// Weighted random choice: each usable backend is drawn with a probability proportional to its weight (after slow

@@ -1,4 +1,4 @@
-namespace Distributed.Grains.LoadBalancing;
+namespace Distributed.Gateway.LoadBalancing;
 
 /// <summary>One backend as the selector sees it.</summary>
 /// <param name="Load">Requests in flight (cluster-wide estimate), plus work placed on it since the figures were taken.</param>

@@ -78,7 +78,7 @@ public sealed record PoolSettings(
     public int EffectivePanicThreshold => PanicThreshold ?? DefaultPanicThreshold;
 }
 
-/// <summary>Probes one backend (key <c>{pool}/{backendId}</c>) on a grain timer: one prober per backend cluster-wide.</summary>
+/// <summary>Probes one backend (key <c>{pool}/{backendId}</c>: <see cref="GrainKeys.Backend"/>) on a grain timer: one prober per backend cluster-wide.</summary>
 public interface IBackendProbeGrain : IGrainWithStringKey
 {
     /// <summary>
@@ -93,37 +93,4 @@ public interface IBackendProbeGrain : IGrainWithStringKey
     /// <summary>Stops probing now (backend removed or probing disabled). One-way, as <see cref="EnsureProbingAsync"/>.</summary>
     [OneWay]
     Task StopAsync();
-}
-
-/// <summary>A page of session keys pinned to one backend.</summary>
-/// <param name="Sessions">Session keys in ordinal order.</param>
-/// <param name="Next">Cursor for the next page, or <c>null</c> at the end.</param>
-/// <param name="Total">Sessions pinned to the backend as far as the list knows (see <paramref name="TrackingSince"/>).</param>
-/// <param name="TrackingSince">
-/// Since when the list knows every session: it is kept in memory and fed as pins change or extend, so after the silo
-/// holding it went down it knows only the sessions seen since, and is complete once a whole session TTL has passed.
-/// <see cref="DateTimeOffset.MinValue"/> for the backend's first list, complete from the start.
-/// </param>
-[GenerateSerializer, Immutable, Alias("Distributed.SessionPage")]
-public sealed record SessionPage(
-    [property: Id(0)] IReadOnlyList<string> Sessions,
-    [property: Id(1)] string? Next,
-    [property: Id(2)] int Total,
-    [property: Id(3)] DateTimeOffset TrackingSince = default);
-
-/// <summary>
-/// Which sessions are pinned to one backend (key <c>{pool}/{backendId}</c>), fed by the session grains as pins change.
-/// </summary>
-public interface IBackendSessionsGrain : IGrainWithStringKey
-{
-    /// <summary>A session pinned to this backend, live until <paramref name="expiresAt"/>.</summary>
-    [OneWay]
-    Task TrackAsync(string sessionKey, DateTimeOffset expiresAt);
-
-    /// <summary>A session no longer pinned to this backend.</summary>
-    [OneWay]
-    Task ForgetAsync(string sessionKey);
-
-    /// <summary>Live sessions, a page at a time after <paramref name="after"/>.</summary>
-    Task<SessionPage> ListAsync(string? after, int limit);
 }

@@ -60,7 +60,7 @@ public sealed record BackendSpec(
 /// <param name="PinGeneration">
 /// Names the backend's current keeps-sessions state: it increases every time the backend stops keeping sessions
 /// (unhealthy, ejected, past a drain deadline), when gateways may move its sessions elsewhere, and every time it starts
-/// keeping them again; it never repeats, even across a registry lost and re-seeded (it starts at the pool grain's clock
+/// keeping them again; it never repeats, even across a catalog lost and re-seeded (it starts at the pool grain's clock
 /// in milliseconds). A gateway's cached pin taken under another generation is checked with its session grain before it
 /// is used again, even if the gateway never saw the backend unusable; a session grain refuses a re-pin away from a
 /// backend seen unusable at an older generation than the one the pin was confirmed at (a stale view).
@@ -81,9 +81,9 @@ public sealed record BackendSnapshot(
     [property: Id(11)] double RequestRate = 0,
     [property: Id(12)] long PinGeneration = 0);
 
-/// <summary>The pool tracker's answer to every report: registry plus aggregated load.</summary>
+/// <summary>The pool tracker's answer to every report: its backend catalog plus aggregated load.</summary>
 /// <param name="Pool">Pool name.</param>
-/// <param name="RegistryVersion">Increases whenever a backend is added, removed or changes address, weight or state.</param>
+/// <param name="RegistryVersion">The catalog's version: increases whenever a backend is added, removed or changes address, weight or state.</param>
 /// <param name="Backends">Every registered backend, ordered by id.</param>
 /// <param name="LiveGateways">Gateways whose load lease has not expired.</param>
 /// <param name="GeneratedAt">The tracker's clock when the snapshot was made.</param>
@@ -92,11 +92,11 @@ public sealed record BackendSnapshot(
 /// rather than the few healthy ones taking all of it.
 /// </param>
 /// <param name="RecentlyUnpinned">
-/// Sessions unpinned through the admin API in the last few minutes, so every gateway drops them from its pin cache.
+/// Sessions unpinned through the admin API in the last 10 minutes, each once, so every gateway drops them from its pin cache.
 /// </param>
 /// <param name="Gateways">Gateways with a live lease, with their last report.</param>
 /// <param name="Unseeded">
-/// The pool has no registry: it was never seeded, or its store lost the data. Gateways keep their last view and seed
+/// The pool has no catalog: it was never seeded, or its store lost the data. Gateways keep their last view and seed
 /// the pool again (<see cref="IPoolGrain.InitializeAsync"/>).
 /// </param>
 [GenerateSerializer, Immutable, Alias("Distributed.PoolSnapshot")]
@@ -145,7 +145,7 @@ public sealed record LoadReport(
     [property: Id(2)] TimeSpan Lease,
     [property: Id(3)] bool Degraded = false);
 
-/// <summary>How an admin operation on a pool's registry ended.</summary>
+/// <summary>How an admin operation on a pool's catalog ended.</summary>
 public enum AdminOutcome
 {
     /// <summary>Changed (or nothing to change), stored and applied.</summary>
@@ -157,7 +157,7 @@ public enum AdminOutcome
     /// <summary>No backend with that id: nothing changed.</summary>
     NotFound = 2,
 
-    /// <summary>The operation contradicts the registry (e.g. adding an id that exists): nothing changed.</summary>
+    /// <summary>The operation contradicts the catalog (e.g. adding an id that exists): nothing changed.</summary>
     Conflict = 3,
 
     /// <summary>The request is invalid (see the detail): nothing changed.</summary>
@@ -192,7 +192,7 @@ public sealed record BackendPatch(
     [property: Id(2)] int? MaxInFlight = null);
 
 /// <summary>
-/// The backend tracker of one pool (key = pool name): registry of backends, the cluster-wide in-flight load
+/// The backend tracker of one pool (key = pool name): its backend catalog, the cluster-wide in-flight load
 /// aggregated from every gateway's leased reports, and the one health verdict per backend (active probes plus
 /// passive failure reports pooled from all gateways).
 /// </summary>
@@ -204,7 +204,7 @@ public sealed record BackendPatch(
 public interface IPoolGrain : IGrainWithStringKey
 {
     /// <summary>
-    /// Seeds the registry from configuration the first time a pool is used; a registry that already exists
+    /// Seeds the catalog from configuration the first time a pool is used; a catalog that already exists
     /// (persisted, or seeded by another gateway) is kept. The settings replace the previous ones. Returns the snapshot.
     /// </summary>
     Task<PoolSnapshot> InitializeAsync(ImmutableArray<BackendSpec> seed, PoolSettings settings, CancellationToken cancellationToken = default);
@@ -249,7 +249,10 @@ public interface IPoolGrain : IGrainWithStringKey
     /// <summary>Undoes a drain: the backend takes new sessions again.</summary>
     Task<AdminResult> CancelDrainAsync(string backendId, string actor);
 
-    /// <summary>Tells every gateway (through the next snapshots) to forget its cached pin of an unpinned session.</summary>
+    /// <summary>
+    /// Tells every gateway (through the snapshots of the next 10 minutes) to forget its cached pin of a session; sent by
+    /// the session grain when it is unpinned. Idempotent: the session is listed once, for 10 minutes from the last call.
+    /// </summary>
     [AlwaysInterleave]
     Task NotifyUnpinnedAsync(string sessionKey);
 

@@ -1,4 +1,4 @@
-namespace Distributed.Grains.LoadBalancing;
+namespace Distributed.Gateway.LoadBalancing;
 
 /// <summary>
 /// Ordered fallback for active/standby pools (HAProxy <c>backup</c> servers, YARP's <c>FirstAlphabetical</c>): the first

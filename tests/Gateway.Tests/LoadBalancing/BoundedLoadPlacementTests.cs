@@ -1,6 +1,6 @@
-using Distributed.Grains.LoadBalancing;
+using Distributed.Gateway.LoadBalancing;
 
-namespace Distributed.Grains.Tests.LoadBalancing;
+namespace Distributed.Gateway.Tests.LoadBalancing;
 
 [Trait("Category", "Unit")]
 public sealed class BoundedLoadPlacementTests

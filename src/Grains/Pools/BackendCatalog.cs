@@ -4,42 +4,42 @@ using Distributed.Grains.Abstractions;
 
 namespace Distributed.Grains.Pools;
 
-/// <summary>What an admin operation planned: its outcome and, when it changes anything, the registry to store.</summary>
+/// <summary>What an admin operation planned: its outcome and, when it changes anything, the catalog to store.</summary>
 /// <param name="Outcome">How the operation ends once <paramref name="Next"/> (if any) is stored.</param>
-/// <param name="Next">The changed copy of the registry to store; <c>null</c> when nothing is to be stored.</param>
+/// <param name="Next">The changed copy of the catalog to store; <c>null</c> when nothing is to be stored.</param>
 /// <param name="Event">The transition to raise once stored.</param>
 /// <param name="Detail">Why it was refused.</param>
-public sealed record RegistryChange(AdminOutcome Outcome, PoolState? Next, PoolEvent? Event = null, string? Detail = null)
+public sealed record CatalogChange(AdminOutcome Outcome, PoolState? Next, PoolEvent? Event = null, string? Detail = null)
 {
     /// <summary>Nothing to do.</summary>
-    public static RegistryChange Unchanged { get; } = new(AdminOutcome.Done, null);
+    public static CatalogChange Unchanged { get; } = new(AdminOutcome.Done, null);
 
     /// <summary>Refused: nothing is stored.</summary>
-    public static RegistryChange Refused(AdminOutcome outcome, string detail) => new(outcome, null, null, detail);
+    public static CatalogChange Refused(AdminOutcome outcome, string detail) => new(outcome, null, null, detail);
 }
 
 /// <summary>
-/// The backend registry of a pool with its admin operations. <see cref="Current"/> is the registry as stored; each
-/// operation validates against it and returns a changed copy (<see cref="RegistryChange.Next"/>), leaving it untouched:
+/// The backend catalog of a pool with its admin operations. <see cref="Current"/> is the catalog as stored; each
+/// operation validates against it and returns a changed copy (<see cref="CatalogChange.Next"/>), leaving it untouched:
 /// the grain stores the copy and only then <see cref="Publish"/>es it. Plain logic on explicit time.
 /// </summary>
-public sealed class BackendRegistry(PoolState current)
+public sealed class BackendCatalog(PoolState current)
 {
     private readonly HashSet<string> _drainsFinished = new(StringComparer.Ordinal);
 
-    /// <summary>The registry as stored: what every snapshot shows.</summary>
+    /// <summary>The catalog as stored: what every snapshot shows.</summary>
     public PoolState Current { get; private set; } = current;
 
-    /// <summary>Takes the stored registry as the current one.</summary>
+    /// <summary>Takes the stored catalog as the current one.</summary>
     public void Publish(PoolState stored) => Current = stored;
 
-    /// <summary>Seeds the registry unless it exists, and takes the settings.</summary>
-    public RegistryChange Seed(ImmutableArray<BackendSpec> seed, PoolSettings settings, DateTimeOffset now)
+    /// <summary>Seeds the catalog unless it exists, and takes the settings.</summary>
+    public CatalogChange Seed(ImmutableArray<BackendSpec> seed, PoolSettings settings, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(settings);
         if (Current.Initialized && Current.Settings == settings)
         {
-            return RegistryChange.Unchanged;
+            return CatalogChange.Unchanged;
         }
 
         var next = Current.Clone();
@@ -54,21 +54,21 @@ public sealed class BackendRegistry(PoolState current)
             next.RegistryVersion++;
         }
 
-        return new RegistryChange(AdminOutcome.Done, next);
+        return new CatalogChange(AdminOutcome.Done, next);
     }
 
     /// <summary>Adds a backend; a conflict when its id exists.</summary>
-    public RegistryChange Add(BackendSpec spec, string actor, DateTimeOffset now)
+    public CatalogChange Add(BackendSpec spec, string actor, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        if (BackendRules.Check(spec.Id, spec.Address, spec.Weight, spec.MaxInFlight) is { } invalid)
+        if (Invalid(BackendRules.Check(spec.Id, spec.Address, spec.Weight, spec.MaxInFlight)) is { } invalid)
         {
-            return RegistryChange.Refused(AdminOutcome.Invalid, invalid);
+            return invalid;
         }
 
         if (Current.Find(spec.Id) is not null)
         {
-            return RegistryChange.Refused(AdminOutcome.Conflict, $"Backend '{spec.Id}' exists; change it with PUT.");
+            return CatalogChange.Refused(AdminOutcome.Conflict, $"Backend '{spec.Id}' exists; change it with PUT.");
         }
 
         var next = Changed();
@@ -76,11 +76,11 @@ public sealed class BackendRegistry(PoolState current)
         next.Backends.Add(new BackendRecord { Id = spec.Id, Address = spec.Address, Weight = spec.Weight, MaxInFlight = spec.MaxInFlight, AddedAt = now, PinGeneration = PinGenerations.First(now) });
         next.Backends.Sort((a, b) => string.CompareOrdinal(a.Id, b.Id));
         var detail = string.Create(CultureInfo.InvariantCulture, $"address {spec.Address}, weight {spec.Weight}, max in flight {spec.MaxInFlight}");
-        return new RegistryChange(AdminOutcome.Created, next, new PoolEvent(PoolEventKind.BackendAdded, spec.Id, actor, detail));
+        return new CatalogChange(AdminOutcome.Created, next, new PoolEvent(PoolEventKind.BackendAdded, spec.Id, actor, detail));
     }
 
     /// <summary>Changes the fields <paramref name="patch"/> sets on an existing backend.</summary>
-    public RegistryChange Update(string backendId, BackendPatch patch, string actor)
+    public CatalogChange Update(string backendId, BackendPatch patch, string actor)
     {
         ArgumentNullException.ThrowIfNull(patch);
         if (Current.Find(backendId) is not { } backend)
@@ -89,9 +89,9 @@ public sealed class BackendRegistry(PoolState current)
         }
 
         var (address, weight, maxInFlight) = (patch.Address ?? backend.Address, patch.Weight ?? backend.Weight, patch.MaxInFlight ?? backend.MaxInFlight);
-        if (BackendRules.Check(backendId, address, weight, maxInFlight) is { } invalid)
+        if (Invalid(BackendRules.Check(backendId, address, weight, maxInFlight)) is { } invalid)
         {
-            return RegistryChange.Refused(AdminOutcome.Invalid, invalid);
+            return invalid;
         }
 
         var changes = new List<string>();
@@ -100,17 +100,17 @@ public sealed class BackendRegistry(PoolState current)
         Describe(changes, "max in flight", backend.MaxInFlight, maxInFlight);
         if (changes.Count == 0)
         {
-            return RegistryChange.Unchanged;
+            return CatalogChange.Unchanged;
         }
 
         var next = Changed();
         var changed = next.Find(backendId)!;
         (changed.Address, changed.Weight, changed.MaxInFlight) = (address, weight, maxInFlight);
-        return new RegistryChange(AdminOutcome.Done, next, new PoolEvent(PoolEventKind.BackendChanged, backendId, actor, string.Join(", ", changes)));
+        return new CatalogChange(AdminOutcome.Done, next, new PoolEvent(PoolEventKind.BackendChanged, backendId, actor, string.Join(", ", changes)));
     }
 
     /// <summary>Removes a backend.</summary>
-    public RegistryChange Remove(string backendId, string actor)
+    public CatalogChange Remove(string backendId, string actor)
     {
         if (Current.Find(backendId) is null)
         {
@@ -119,15 +119,15 @@ public sealed class BackendRegistry(PoolState current)
 
         var next = Changed();
         next.Backends.RemoveAll(b => b.Id == backendId);
-        return new RegistryChange(AdminOutcome.Done, next, new PoolEvent(PoolEventKind.BackendRemoved, backendId, actor));
+        return new CatalogChange(AdminOutcome.Done, next, new PoolEvent(PoolEventKind.BackendRemoved, backendId, actor));
     }
 
     /// <summary>Drains a backend until <paramref name="now"/> + <paramref name="timeout"/> (default: the pool's drain timeout).</summary>
-    public RegistryChange Drain(string backendId, TimeSpan? timeout, string actor, DateTimeOffset now)
+    public CatalogChange Drain(string backendId, TimeSpan? timeout, string actor, DateTimeOffset now)
     {
-        if (timeout is { } asked && (asked < TimeSpan.Zero || asked > BackendRules.MaxDrainTimeout))
+        if (timeout is { } asked && BackendRules.CheckDrainTimeout(asked) is { } violation)
         {
-            return RegistryChange.Refused(AdminOutcome.Invalid, $"'timeout' must be between 00:00:00 and {BackendRules.MaxDrainTimeout:c} (was {asked:c}).");
+            return CatalogChange.Refused(AdminOutcome.Invalid, violation.ToString());
         }
 
         if (Current.Find(backendId) is null)
@@ -138,11 +138,11 @@ public sealed class BackendRegistry(PoolState current)
         var next = Changed();
         var backend = next.Find(backendId)!;
         (backend.State, backend.DrainDeadline) = (BackendState.Draining, now + (timeout ?? Current.EffectiveSettings.DrainTimeout));
-        return new RegistryChange(AdminOutcome.Done, next, new PoolEvent(PoolEventKind.DrainStarted, backendId, actor, Until: backend.DrainDeadline));
+        return new CatalogChange(AdminOutcome.Done, next, new PoolEvent(PoolEventKind.DrainStarted, backendId, actor, Until: backend.DrainDeadline));
     }
 
     /// <summary>Undoes a drain.</summary>
-    public RegistryChange CancelDrain(string backendId, string actor)
+    public CatalogChange CancelDrain(string backendId, string actor)
     {
         if (Current.Find(backendId) is not { } current)
         {
@@ -151,13 +151,13 @@ public sealed class BackendRegistry(PoolState current)
 
         if (current.State == BackendState.Active)
         {
-            return RegistryChange.Unchanged;
+            return CatalogChange.Unchanged;
         }
 
         var next = Changed();
         var backend = next.Find(backendId)!;
         (backend.State, backend.DrainDeadline) = (BackendState.Active, null);
-        return new RegistryChange(AdminOutcome.Done, next, new PoolEvent(PoolEventKind.DrainCancelled, backendId, actor));
+        return new CatalogChange(AdminOutcome.Done, next, new PoolEvent(PoolEventKind.DrainCancelled, backendId, actor));
     }
 
     /// <summary>Drains whose deadline passed since the last call (each raised once).</summary>
@@ -176,7 +176,11 @@ public sealed class BackendRegistry(PoolState current)
         return events;
     }
 
-    private static RegistryChange NotFound(string backendId) => RegistryChange.Refused(AdminOutcome.NotFound, $"There is no backend '{backendId}'.");
+    // Refused as invalid, naming every value at fault as the admin API returns it.
+    private static CatalogChange? Invalid(List<RuleViolation> violations) =>
+        violations.Count == 0 ? null : CatalogChange.Refused(AdminOutcome.Invalid, string.Join(" ", violations));
+
+    private static CatalogChange NotFound(string backendId) => CatalogChange.Refused(AdminOutcome.NotFound, $"There is no backend '{backendId}'.");
 
     private static void Describe<T>(List<string> changes, string field, T before, T after)
     {

@@ -1,4 +1,4 @@
-namespace Distributed.Grains.LoadBalancing;
+namespace Distributed.Gateway.LoadBalancing;
 
 /// <summary>One backend as placement sees it.</summary>
 /// <param name="Id">Backend id (hashed with the session key).</param>
