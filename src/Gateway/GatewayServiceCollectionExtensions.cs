@@ -1,3 +1,4 @@
+using Distributed.Gateway.Cluster;
 using Distributed.Gateway.Configuration;
 using Distributed.Gateway.Pinning;
 using Distributed.Gateway.Pools;
@@ -26,9 +27,9 @@ internal static class GatewayServiceCollectionExtensions
         services.AddSingleton<PoolViewRefresher>();
         services.AddSingleton<NewSessionBudget>();
         services.AddSingleton<SessionPinResolver>();
-        services.AddSingleton<PinHintWarmup>();
         services.AddSingleton<GatewayTelemetry>();
         services.AddHostedService<ClusterLoadReporter>();
+        services.AddHostedService<PinHintWarmup>();
         services.AddSingleton<WebSocketRegistry>();
         services.AddHostedService<WebSocketDrainCloser>();
         services.AddHealthChecks().AddCheck<ClusterSnapshotHealthCheck>("cluster-snapshot", tags: ["ready"]);

@@ -1,5 +1,3 @@
-using Distributed.Gateway.History;
-using Distributed.Gateway.Pools;
 using Distributed.Grains.Abstractions;
 
 namespace Distributed.Gateway.Configuration;

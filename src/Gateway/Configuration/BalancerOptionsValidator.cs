@@ -1,5 +1,4 @@
 using Distributed.Grains.Abstractions;
-using Distributed.Gateway.Pools;
 using Distributed.Gateway.SessionKeys;
 using Distributed.ServiceDefaults;
 using Microsoft.Extensions.Options;

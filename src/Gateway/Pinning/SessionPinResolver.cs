@@ -1,8 +1,8 @@
 using System.Net;
+using Distributed.Gateway.Cluster;
 using Distributed.Gateway.Configuration;
 using Distributed.Gateway.Pools;
 using Distributed.Gateway.SessionKeys;
-using Distributed.Gateway.Telemetry;
 using Distributed.Grains.Abstractions;
 using Microsoft.Extensions.Options;
 
@@ -56,7 +56,6 @@ internal sealed partial class SessionPinResolver(
     ClusterConnectivity connectivity,
     PoolViewRefresher refresher,
     NewSessionBudget budget,
-    GatewayTelemetry telemetry,
     IOptions<BalancerOptions> options,
     ILogger<SessionPinResolver> logger)
 {
@@ -266,12 +265,12 @@ internal sealed partial class SessionPinResolver(
         PinResult result;
         if (mayCreate)
         {
-            telemetry.GrainCall(pool.Name, "get_or_pin");
+            pool.Pins.CountGrainCall(SessionGrainCall.GetOrPin);
             result = await grain.GetOrPinAsync(Ref(proposal), ttl, timeout.Token).WaitAsync(timeout.Token);
         }
         else
         {
-            telemetry.GrainCall(pool.Name, "get");
+            pool.Pins.CountGrainCall(SessionGrainCall.Get);
             if (await grain.GetAsync().WaitAsync(timeout.Token) is not { } existing)
             {
                 return OverBudget(pool, view, requestKey);
@@ -322,7 +321,7 @@ internal sealed partial class SessionPinResolver(
 
             // Unusable here: seen not keeping sessions at its generation, or gone from a fresh view.
             var unusable = pinned?.Backend.PinGeneration ?? long.MaxValue;
-            telemetry.GrainCall(pool.Name, "repin");
+            pool.Pins.CountGrainCall(SessionGrainCall.Repin);
             result = await grain.RepinAsync(pin.Epoch, unusable, Ref(target), ttl, timeout.Token).WaitAsync(timeout.Token);
             proposal = target;
         }
@@ -346,7 +345,7 @@ internal sealed partial class SessionPinResolver(
         {
             using var timeout = new CancellationTokenSource(_callTimeout, time);
             var grain = grains.GetGrain<ISessionGrain>(SessionGrainKey.For(pool.Name, sessionKey));
-            telemetry.GrainCall(pool.Name, "confirm");
+            pool.Pins.CountGrainCall(SessionGrainCall.Confirm);
             var view = pool.View;
             var proposed = view.Find(cached.BackendId) is { KeepsSessions: true } backend ? Ref(backend) : new BackendRef(cached.BackendId, cached.Generation);
             var result = await grain.GetOrPinAsync(proposed, pool.Options.SessionTtl, timeout.Token).WaitAsync(timeout.Token);

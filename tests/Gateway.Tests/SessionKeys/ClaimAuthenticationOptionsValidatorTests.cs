@@ -1,6 +1,6 @@
 using Distributed.Gateway.SessionKeys;
 
-namespace Distributed.Gateway.Tests.Configuration;
+namespace Distributed.Gateway.Tests.SessionKeys;
 
 [Trait("Category", "Unit")]
 public sealed class ClaimAuthenticationOptionsTests
