@@ -5,7 +5,7 @@ using Distributed.Gateway.Pools;
 using Distributed.Gateway.Routing;
 using Distributed.Gateway.Telemetry;
 using Distributed.Gateway.WebSockets;
-using Microsoft.Extensions.Options;
+using Distributed.ServiceDefaults;
 using Yarp.ReverseProxy.Configuration;
 
 namespace Distributed.Gateway;
@@ -16,10 +16,7 @@ internal static class GatewayServiceCollectionExtensions
     /// <summary>Pools, session pinning and cluster-wide least-loaded routing, feeding YARP.</summary>
     public static IServiceCollection AddSessionBalancing(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<BalancerOptions>()
-            .Bind(configuration.GetSection(BalancerOptions.SectionName))
-            .ValidateOnStart();
-        services.AddSingleton<IValidateOptions<BalancerOptions>, BalancerOptionsValidator>();
+        services.AddValidatedOptions<BalancerOptions, BalancerOptionsValidator>(configuration, BalancerOptions.SectionName);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(Random.Shared);
         services.AddSingleton<PoolRegistry>();

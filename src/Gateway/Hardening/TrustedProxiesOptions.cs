@@ -1,13 +1,16 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Net;
+
 namespace Distributed.Gateway.Hardening;
 
-/// <summary>Per-client rate limiting and trusted proxies (<c>Balancer:RateLimit</c>, <c>Balancer:ForwardedHeaders</c>).</summary>
-public sealed class EdgeProtectionOptions
+/// <summary>
+/// The proxies whose forwarded headers are believed (<c>Balancer:ForwardedHeaders</c>); checked by
+/// <see cref="TrustedProxiesOptionsValidator"/>.
+/// </summary>
+public sealed class TrustedProxiesOptions
 {
-    /// <summary>Requests per second one client IP may send to one gateway; 0 disables. <value>Default: 0.</value></summary>
-    public int PermitsPerSecond { get; set; }
-
-    /// <summary>Burst above the steady rate. <value>Default: 2 × PermitsPerSecond.</value></summary>
-    public int? Burst { get; set; }
+    /// <summary>Configuration section name.</summary>
+    public const string SectionName = "Balancer:ForwardedHeaders";
 
     /// <summary>
     /// Proxies (IP addresses) whose <c>X-Forwarded-For</c>/<c>-Proto</c> headers are believed; from anyone else they are
@@ -24,4 +27,25 @@ public sealed class EdgeProtectionOptions
 
     /// <summary>Whether any proxy is trusted; with none, forwarded headers are not processed at all.</summary>
     public bool TrustsProxies => KnownProxies.Count > 0 || KnownNetworks.Count > 0;
+
+    /// <summary>Reads one of <see cref="KnownProxies"/>: an IP address, not a network.</summary>
+    public static bool TryParseProxy(string proxy, [NotNullWhen(true)] out IPAddress? address)
+    {
+        ArgumentNullException.ThrowIfNull(proxy);
+        address = null;
+        return !proxy.Contains('/', StringComparison.Ordinal) && IPAddress.TryParse(proxy, out address);
+    }
+
+    /// <summary>
+    /// Reads one of <see cref="KnownNetworks"/>. <see cref="IPNetwork.TryParse(string, out IPNetwork)"/> accepts an
+    /// address with host bits set (<c>10.0.0.1/8</c>); such a network is refused rather than guessed at, since the
+    /// operator may have meant one proxy or another network.
+    /// </summary>
+    public static bool TryParseNetwork(string network, out IPNetwork parsed)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        var slash = network.IndexOf('/', StringComparison.Ordinal);
+        return IPNetwork.TryParse(network, out parsed) && slash > 0
+            && IPAddress.TryParse(network.AsSpan(0, slash), out var written) && written.Equals(parsed.BaseAddress);
+    }
 }

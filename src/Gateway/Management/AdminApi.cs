@@ -72,7 +72,7 @@ internal static class AdminApi
 
     public static WebApplication MapAdminApi(this WebApplication app)
     {
-        var management = app.Services.GetRequiredService<ManagementOptions>();
+        var management = app.Services.GetRequiredService<IOptions<ManagementOptions>>().Value;
         var admin = app.MapGroup("/admin").RequireManagementListener().AddEndpointFilter(new ApiKeyFilter(management.ApiKey));
 
         admin.MapGet("/pools", async (PoolRegistry pools, IGrainFactory grains) =>

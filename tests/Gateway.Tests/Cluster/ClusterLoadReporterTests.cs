@@ -40,6 +40,7 @@ public sealed class ClusterLoadReporterTests : IAsyncLifetime, IDisposable
         await _reporter.StartAsync(CancellationToken.None);
         await _gateway.Warmup.StartAsync(CancellationToken.None); // as the gateway runs it: after each pool's first snapshot
         await EventuallyAsync(() => !Grain.Seeds.IsEmpty && !OtherGrain.Seeds.IsEmpty, "the pools to be seeded");
+        await EventuallyAsync(() => _gateway.Registry.All.All(p => p.Hints.Loaded), "the pin hints to be loaded after the first snapshots");
     }
 
     public async Task DisposeAsync()

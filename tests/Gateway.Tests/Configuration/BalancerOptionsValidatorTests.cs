@@ -1,4 +1,6 @@
 using Distributed.Gateway.Configuration;
+using Distributed.Gateway.SessionKeys;
+using Microsoft.Extensions.Options;
 
 namespace Distributed.Gateway.Tests.Configuration;
 
@@ -22,12 +24,27 @@ public sealed class BalancerOptionsValidatorTests
         Routes = { ["all"] = new RouteOptions { Pool = "web" } },
     };
 
+    private static BalancerOptionsValidator Validator(ClaimAuthenticationOptions? authentication = null) =>
+        new(Options.Create(authentication ?? new ClaimAuthenticationOptions()));
+
     private static IEnumerable<string> Errors(BalancerOptions options) =>
-        new BalancerOptionsValidator().Validate(null, options).Failures ?? [];
+        Validator().Validate(null, options).Failures ?? [];
 
     [Fact]
     public void Validate_SensibleConfiguration_Passes() =>
-        Assert.True(new BalancerOptionsValidator().Validate(null, Valid()).Succeeded);
+        Assert.True(Validator().Validate(null, Valid()).Succeeded);
+
+    [Fact]
+    public void Validate_ClaimPoolWithoutAuthentication_IsRefusedNamingThePoolAndTheSection()
+    {
+        var options = Valid();
+        options.Pools["web"].SessionKey = "Claim:sub";
+
+        var error = Assert.Single(Errors(options));
+        Assert.Contains("Balancer:Pools:web:SessionKey", error, StringComparison.Ordinal);
+        Assert.Contains("Balancer:Authentication", error, StringComparison.Ordinal);
+        Assert.True(Validator(new ClaimAuthenticationOptions { Authority = "https://login.example.com/tenant", Audience = "web" }).Validate(null, options).Succeeded);
+    }
 
     public static TheoryData<string, Action<BalancerOptions>> Broken => new()
     {

@@ -3,27 +3,21 @@ using Distributed.Gateway.SessionKeys;
 namespace Distributed.Gateway.Tests.SessionKeys;
 
 [Trait("Category", "Unit")]
-public sealed class ClaimAuthenticationOptionsTests
+public sealed class ClaimAuthenticationOptionsValidatorTests
 {
     private static readonly string Key = Convert.ToBase64String(new byte[32]);
 
-    [Fact]
-    public void ClaimPoolWithoutAuthentication_IsRefusedNamingThePool()
-    {
-        var errors = new ClaimAuthenticationOptions().Validate(["users"]);
-        var error = Assert.Single(errors);
-        Assert.Contains("Balancer:Pools:users:SessionKey", error, StringComparison.Ordinal);
-        Assert.Contains("Balancer:Authentication", error, StringComparison.Ordinal);
-    }
+    private static IEnumerable<string> Errors(ClaimAuthenticationOptions options) =>
+        new ClaimAuthenticationOptionsValidator().Validate(null, options).Failures ?? [];
 
     [Fact]
-    public void NoClaimPoolAndNoAuthentication_IsFine() => Assert.Empty(new ClaimAuthenticationOptions().Validate([]));
+    public void Validate_NothingConfigured_IsFine() => Assert.Empty(Errors(new ClaimAuthenticationOptions()));
 
     [Fact]
-    public void SigningKeyWithIssuerAndAudience_OrAnHttpsAuthorityWithAudience_IsAccepted()
+    public void Validate_SigningKeyWithIssuerAndAudience_OrAnHttpsAuthorityWithAudience_IsAccepted()
     {
-        Assert.Empty(new ClaimAuthenticationOptions { SigningKey = Key, Issuer = "https://issuer", Audience = "web" }.Validate(["users"]));
-        Assert.Empty(new ClaimAuthenticationOptions { Authority = "https://login.example.com/tenant", Audience = "web" }.Validate(["users"]));
+        Assert.Empty(Errors(new ClaimAuthenticationOptions { SigningKey = Key, Issuer = "https://issuer", Audience = "web" }));
+        Assert.Empty(Errors(new ClaimAuthenticationOptions { Authority = "https://login.example.com/tenant", Audience = "web" }));
     }
 
     [Theory]
@@ -33,9 +27,9 @@ public sealed class ClaimAuthenticationOptionsTests
     [InlineData(null, "https://issuer", null, "KEY", "Audience must be set")]
     [InlineData("http://login.example.com", null, "web", null, "https URL")]
     [InlineData("https://login.example.com", null, "web", "KEY", "not both")]
-    public void IncompleteOrUnsafeSettings_AreRefused(string? authority, string? issuer, string? audience, string? signingKey, string expected)
+    public void Validate_IncompleteOrUnsafeSettings_AreRefusedNamingTheSection(string? authority, string? issuer, string? audience, string? signingKey, string expected)
     {
         var options = new ClaimAuthenticationOptions { Authority = authority, Issuer = issuer, Audience = audience, SigningKey = signingKey == "KEY" ? Key : signingKey };
-        Assert.Contains(options.Validate(["users"]), e => e.Contains(expected, StringComparison.Ordinal));
+        Assert.Contains(Errors(options), e => e.Contains(expected, StringComparison.Ordinal) && e.StartsWith("Balancer:Authentication", StringComparison.Ordinal));
     }
 }
