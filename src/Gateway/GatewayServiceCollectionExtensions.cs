@@ -13,7 +13,7 @@ namespace Distributed.Gateway;
 /// <summary>Registration of the gateway's features.</summary>
 internal static class GatewayServiceCollectionExtensions
 {
-    /// <summary>Pools, session pinning and cluster-wide least-loaded routing, feeding YARP.</summary>
+    /// <summary>Pools, session pinning and routing by cluster-wide load and pins, feeding YARP.</summary>
     public static IServiceCollection AddSessionBalancing(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddValidatedOptions<BalancerOptions, BalancerOptionsValidator>(configuration, BalancerOptions.SectionName);

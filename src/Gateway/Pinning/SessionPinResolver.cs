@@ -14,13 +14,13 @@ public enum RoutingOutcome
     /// <summary>No backend is usable.</summary>
     NoBackend = 0,
 
-    /// <summary>A request without session key: least-loaded.</summary>
+    /// <summary>A request without session key: where the pool's policy sends it (least-loaded by default).</summary>
     Keyless,
 
     /// <summary>The session's existing pin (from cache, cookie or grain).</summary>
     Pinned,
 
-    /// <summary>A new session, placed by consistent hashing with bounded loads.</summary>
+    /// <summary>A new session, placed by the pool's policy (consistent hashing with bounded loads by default).</summary>
     New,
 
     /// <summary>The session's pin was unusable and moved.</summary>
@@ -65,7 +65,7 @@ internal sealed partial class SessionPinResolver(
     private readonly TimeSpan _callTimeout = options.Value.ClusterCallTimeout;
     private readonly TimeSpan _viewLease = options.Value.EffectiveReportLease;
 
-    /// <summary>The randomness behind least-loaded choices (injected, so tests can seed it).</summary>
+    /// <summary>The randomness behind the policies' random and least-loaded choices (injected, so tests can seed it).</summary>
     public Random Random => random;
 
     /// <summary>The backend of a request of <paramref name="pool"/> with session key <paramref name="key"/>.</summary>
@@ -150,9 +150,10 @@ internal sealed partial class SessionPinResolver(
         pool.Pins.CountMiss();
 
         // Where the session most likely is: its last known backend (cached, carried by its cookie, or hinted at start-up)
-        // while that still keeps sessions (its generation merely moved on), else where placement puts it. This is what the grain is asked to pin if it has no pin (a
-        // store that lost its data). The guess, where the request goes if the grain does not answer in time, is the same
-        // last known backend, else the key's first choice regardless of load, so every gateway guesses alike.
+        // while that still keeps sessions (its generation merely moved on), else where placement puts it. This is what
+        // the grain is asked to pin if it has no pin (a store that lost its data). The guess, where the request goes if
+        // the grain does not answer in time, is the same last known backend, else the policy's guess (the key's first
+        // choice regardless of load), so every gateway guesses alike.
         var known = cached?.BackendId ?? key.Hint?.BackendId ?? pool.Hints.Find(sessionKey);
         var last = known is not null ? view.Find(known) is { KeepsSessions: true } keeps ? keeps : null : null;
         var proposal = last ?? pool.Place(sessionKey, requestKey, random);

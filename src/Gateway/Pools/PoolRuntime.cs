@@ -6,7 +6,10 @@ using Distributed.Grains.Abstractions;
 
 namespace Distributed.Gateway.Pools;
 
-/// <summary>Everything one gateway holds for one pool: its settings, current view, counters and pin cache.</summary>
+/// <summary>
+/// Everything one gateway holds for one pool: its settings, current view, counters, pin cache and hints, and its balancing
+/// and retry policies. The features above (pinning, the cluster's reports, routing, telemetry) work on it; it knows none of them.
+/// </summary>
 internal sealed class PoolRuntime
 {
     private readonly ConcurrentDictionary<string, BackendCounter> _counters = new(StringComparer.Ordinal);

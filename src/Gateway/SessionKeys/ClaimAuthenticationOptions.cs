@@ -3,7 +3,7 @@ namespace Distributed.Gateway.SessionKeys;
 /// <summary>
 /// JWT bearer authentication for <c>Claim:&lt;type&gt;</c> session keys (<c>Balancer:Authentication</c>): the gateway
 /// validates the request's <c>Authorization: Bearer</c> token and keys the session by one of its claims. It does not
-/// authorize: a request without a valid token is forwarded keyless (least-loaded), and the backend decides what it
+/// authorize: a request without a valid token is forwarded keyless (as the pool's policy sends it), and the backend decides what it
 /// may do. Either <see cref="Authority"/> (an OpenID Connect issuer, whose signing keys are fetched from its discovery
 /// document) or <see cref="SigningKey"/> (a shared HMAC key) is required, with <see cref="Audience"/>. Checked by
 /// <see cref="ClaimAuthenticationOptionsValidator"/>; a pool keyed by a claim without it is refused with the pools.

@@ -25,8 +25,9 @@ internal sealed class GatewayTelemetry
     public GatewayTelemetry(IMeterFactory meters, PoolRegistry pools, ClusterConnectivity connectivity, TimeProvider time)
     {
         var meter = meters.Create(ServiceName);
-        // Per-request figures are running totals the request path keeps anyway (interlocked increments), read when
-        // metrics are collected: a metric call with tags per request cost more than the routing decision itself.
+        // Figures are running totals the features keep anyway (interlocked increments), read when metrics are collected:
+        // a metric call with tags per request cost more than the routing decision itself, and the features need not know
+        // this class (it depends on them, never the other way round).
         meter.CreateObservableCounter("distributed.gateway.requests", () => Requests(pools), "{request}", "Requests forwarded, by pool, backend and result (success, failure).");
         meter.CreateObservableCounter("distributed.gateway.pin.cache.hits", () => Pools(pools, p => p.Pins.Hits), "{request}", "Requests whose session pin came from this gateway's cache.");
         meter.CreateObservableCounter("distributed.gateway.pin.cache.misses", () => Pools(pools, p => p.Pins.Misses), "{request}", "Requests whose session pin needed the session grain.");
