@@ -137,7 +137,7 @@ async Task<long> PinAsync(string poolName, int count, PinOutcome expected)
         var grain = grains.GetGrain<ISessionGrain>(SessionGrainKey.For(poolName, $"s{i}"));
         try
         {
-            var result = await grain.GetOrPinAsync(new BackendRef(backendIds[i % backendIds.Length], 0), TimeSpan.FromMinutes(30), cancellationToken);
+            var result = await grain.GetOrPinAsync(new BackendRef(backendIds[i % backendIds.Length], 0), TimeSpan.FromMinutes(30), cancellationToken: cancellationToken);
             if (result.Outcome != expected)
             {
                 Interlocked.Increment(ref wrong);

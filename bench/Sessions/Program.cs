@@ -90,7 +90,7 @@ async Task<long> PassAsync(string poolName, int count, PinOutcome expected, stri
             try
             {
                 // A confirmation proposes the cached backend, as gateways do: the answer must be that pin, unchanged.
-                var result = await grain.GetOrPinAsync(new BackendRef(backend, 0), ttl, cancellationToken);
+                var result = await grain.GetOrPinAsync(new BackendRef(backend, 0), ttl, cancellationToken: cancellationToken);
                 var epochRight = expected == PinOutcome.Created
                     ? result.Pin.Epoch > 0 && Interlocked.Exchange(ref poolEpochs[i], result.Pin.Epoch) == 0
                     : result.Pin.Epoch == poolEpochs[i];

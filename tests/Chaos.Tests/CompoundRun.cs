@@ -90,7 +90,7 @@ public sealed class CompoundRun : IAsyncDisposable
             var first = await Load.SendAsync(session, 0, failover: false);
             var second = await Load.SendAsync(session, 1, failover: false);
             Assert.True(first.Succeeded && second.Succeeded, $"warm-up failed for {session}: {first} / {second}");
-            Assert.Equal(first.Backend, second.Backend);
+            Assert.True(first.Backend == second.Backend, $"warm-up answered {session} from two backends: {first} / {second}");
         });
         Load.Start();
     }
@@ -368,6 +368,12 @@ public sealed class Phase(string name, TimeSpan start, int clientRetriesBefore)
         text.AppendLine(CultureInfo.InvariantCulture, $"- {Name} ({(End - Start).TotalSeconds:F0} s from t={Start.TotalSeconds:F0}s): {_samples.Count} requests, {_samples.Count(s => !s.Succeeded)} failed, {ClientRetries} sent again by the client to the other gateway.");
         text.AppendLine(CultureInfo.InvariantCulture, $"  sessions moved against the promise: {_moves.Count}; moved once away from a failed backend: {AllowedMoves}; created during the outage with a guess the cluster later changed: {GuessedNewSessionsMoved} of {_guessable.Count}.");
         text.AppendLine(CultureInfo.InvariantCulture, $"  routing decisions: p99 {RouteMsP99:F1} ms, max {MaxRouteMs:F1} ms (budget {CompoundRun.Budget.TotalMilliseconds} ms), {_samples.Count(s => s.Route == "provisional")} routed by a guess; end-to-end p99 {Percentile(latencies, 0.99):F0} ms, p99.9 {Percentile(latencies, 0.999):F0} ms, max {latencies.DefaultIfEmpty().Max():F0} ms.");
+        var slowest = _samples.Where(s => s.RouteMs > CompoundRun.Budget.TotalMilliseconds).OrderByDescending(s => s.RouteMs).Take(5).ToList();
+        if (slowest.Count > 0)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"  decisions past the budget: {string.Join(", ", slowest.Select(s => $"{s.RouteMs:F0} ms {s.Route} at t={s.At.TotalSeconds:F1}s via gateway{s.Gateway + 1}"))}.");
+        }
+
         if (_coldGateway is { } cold)
         {
             var (header, cookie, headerCount, cookieCount) = ColdAccuracy;

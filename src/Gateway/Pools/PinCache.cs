@@ -147,6 +147,9 @@ internal sealed class PinCache
 
     public void EndConfirm(string sessionKey) => _confirming.TryRemove(sessionKey, out _);
 
+    /// <summary>Whether a call to the session's grain is under way for <paramref name="sessionKey"/>.</summary>
+    public bool IsConfirming(string sessionKey) => _confirming.ContainsKey(sessionKey);
+
     private bool Store(string sessionKey, CachedPin pin, bool onlyIfNotNewer)
     {
         while (true)

@@ -24,6 +24,20 @@ public readonly record struct BackendRef(
     [property: Id(0)] string Id,
     [property: Id(1)] long Generation);
 
+/// <summary>
+/// Where the caller's request goes if the grain answers too late. A gateway waits for the grain only within its budget
+/// (<c>Balancer:ClusterWaitBudget</c>) and then serves its guess, which every gateway computes alike but which can
+/// differ from the load-aware proposal it asked the grain to pin. A pin the grain makes at or after <paramref name="From"/>
+/// (the caller's clock) is made to <paramref name="Backend"/> instead, so the session's first request and its pin agree
+/// although the answer came late.
+/// </summary>
+/// <param name="Backend">The caller's guess.</param>
+/// <param name="From">From this instant on the caller may have stopped waiting and served <paramref name="Backend"/>.</param>
+[GenerateSerializer, Immutable, Alias("Distributed.PinFallback")]
+public sealed record PinFallback(
+    [property: Id(0)] BackendRef Backend,
+    [property: Id(1)] DateTimeOffset From);
+
 /// <summary>How a pin request was answered.</summary>
 public enum PinOutcome
 {
@@ -62,18 +76,20 @@ public interface ISessionGrain : IGrainWithStringKey
     /// Returns the live pin, extending its idle expiry by <paramref name="ttl"/>; if there is none, atomically pins
     /// <paramref name="proposed"/>. Concurrent callers with different proposals get one answer. When the live pin is to
     /// the proposed backend, the proposal's generation is recorded as seen keeping sessions (see
-    /// <see cref="Pin.BackendGeneration"/>). A change that cannot be stored fails the call and is not kept.
+    /// <see cref="Pin.BackendGeneration"/>). A change that cannot be stored fails the call and is not kept. A pin made
+    /// once <paramref name="fallback"/> is due goes to the fallback's backend instead of the proposal.
     /// </summary>
-    Task<PinResult> GetOrPinAsync(BackendRef proposed, TimeSpan ttl, CancellationToken cancellationToken = default);
+    Task<PinResult> GetOrPinAsync(BackendRef proposed, TimeSpan ttl, PinFallback? fallback = null, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Compare-and-set: moves the pin to <paramref name="proposed"/> only if its epoch is still
     /// <paramref name="expectedEpoch"/> (otherwise <see cref="PinOutcome.Conflict"/> with the pin that won) and the
     /// caller saw the pinned backend stop keeping sessions at <paramref name="unusableGeneration"/>, newer than any
     /// generation it was confirmed at (otherwise <see cref="PinOutcome.Refused"/>). <see cref="long.MaxValue"/> says
-    /// the backend is gone from the pool. A lapsed or missing pin is simply pinned to the proposal.
+    /// the backend is gone from the pool. A lapsed or missing pin is simply pinned to the proposal. A pin made once
+    /// <paramref name="fallback"/> is due goes to the fallback's backend instead of the proposal.
     /// </summary>
-    Task<PinResult> RepinAsync(long expectedEpoch, long unusableGeneration, BackendRef proposed, TimeSpan ttl, CancellationToken cancellationToken = default);
+    Task<PinResult> RepinAsync(long expectedEpoch, long unusableGeneration, BackendRef proposed, TimeSpan ttl, PinFallback? fallback = null, CancellationToken cancellationToken = default);
 
     /// <summary>The live pin, or <c>null</c> when the session is not pinned (never pinned, unpinned or expired).</summary>
     Task<Pin?> GetAsync();

@@ -49,13 +49,13 @@ public sealed partial class SessionGrain(
     private long _lastEpoch;
 
     /// <inheritdoc />
-    public async Task<PinResult> GetOrPinAsync(BackendRef proposed, TimeSpan ttl, CancellationToken cancellationToken = default)
+    public async Task<PinResult> GetOrPinAsync(BackendRef proposed, TimeSpan ttl, PinFallback? fallback = null, CancellationToken cancellationToken = default)
     {
         // A caller that gave up while this call was queued gets no pin made on its behalf; once started, a call
         // runs to completion so state and storage never disagree.
         cancellationToken.ThrowIfCancellationRequested();
         var firstCall = _calls++ == 0;
-        Validate(proposed, ttl);
+        Validate(proposed, ttl, fallback);
         var now = time.GetUtcNow();
         if (IsLive(now))
         {
@@ -74,20 +74,20 @@ public sealed partial class SessionGrain(
             return new PinResult(ToPin(), PinOutcome.Existing);
         }
 
-        await ChangeAsync(proposed, now + ttl);
+        await ChangeAsync(Choose(proposed, fallback, now), now + ttl);
         return new PinResult(ToPin(), PinOutcome.Created);
     }
 
     /// <inheritdoc />
-    public async Task<PinResult> RepinAsync(long expectedEpoch, long unusableGeneration, BackendRef proposed, TimeSpan ttl, CancellationToken cancellationToken = default)
+    public async Task<PinResult> RepinAsync(long expectedEpoch, long unusableGeneration, BackendRef proposed, TimeSpan ttl, PinFallback? fallback = null, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
         _calls++;
-        Validate(proposed, ttl);
+        Validate(proposed, ttl, fallback);
         var now = time.GetUtcNow();
         if (!IsLive(now))
         {
-            await ChangeAsync(proposed, now + ttl);
+            await ChangeAsync(Choose(proposed, fallback, now), now + ttl);
             return new PinResult(ToPin(), PinOutcome.Created);
         }
 
@@ -98,7 +98,7 @@ public sealed partial class SessionGrain(
             return new PinResult(ToPin(), state.State.Epoch != expectedEpoch ? PinOutcome.Conflict : PinOutcome.Refused);
         }
 
-        await ChangeAsync(proposed, now + ttl);
+        await ChangeAsync(Choose(proposed, fallback, now), now + ttl);
         return new PinResult(ToPin(), PinOutcome.Repinned);
     }
 
@@ -190,11 +190,16 @@ public sealed partial class SessionGrain(
 
     private Pin ToPin() => new(state.State.BackendId!, state.State.Epoch, Expiry, Generation);
 
-    private static void Validate(BackendRef proposed, TimeSpan ttl)
+    private static void Validate(BackendRef proposed, TimeSpan ttl, PinFallback? fallback)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(proposed.Id, nameof(proposed));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(ttl, TimeSpan.Zero);
+        ArgumentException.ThrowIfNullOrWhiteSpace(fallback?.Backend.Id ?? proposed.Id, nameof(fallback));
     }
+
+    // The caller serves its fallback once it stops waiting: a pin made from then on follows its request.
+    private static BackendRef Choose(BackendRef proposed, PinFallback? fallback, DateTimeOffset now) =>
+        fallback is not null && now >= fallback.From ? fallback.Backend : proposed;
 
     [LoggerMessage(EventId = 5201, Level = LogLevel.Warning, Message = "Session {Session}: a pin's expiry extension could not be stored; the stored pin stands and the write is retried on the next call.")]
     private static partial void LogNotPersisted(ILogger logger, string session, Exception exception);

@@ -15,9 +15,12 @@ public sealed class FakeGrains
     private readonly ConcurrentDictionary<string, FakeSessionGrain> _sessions = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, FakePoolGrain> _pools = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, FakeBackendSessionsGrain> _lists = new(StringComparer.Ordinal);
+    private readonly TimeProvider _time;
 
-    public FakeGrains()
+    /// <param name="time">The clock the session grains judge a <see cref="PinFallback"/> by.</param>
+    public FakeGrains(TimeProvider? time = null)
     {
+        _time = time ?? TimeProvider.System;
         var factory = DispatchProxy.Create<IGrainFactory, GrainFactoryProxy>();
         ((GrainFactoryProxy)(object)factory).Resolve = Resolve;
         Factory = factory;
@@ -26,7 +29,7 @@ public sealed class FakeGrains
     public IGrainFactory Factory { get; }
 
     /// <summary>The session grain of <paramref name="key"/> in <paramref name="pool"/>.</summary>
-    public FakeSessionGrain Session(string pool, string key) => _sessions.GetOrAdd(SessionGrainKey.For(pool, key), _ => new FakeSessionGrain());
+    public FakeSessionGrain Session(string pool, string key) => _sessions.GetOrAdd(SessionGrainKey.For(pool, key), _ => new FakeSessionGrain(_time));
 
     /// <summary>Every session grain a test or the code under test touched.</summary>
     public IEnumerable<FakeSessionGrain> Sessions => _sessions.Values;
@@ -40,7 +43,7 @@ public sealed class FakeGrains
     {
         if (type == typeof(ISessionGrain))
         {
-            return _sessions.GetOrAdd(key, _ => new FakeSessionGrain());
+            return _sessions.GetOrAdd(key, _ => new FakeSessionGrain(_time));
         }
 
         if (type == typeof(IPoolGrain))
@@ -106,7 +109,7 @@ public class GrainFactoryProxy : DispatchProxy
 }
 
 /// <summary>A session grain keeping its pin in memory, with the real grain's rules of get-or-pin and re-pin.</summary>
-public sealed class FakeSessionGrain : ISessionGrain
+public sealed class FakeSessionGrain(TimeProvider time) : ISessionGrain
 {
     private readonly Lock _gate = new();
     private long _epoch;
@@ -123,9 +126,9 @@ public sealed class FakeSessionGrain : ISessionGrain
     /// <summary>Calls to fail (with <see cref="TimeoutException"/>, as a dead silo's) before answering again.</summary>
     public int FailNext { get; set; }
 
-    public async Task<PinResult> GetOrPinAsync(BackendRef proposed, TimeSpan ttl, CancellationToken cancellationToken = default)
+    public async Task<PinResult> GetOrPinAsync(BackendRef proposed, TimeSpan ttl, PinFallback? fallback = null, CancellationToken cancellationToken = default)
     {
-        Calls.Enqueue($"get_or_pin {proposed.Id}@{proposed.Generation}");
+        Calls.Enqueue($"get_or_pin {proposed.Id}@{proposed.Generation}{Describe(fallback)}");
         await GateAsync(cancellationToken);
         lock (_gate)
         {
@@ -139,14 +142,15 @@ public sealed class FakeSessionGrain : ISessionGrain
                 return new PinResult(Current, PinOutcome.Existing);
             }
 
-            Current = new Pin(proposed.Id, ++_epoch, DateTimeOffset.MaxValue, proposed.Generation);
+            var chosen = Choose(proposed, fallback);
+            Current = new Pin(chosen.Id, ++_epoch, DateTimeOffset.MaxValue, chosen.Generation);
             return new PinResult(Current, PinOutcome.Created);
         }
     }
 
-    public async Task<PinResult> RepinAsync(long expectedEpoch, long unusableGeneration, BackendRef proposed, TimeSpan ttl, CancellationToken cancellationToken = default)
+    public async Task<PinResult> RepinAsync(long expectedEpoch, long unusableGeneration, BackendRef proposed, TimeSpan ttl, PinFallback? fallback = null, CancellationToken cancellationToken = default)
     {
-        Calls.Enqueue($"repin {proposed.Id}@{proposed.Generation} unusable@{unusableGeneration}");
+        Calls.Enqueue($"repin {proposed.Id}@{proposed.Generation} unusable@{unusableGeneration}{Describe(fallback)}");
         await GateAsync(cancellationToken);
         lock (_gate)
         {
@@ -165,7 +169,8 @@ public sealed class FakeSessionGrain : ISessionGrain
 
             var outcome = Current is null ? PinOutcome.Created : PinOutcome.Repinned;
             _epoch = Math.Max(_epoch, Current?.Epoch ?? 0);
-            Current = new Pin(proposed.Id, ++_epoch, DateTimeOffset.MaxValue, proposed.Generation);
+            var chosen = Choose(proposed, fallback);
+            Current = new Pin(chosen.Id, ++_epoch, DateTimeOffset.MaxValue, chosen.Generation);
             return new PinResult(Current, outcome);
         }
     }
@@ -189,6 +194,12 @@ public sealed class FakeSessionGrain : ISessionGrain
         _epoch = epoch;
         return Current = new Pin(backendId, epoch, DateTimeOffset.MaxValue, generation);
     }
+
+    private static string Describe(PinFallback? fallback) => fallback is null ? "" : $" late {fallback.Backend.Id}";
+
+    // As the real grain: a pin made once the caller may have served its fallback follows the caller.
+    private BackendRef Choose(BackendRef proposed, PinFallback? fallback) =>
+        fallback is not null && time.GetUtcNow() >= fallback.From ? fallback.Backend : proposed;
 
     private async Task GateAsync(CancellationToken cancellationToken)
     {

@@ -23,6 +23,7 @@ internal sealed class GatewayHarness : IDisposable
 
     public GatewayHarness(string sessionKey = "Header:X-Session-Id", Action<BalancerOptions>? configure = null)
     {
+        Grains = new FakeGrains(Time);
         var pool = new PoolOptions { SessionKey = sessionKey };
         foreach (var id in (string[])["b1", "b2", "b3"])
         {
@@ -45,7 +46,7 @@ internal sealed class GatewayHarness : IDisposable
 
     public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 12, 1, 12, 0, 0, TimeSpan.Zero));
 
-    public FakeGrains Grains { get; } = new();
+    public FakeGrains Grains { get; }
 
     public BalancerOptions Options { get; } = new();
 

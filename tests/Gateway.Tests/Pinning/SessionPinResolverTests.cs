@@ -70,6 +70,52 @@ public sealed class SessionPinResolverTests : IDisposable
     }
 
     [Fact]
+    public async Task ResolveAsync_NewSessionWhoseGrainAnswersPastTheBudget_IsPinnedWhereItsFirstRequestWent()
+    {
+        // b1 is busy: placement (bounded loads) sends a new session whose first choice is b1 elsewhere, while the guess,
+        // which every gateway must compute alike, ignores load and says b1. The grain is slow (a loaded silo or store).
+        var key = _gateway.KeyPlacedOn("b1");
+        _gateway.Adopt(Backend("b1", inFlight: 60), Backend("b2"), Backend("b3"));
+        var placed = _gateway.Placed(key);
+        Assert.NotEqual("b1", placed);
+        var grain = _gateway.Session(key);
+        grain.Hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        var pending = Resolve(key);
+        _gateway.Time.Advance(TimeSpan.FromMilliseconds(250));
+        var first = await pending;
+        Assert.Equal((RoutingOutcome.Provisional, "b1"), (first.Outcome, first.Backend!.Id));
+
+        // The grain creates the pin after the request went to the guess: the pin is the guess, so the session stays.
+        grain.Hold.SetResult();
+        await EventuallyAsync(() => _gateway.Pool.Pins.Get(key) is { Epoch: > 0 }, "the late answer to reach the cache");
+        Assert.Equal("b1", grain.Current!.BackendId);
+        Assert.Equal((RoutingOutcome.Pinned, "b1"), ((await Resolve(key)).Outcome, (await Resolve(key)).Backend!.Id));
+        Assert.Equal([$"get_or_pin {placed}@{Generation} late b1"], grain.Calls);
+    }
+
+    [Theory]
+    [InlineData(100, false)] // answered well within the budget: load-aware placement stands
+    [InlineData(220, true)] // answered within the budget but so late that the answer could cross the gateway's timeout
+    public async Task ResolveAsync_NewSessionAnsweredWithinTheBudget_IsServedWhereTheGrainPinnedIt(int answeredAtMs, bool pinsTheGuess)
+    {
+        var key = _gateway.KeyPlacedOn("b1");
+        _gateway.Adopt(Backend("b1", inFlight: 60), Backend("b2"), Backend("b3"));
+        var placed = _gateway.Placed(key);
+        var grain = _gateway.Session(key);
+        grain.Hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        var pending = Resolve(key);
+        _gateway.Time.Advance(TimeSpan.FromMilliseconds(answeredAtMs));
+        grain.Hold.SetResult();
+        var decision = await pending;
+
+        var pinned = pinsTheGuess ? "b1" : placed;
+        Assert.Equal((RoutingOutcome.New, pinned), (decision.Outcome, decision.Backend!.Id));
+        Assert.Equal(pinned, grain.Current!.BackendId);
+    }
+
+    [Fact]
     public async Task ResolveAsync_BudgetIsForEveryCallTogether_ARepinAfterASlowAnswerStillEndsAtTheBudget()
     {
         var key = _gateway.KeyPlacedOn("b1");
@@ -284,6 +330,30 @@ public sealed class SessionPinResolverTests : IDisposable
         grain.Hold.SetResult();
         await EventuallyAsync(() => _gateway.Pool.Pins.Get(key)?.Epoch == 1, "the grain's answer to replace the guess");
         Assert.Equal("b2", grain.Current!.BackendId); // the session was created where it was guessed
+    }
+
+    [Fact]
+    public async Task ResolveAsync_GuessCachedDuringAnOutage_IsUsedWhileTheClusterIsAwayAndCheckedOnceItIsBack()
+    {
+        // The session lives on b3, past its first choice; its grain cannot answer (every silo down), so a cold gateway
+        // serves the guess, b1, and caches it.
+        var key = _gateway.KeyPlacedOn("b1");
+        var grain = _gateway.Session(key);
+        grain.Pin("b3", epoch: 2, generation: Generation);
+        grain.FailNext = 2;
+        Assert.Equal((RoutingOutcome.Provisional, "b1"), ((await Resolve(key)).Outcome, _gateway.Pool.Pins.Get(key)!.BackendId));
+
+        // While the cluster is known to be away the guess is used without waiting (fail-static).
+        _gateway.Connectivity.ReportFailed(PoolName);
+        _gateway.Connectivity.ReportFailed(PoolName);
+        grain.FailNext = 1; // the background confirmation fails too
+        Assert.Equal("b1", (await Resolve(key)).Backend!.Id);
+        await EventuallyAsync(() => grain.FailNext == 0, "the confirmation to be tried");
+
+        // The cluster is back: the guess is not served again as if it were a pin; the grain is asked, within the budget.
+        _gateway.Connectivity.ReportSucceeded(PoolName);
+        var back = await Resolve(key);
+        Assert.Equal((RoutingOutcome.Pinned, "b3"), (back.Outcome, back.Backend!.Id));
     }
 
     [Fact]

@@ -61,7 +61,7 @@ public sealed class GracefulSiloStopTests(ITestOutputHelper output)
         await using var cluster = builder.Build();
         await cluster.DeployAsync();
         var keys = Enumerable.Range(0, Sessions).Select(i => SessionGrainKey.For("web", $"s{i}")).ToArray();
-        await Parallel.ForEachAsync(keys, async (key, token) => await cluster.Client.GetGrain<ISessionGrain>(key).GetOrPinAsync(new BackendRef("b1", 0), TimeSpan.FromHours(1), token));
+        await Parallel.ForEachAsync(keys, async (key, token) => await cluster.Client.GetGrain<ISessionGrain>(key).GetOrPinAsync(new BackendRef("b1", 0), TimeSpan.FromHours(1), cancellationToken: token));
 
         var attempts = new ConcurrentQueue<(TimeSpan Latency, Exception? Error)>();
         var calls = new ConcurrentQueue<(TimeSpan Latency, string? Backend)>();
@@ -81,7 +81,7 @@ public sealed class GracefulSiloStopTests(ITestOutputHelper output)
                     try
                     {
                         // The token alone (the gateway also stops waiting itself): Orleans must give up on it.
-                        backend = (await grain.GetOrPinAsync(new BackendRef("b2", 0), TimeSpan.FromHours(1), bound.Token)).Pin.BackendId;
+                        backend = (await grain.GetOrPinAsync(new BackendRef("b2", 0), TimeSpan.FromHours(1), cancellationToken: bound.Token)).Pin.BackendId;
                         attempts.Enqueue((clock.Elapsed, null));
                     }
                     catch (Exception ex)

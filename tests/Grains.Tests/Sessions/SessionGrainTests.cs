@@ -34,6 +34,43 @@ public sealed class SessionGrainTests(GrainClusterFixture cluster) : IClassFixtu
     }
 
     [Fact]
+    public async Task GetOrPinAsync_FallbackDue_PinsTheFallbackAndALivePinIgnoresIt()
+    {
+        var now = cluster.Time.GetUtcNow();
+        var early = NewSession();
+        var late = NewSession();
+
+        // The caller's request waits until now + 1 s (early) or went to its fallback a moment ago (late).
+        Assert.Equal("b2", (await early.GetOrPinAsync(B("b2"), Ttl, new PinFallback(B("b1"), now.AddSeconds(1)))).Pin.BackendId);
+        var created = await late.GetOrPinAsync(B("b2"), Ttl, new PinFallback(B("b1", generation: 7), now));
+        Assert.Equal((PinOutcome.Created, "b1", 7L), (created.Outcome, created.Pin.BackendId, created.Pin.BackendGeneration));
+
+        // A live pin is never moved by a fallback: it only decides where a pin made late goes.
+        var existing = await late.GetOrPinAsync(B("b3"), Ttl, new PinFallback(B("b2"), now));
+        Assert.Equal((PinOutcome.Existing, "b1"), (existing.Outcome, existing.Pin.BackendId));
+    }
+
+    [Fact]
+    public async Task RepinAsync_FallbackDue_MovesThePinToTheFallback()
+    {
+        var session = NewSession();
+        var first = await session.GetOrPinAsync(B("b1"), Ttl);
+
+        var moved = await session.RepinAsync(first.Pin.Epoch, Stopped, B("b2"), Ttl, new PinFallback(B("b3"), cluster.Time.GetUtcNow()));
+
+        Assert.Equal((PinOutcome.Repinned, "b3"), (moved.Outcome, moved.Pin.BackendId));
+    }
+
+    [Fact]
+    public async Task GetOrPinAsync_FallbackWithoutBackend_IsRejectedAndPinsNothing()
+    {
+        var session = NewSession();
+
+        await Assert.ThrowsAsync<ArgumentException>(() => session.GetOrPinAsync(B("b1"), Ttl, new PinFallback(B(" "), cluster.Time.GetUtcNow())));
+        Assert.Null(await session.GetAsync());
+    }
+
+    [Fact]
     public async Task RepinAsync_TwoCallersWithTheSameExpectedEpoch_OneWinsTheOtherGetsTheWinner()
     {
         var session = NewSession();
