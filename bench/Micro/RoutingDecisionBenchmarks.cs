@@ -1,9 +1,9 @@
 using BenchmarkDotNet.Attributes;
+using Distributed.Gateway.Cluster;
 using Distributed.Gateway.Configuration;
 using Distributed.Gateway.Pinning;
 using Distributed.Gateway.Pools;
 using Distributed.Gateway.SessionKeys;
-using Distributed.Gateway.Telemetry;
 using Distributed.Grains.Abstractions;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -46,10 +46,8 @@ public class RoutingDecisionBenchmarks : IDisposable
         }
 
         var connectivity = new ClusterConnectivity(time);
-        var registry = new PoolRegistry(Options.Create(options), time, NullLogger<PoolRegistry>.Instance);
-        var telemetry = new GatewayTelemetry(new NoopMeterFactory(), registry, connectivity, time);
         // The cached path never calls a grain, so no grain factory is needed.
-        _resolver = new SessionPinResolver(null!, _random, time, connectivity, new PoolViewRefresher(null!, time, Options.Create(options)), new NewSessionBudget(Options.Create(options)), telemetry, Options.Create(options), NullLogger<SessionPinResolver>.Instance);
+        _resolver = new SessionPinResolver(null!, _random, time, connectivity, new PoolViewRefresher(null!, time, Options.Create(options)), new NewSessionBudget(Options.Create(options)), Options.Create(options), NullLogger<SessionPinResolver>.Instance);
         _context.Request.Headers["X-Session-Id"] = "user-4242";
     }
 
@@ -74,14 +72,5 @@ public class RoutingDecisionBenchmarks : IDisposable
     {
         var decision = _resolver.ResolveAsync(_pool, SessionKeyResult.None);
         return decision.IsCompletedSuccessfully ? decision.Result.Backend?.Id : throw new InvalidOperationException("A keyless decision must not need a grain.");
-    }
-
-    private sealed class NoopMeterFactory : System.Diagnostics.Metrics.IMeterFactory
-    {
-        public System.Diagnostics.Metrics.Meter Create(System.Diagnostics.Metrics.MeterOptions options) => new(options);
-
-        public void Dispose()
-        {
-        }
     }
 }

@@ -1,10 +1,11 @@
+using Distributed.Gateway.Cluster;
 using Distributed.Gateway.Configuration;
 using Distributed.Gateway.Pinning;
 using Distributed.Gateway.Pools;
 using Distributed.Gateway.Routing;
 using Distributed.Gateway.Telemetry;
 using Distributed.Gateway.WebSockets;
-using Microsoft.Extensions.Options;
+using Distributed.ServiceDefaults;
 using Yarp.ReverseProxy.Configuration;
 
 namespace Distributed.Gateway;
@@ -12,13 +13,10 @@ namespace Distributed.Gateway;
 /// <summary>Registration of the gateway's features.</summary>
 internal static class GatewayServiceCollectionExtensions
 {
-    /// <summary>Pools, session pinning and cluster-wide least-loaded routing, feeding YARP.</summary>
+    /// <summary>Pools, session pinning and routing by cluster-wide load and pins, feeding YARP.</summary>
     public static IServiceCollection AddSessionBalancing(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<BalancerOptions>()
-            .Bind(configuration.GetSection(BalancerOptions.SectionName))
-            .ValidateOnStart();
-        services.AddSingleton<IValidateOptions<BalancerOptions>, BalancerOptionsValidator>();
+        services.AddValidatedOptions<BalancerOptions, BalancerOptionsValidator>(configuration, BalancerOptions.SectionName);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(Random.Shared);
         services.AddSingleton<PoolRegistry>();
@@ -26,9 +24,9 @@ internal static class GatewayServiceCollectionExtensions
         services.AddSingleton<PoolViewRefresher>();
         services.AddSingleton<NewSessionBudget>();
         services.AddSingleton<SessionPinResolver>();
-        services.AddSingleton<PinHintWarmup>();
         services.AddSingleton<GatewayTelemetry>();
         services.AddHostedService<ClusterLoadReporter>();
+        services.AddHostedService<PinHintWarmup>();
         services.AddSingleton<WebSocketRegistry>();
         services.AddHostedService<WebSocketDrainCloser>();
         services.AddHealthChecks().AddCheck<ClusterSnapshotHealthCheck>("cluster-snapshot", tags: ["ready"]);

@@ -1,5 +1,6 @@
-using System.Net;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace Distributed.ServiceDefaults;
@@ -68,64 +69,11 @@ public sealed class ClusterHostingOptions
     /// <summary>Mutual TLS between silos and gateways (<c>Orleans:Tls:*</c>). <value>Default: off.</value></summary>
     public ClusterTlsOptions Tls { get; set; } = new();
 
-    /// <summary>The certificate material <see cref="Tls"/> names, loaded and checked by <see cref="Load"/>; <c>null</c> when TLS is off.</summary>
+    /// <summary>The certificate material <see cref="Tls"/> names, loaded and checked by <see cref="Load(IConfiguration)"/>; <c>null</c> when TLS is off.</summary>
     public ClusterTls? TlsMaterial { get; private set; }
 
     /// <summary>The effective storage mode.</summary>
     public GrainStorageMode EffectiveStorage => Storage ?? (Clustering == ClusteringMode.Redis ? GrainStorageMode.Redis : GrainStorageMode.Memory);
-
-    /// <summary>Problems with these options, each naming its configuration key; empty when valid.</summary>
-    public IReadOnlyList<string> Validate()
-    {
-        var errors = new List<string>();
-        var needsRedis = Clustering == ClusteringMode.Redis || EffectiveStorage == GrainStorageMode.Redis;
-        if (needsRedis && string.IsNullOrWhiteSpace(Redis))
-        {
-            errors.Add($"{SectionName}:Redis must be set to a Redis connection string (e.g. 127.0.0.1:6379) when {SectionName}:Clustering or {SectionName}:Storage is Redis.");
-        }
-
-        if (Redis is not null && SecretStrength.IsPlaceholder(Redis))
-        {
-            errors.Add($"{SectionName}:Redis carries the placeholder password from the deployment manifests ('{SecretStrength.PlaceholderMarker}…'); set a real one in the Redis secret.");
-        }
-
-        if (SiloPort is < 1 or > 65535)
-        {
-            errors.Add($"{SectionName}:SiloPort must be between 1 and 65535 (was {SiloPort}).");
-        }
-
-        if (GatewayPort is < 1 or > 65535)
-        {
-            errors.Add($"{SectionName}:GatewayPort must be between 1 and 65535 (was {GatewayPort}).");
-        }
-
-        if (SiloPort == GatewayPort)
-        {
-            errors.Add($"{SectionName}:SiloPort and {SectionName}:GatewayPort must differ (both {SiloPort}).");
-        }
-
-        if (string.IsNullOrWhiteSpace(ClusterId))
-        {
-            errors.Add($"{SectionName}:ClusterId must not be empty.");
-        }
-
-        if (string.IsNullOrWhiteSpace(ServiceId))
-        {
-            errors.Add($"{SectionName}:ServiceId must not be empty.");
-        }
-
-        if (SessionRecordMargin < TimeSpan.Zero || SessionRecordMargin > TimeSpan.FromDays(1))
-        {
-            errors.Add($"{SectionName}:SessionRecordMargin must be between 0 and 1.00:00:00 (was {SessionRecordMargin}).");
-        }
-
-        if (AdvertisedIp is not null && !IPAddress.TryParse(AdvertisedIp, out _))
-        {
-            errors.Add($"{SectionName}:AdvertisedIp must be an IP address (was '{AdvertisedIp}').");
-        }
-
-        return errors;
-    }
 
     /// <summary>
     /// Reads and validates the section; throws with every problem listed when it is invalid. Then hides the scalar
@@ -138,26 +86,25 @@ public sealed class ClusterHostingOptions
     public static ClusterHostingOptions Load(IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
-        var options = new ClusterHostingOptions();
-        var section = configuration.GetSection(SectionName);
-        var errors = new List<string>();
-        try
-        {
-            section.Bind(options);
-        }
-        catch (InvalidOperationException ex)
-        {
-            errors.Add($"{SectionName}: {ex.Message} Clustering is Localhost or Redis; Storage is Memory or Redis.");
-        }
-
-        errors.AddRange(options.Validate());
-        options.TlsMaterial = ClusterTls.Load(options.Tls, TimeProvider.System.GetUtcNow(), errors);
-        if (errors.Count > 0)
-        {
-            throw new OptionsValidationException(SectionName, typeof(ClusterHostingOptions), errors);
-        }
-
+        var options = ValidatedOptions.Load<ClusterHostingOptions>(
+            configuration,
+            SectionName,
+            new ClusterHostingOptionsValidator(),
+            (loaded, errors) => loaded.TlsMaterial = ClusterTls.Load(loaded.Tls, TimeProvider.System.GetUtcNow(), errors),
+            bindingHint: "Clustering is Localhost or Redis; Storage is Memory or Redis.");
         configuration[$"{SectionName}:{nameof(Clustering)}"] = null;
+        return options;
+    }
+
+    /// <summary>
+    /// <see cref="Load(IConfiguration)"/> for a host: the options are also registered as
+    /// <see cref="IOptions{TOptions}"/>, as loaded (the section cannot be bound again once <c>Orleans:Clustering</c> is hidden).
+    /// </summary>
+    public static ClusterHostingOptions Load(IHostApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var options = Load(builder.Configuration);
+        builder.Services.AddSingleton(Options.Create(options));
         return options;
     }
 }

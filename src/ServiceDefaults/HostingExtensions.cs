@@ -6,7 +6,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
@@ -18,11 +17,8 @@ public static class HostingExtensions
 {
     private static readonly JsonSerializerOptions ReadinessJson = new(JsonSerializerDefaults.Web);
 
-    /// <summary>
-    /// Configuration key that turns span recording on or off (<c>true</c>/<c>false</c>). Default: on when
-    /// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set, off otherwise; set it to <c>true</c> when an exporter is added in code.
-    /// </summary>
-    public const string TracingKey = "Telemetry:Tracing";
+    /// <summary>Configuration key that turns span recording on or off (<see cref="TelemetryOptions.Tracing"/>).</summary>
+    public const string TracingKey = $"{TelemetryOptions.SectionName}:{nameof(TelemetryOptions.Tracing)}";
 
     /// <summary>
     /// ASP.NET Core and HttpClient instruments updated on every proxied request (some twice) whose figures the
@@ -55,13 +51,15 @@ public static class HostingExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.AddHealthChecks();
+        var settings = ValidatedOptions.Load<TelemetryOptions>(builder.Configuration, TelemetryOptions.SectionName, validator: null);
+        builder.Services.AddOptions<TelemetryOptions>().Bind(builder.Configuration.GetSection(TelemetryOptions.SectionName));
         var otlp = !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
         var telemetry = builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(serviceName, serviceInstanceId: $"{Environment.MachineName}-{Environment.ProcessId}"));
 
         // Recording the spans of a proxied request cost a gateway about a tenth of its CPU per request (docs/benchmarks.md);
         // without an exporter that is pure loss, so spans are only made when something collects them.
-        if (TracingEnabled(builder.Configuration) ?? otlp)
+        if (settings.Tracing ?? otlp)
         {
             telemetry.WithTracing(tracing =>
             {
@@ -113,13 +111,6 @@ public static class HostingExtensions
     /// <summary>The Prometheus scrape endpoint, <c>/metrics</c>.</summary>
     public static IEndpointConventionBuilder MapPrometheusEndpoint(this IEndpointRouteBuilder endpoints) =>
         endpoints.MapPrometheusScrapingEndpoint("/metrics");
-
-    private static bool? TracingEnabled(IConfiguration configuration) => configuration[TracingKey] switch
-    {
-        null or "" => null,
-        var value when bool.TryParse(value, out var enabled) => enabled,
-        var value => throw new OptionsValidationException(TracingKey, typeof(bool), [$"{TracingKey} is '{value}'; use true or false."]),
-    };
 
     private static Task WriteReadinessAsync(HttpContext context, HealthReport report)
     {

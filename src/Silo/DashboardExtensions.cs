@@ -9,24 +9,23 @@ namespace Distributed.Silo;
 
 /// <summary>
 /// The Orleans dashboard (<c>Microsoft.Orleans.Dashboard</c>) at <c>/dashboard</c> on the silo's HTTP port. Open on
-/// loopback; on any other address it needs <c>Orleans:Dashboard:Password</c> (HTTP Basic, any user name) and is not
-/// served at all without one. The password is a secret of its own, shared with nothing else (the dashboard shows the
-/// cluster's grains and can be reached by whoever reaches a silo's HTTP port): at least 128 bits, never a placeholder.
+/// loopback; on any other address it needs <see cref="SiloDashboardOptions.Password"/> (HTTP Basic, any user name) and
+/// is not served at all without one. The password is a secret of its own, shared with nothing else (the dashboard shows
+/// the cluster's grains and can be reached by whoever reaches a silo's HTTP port).
 /// </summary>
 internal static partial class DashboardExtensions
 {
     private const string Path = "/dashboard";
-    private const string PasswordKey = "Orleans:Dashboard:Password";
-
-    public static ISiloBuilder AddDistributedDashboard(this ISiloBuilder silo) => silo.AddDashboard();
+    /// <summary>The dashboard's grains and its options (<c>Orleans:Dashboard</c>), validated at start-up.</summary>
+    public static ISiloBuilder AddDistributedDashboard(this ISiloBuilder silo, IConfiguration configuration)
+    {
+        silo.Services.AddValidatedOptions<SiloDashboardOptions, SiloDashboardOptionsValidator>(configuration, SiloDashboardOptions.SectionName);
+        return silo.AddDashboard();
+    }
 
     public static WebApplication MapDistributedDashboard(this WebApplication app)
     {
-        var password = app.Configuration[PasswordKey];
-        if (!string.IsNullOrEmpty(password) && SecretStrength.Problem(PasswordKey, password) is { } weak)
-        {
-            throw new OptionsValidationException(PasswordKey, typeof(string), [weak]);
-        }
+        var password = app.Services.GetRequiredService<IOptions<SiloDashboardOptions>>().Value.Password;
 
         var urls = (app.Configuration[WebHostDefaults.ServerUrlsKey] ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var loopbackOnly = urls.Length > 0 && urls.All(IsLoopback);

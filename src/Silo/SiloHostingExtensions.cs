@@ -19,14 +19,14 @@ public static class SiloHostingExtensions
     public static WebApplicationBuilder AddDistributedSilo(this WebApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        var cluster = ClusterHostingOptions.Load(builder.Configuration);
+        var cluster = ClusterHostingOptions.Load(builder);
 
         builder.Services.AddDistributedGrains();
         builder.Services.AddHealthChecks().AddCheck<SiloActiveHealthCheck>("orleans-silo", tags: ["ready"]);
         builder.UseOrleans(silo =>
         {
             silo.AddActivityPropagation();
-            silo.AddDistributedDashboard();
+            silo.AddDistributedDashboard(builder.Configuration);
             if (cluster.TlsMaterial is { } tls)
             {
                 silo.UseTls(tls.Certificate, tls.Configure);

@@ -5,8 +5,8 @@ namespace Distributed.Integration.Tests;
 
 /// <summary>
 /// Security settings that stop a gateway or silo at start-up, with exit code 78 and a message naming the key: the
-/// manifests' placeholder secrets, short keys, claim pools without authentication, malformed proxy networks and
-/// unusable TLS settings. Real processes, as an operator would start them.
+/// manifests' placeholder secrets, short keys, claim pools without authentication, malformed proxy networks,
+/// unusable TLS settings, and values that are not of their setting's type. Real processes, as an operator would start them.
 /// </summary>
 [Trait("Category", "Integration")]
 public sealed class StartupValidationTests
@@ -27,6 +27,8 @@ public sealed class StartupValidationTests
         { "Balancer:ForwardedHeaders:KnownNetworks:0", "10.0.0.1/8", "CIDR" },
         { "Balancer:ForwardedHeaders:KnownProxies:0", "10.0.0.0/8", "KnownNetworks" },
         { "Orleans:Tls:Enabled", "true", "Orleans:Tls:CertificatePath" },
+        { "Balancer:RateLimit:PermitsPerSecond", "-1", "must not be negative" },
+        { "Balancer:ReportInterval", "soon", "TimeSpan" }, // a value the binder cannot convert: a message, not a crash
     };
 
     public static TheoryData<string, string, string> SiloCases => new()

@@ -10,7 +10,7 @@ internal static class OrleansClientExtensions
     /// <summary>Adds the Orleans client with the clustering chosen by the <c>Orleans</c> section.</summary>
     public static WebApplicationBuilder AddClusterClient(this WebApplicationBuilder builder)
     {
-        var cluster = ClusterHostingOptions.Load(builder.Configuration);
+        var cluster = ClusterHostingOptions.Load(builder);
         builder.UseOrleansClient(client =>
         {
             client.AddActivityPropagation();

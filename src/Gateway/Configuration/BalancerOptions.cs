@@ -1,6 +1,4 @@
-using Distributed.Gateway.History;
 using Distributed.Gateway.LoadBalancing;
-using Distributed.Gateway.Pools;
 using Distributed.Grains.Abstractions;
 
 namespace Distributed.Gateway.Configuration;
@@ -320,7 +318,7 @@ public sealed class SessionCookieOptions
 /// <summary>
 /// How many new sessions one client (IP address, after trusted forwarded headers) may start: a token bucket for the
 /// whole cluster, each gateway enforcing its share (the budget divided by the gateways with a live lease). Past it a
-/// new session is routed as a keyless request (least-loaded, no pin written, no cookie issued); a known session is
+/// new session is routed as a keyless request (by the pool's policy, no pin written, no cookie issued); a known session is
 /// never refused.
 /// </summary>
 public sealed class NewSessionOptions

@@ -1,13 +1,15 @@
 using Distributed.Grains.Abstractions;
-using Distributed.Gateway.Pools;
 using Distributed.Gateway.SessionKeys;
 using Distributed.ServiceDefaults;
 using Microsoft.Extensions.Options;
 
 namespace Distributed.Gateway.Configuration;
 
-/// <summary>Checks <see cref="BalancerOptions"/> at start-up; every message names the offending key.</summary>
-internal sealed class BalancerOptionsValidator : IValidateOptions<BalancerOptions>
+/// <summary>
+/// Checks <see cref="BalancerOptions"/> at start-up; every message names the offending key. A pool keyed by a claim also
+/// needs <paramref name="authentication"/> configured.
+/// </summary>
+internal sealed class BalancerOptionsValidator(IOptions<ClaimAuthenticationOptions> authentication) : IValidateOptions<BalancerOptions>
 {
     private const string Section = BalancerOptions.SectionName;
 
@@ -46,14 +48,14 @@ internal sealed class BalancerOptionsValidator : IValidateOptions<BalancerOption
         {
             errors.Add($"{Section}:Cookies:SigningKey is the placeholder value from the deployment manifests; generate one with openssl rand -base64 32.");
         }
-        else if (options.Cookies.SigningKey is { } signingKey && !SessionCookieProtector.TryDecodeKey(signingKey, out _))
+        else if (options.Cookies.SigningKey is { } signingKey && !SigningKeys.TryDecode(signingKey, out _))
         {
             errors.Add($"{Section}:Cookies:SigningKey must be base64 of at least 32 bytes.");
         }
 
         for (var i = 0; i < options.Cookies.PreviousSigningKeys.Count; i++)
         {
-            if (!SessionCookieProtector.TryDecodeKey(options.Cookies.PreviousSigningKeys[i], out _))
+            if (!SigningKeys.TryDecode(options.Cookies.PreviousSigningKeys[i], out _))
             {
                 errors.Add($"{Section}:Cookies:PreviousSigningKeys:{i} must be base64 of at least 32 bytes.");
             }
@@ -110,7 +112,7 @@ internal sealed class BalancerOptionsValidator : IValidateOptions<BalancerOption
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 
-    private static void ValidatePool(string poolName, PoolOptions pool, BalancerOptions options, List<string> errors)
+    private void ValidatePool(string poolName, PoolOptions pool, BalancerOptions options, List<string> errors)
     {
         var prefix = $"{Section}:Pools:{poolName}";
         if (!BackendRules.IsValidId(poolName))
@@ -118,9 +120,13 @@ internal sealed class BalancerOptionsValidator : IValidateOptions<BalancerOption
             errors.Add($"{prefix}: the pool name {BackendRules.IdRule}.");
         }
 
-        if (!SessionKeySourceFactory.TryParse(pool.SessionKey, out _, out var specError))
+        if (!SessionKeySourceFactory.TryParse(pool.SessionKey, out var spec, out var specError))
         {
             errors.Add($"{prefix}:SessionKey {specError}");
+        }
+        else if (spec.Kind == SessionKeyKind.Claim && !authentication.Value.IsConfigured)
+        {
+            errors.Add($"{prefix}:SessionKey uses Claim:<type>, which needs authenticated users: configure JWT bearer under {ClaimAuthenticationOptions.SectionName} (Authority or SigningKey, and Audience). Without it every request of the pool would be keyless.");
         }
 
         if (pool.SessionTtl <= TimeSpan.Zero || pool.SessionTtl > MaxSessionTtl)

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
+using Distributed.Gateway.Cluster;
 using Distributed.Gateway.Configuration;
-using Distributed.Gateway.Management;
 using Distributed.Gateway.Pools;
 using Microsoft.Extensions.Options;
 

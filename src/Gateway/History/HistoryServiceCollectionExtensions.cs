@@ -1,4 +1,4 @@
-using Distributed.Gateway.Management;
+using Distributed.Gateway.Cluster;
 
 namespace Distributed.Gateway.History;
 

@@ -1,7 +1,6 @@
 using System.Globalization;
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
+using Distributed.Gateway.Cluster;
 using Distributed.Gateway.Configuration;
 using Distributed.Gateway.History;
 using Distributed.Gateway.Pools;
@@ -9,55 +8,6 @@ using Distributed.Grains.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace Distributed.Gateway.Management;
-
-/// <summary>Body of <c>POST /admin/pools/{pool}/backends</c> and <c>PUT .../backends/{id}</c>.</summary>
-public sealed record BackendRequest(string? Id, string? Address, int? Weight, int? MaxInFlight);
-
-/// <summary>Body of <c>POST .../backends/{id}/drain</c>; the timeout defaults to the pool's <c>DrainTimeout</c>.</summary>
-public sealed record DrainRequest(TimeSpan? Timeout);
-
-/// <summary>
-/// A backend as the admin API shows it, with drain progress: <c>SafeToRemove</c> is <c>null</c> (unknown) while the
-/// backend's session list may be incomplete (<c>SessionsKnown</c> false: the silo holding it restarted less than a
-/// session TTL ago).
-/// </summary>
-public sealed record BackendDescription(
-    string Id,
-    string Address,
-    int Weight,
-    double EffectiveWeight,
-    int MaxInFlight,
-    string State,
-    string Health,
-    bool AcceptsNewSessions,
-    bool KeepsSessions,
-    int ClusterInFlight,
-    int Sessions,
-    DateTimeOffset? DrainDeadline,
-    int? DrainRemainingSessions,
-    bool? SafeToRemove,
-    double RequestRate,
-    bool SessionsKnown);
-
-/// <summary>A pool as the admin API shows it.</summary>
-public sealed record PoolDescription(string Name, string? SessionKey, bool Panic, int LiveGateways, IReadOnlyList<BackendDescription> Backends, IReadOnlyList<GatewayStatus> Gateways);
-
-/// <summary>One state transition of a pool, as the admin API shows it (see <see cref="PoolEventRecord"/>).</summary>
-public sealed record PoolEventDescription(
-    long Id,
-    DateTimeOffset At,
-    string Kind,
-    string? Backend,
-    string By,
-    string? Detail,
-    DateTimeOffset? Until,
-    int? Ejections,
-    int? Healthy,
-    int? Backends,
-    int? SessionsPinned);
-
-/// <summary>A pool's recent state transitions, oldest first, kept by its pool grain since <c>KeptSince</c>.</summary>
-public sealed record PoolEventsDescription(string Pool, DateTimeOffset KeptSince, int Capacity, IReadOnlyList<PoolEventDescription> Events);
 
 /// <summary>
 /// The admin API on the management listener: pools and backends with their cluster-wide state, add / update / remove /
@@ -71,25 +21,23 @@ internal static class AdminApi
 
     public static WebApplication MapAdminApi(this WebApplication app)
     {
-        var management = app.Services.GetRequiredService<ManagementOptions>();
-        var admin = app.MapGroup("/admin").RequireManagementListener().AddEndpointFilter(new ApiKeyFilter(management.ApiKey));
+        var management = app.Services.GetRequiredService<IOptions<ManagementOptions>>().Value;
+        var admin = app.MapGroup("/admin").RequireManagementListener().AddEndpointFilter(new AdminApiKeyFilter(management.ApiKey));
 
         admin.MapGet("/pools", async (PoolRegistry pools, IGrainFactory grains) =>
             Results.Ok(await Task.WhenAll(pools.All.Select(p => DescribeAsync(p, grains)))));
 
-        admin.MapGet("/pools/{pool}", async (string pool, PoolRegistry pools, IGrainFactory grains) =>
-            pools.Find(pool) is { } runtime ? Results.Ok(await DescribeAsync(runtime, grains)) : UnknownPool(pool));
+        // Every call below names a pool: AdminPoolFilter answers 404 for one this gateway does not have.
+        var onePool = admin.MapGroup("/pools/{pool}").AddEndpointFilter<AdminPoolFilter>();
 
-        admin.MapGet("/pools/{pool}/backends", async (string pool, PoolRegistry pools, IGrainFactory grains) =>
-            pools.Find(pool) is { } runtime ? Results.Ok((await DescribeAsync(runtime, grains)).Backends) : UnknownPool(pool));
+        onePool.MapGet("", async (HttpContext context, IGrainFactory grains) =>
+            Results.Ok(await DescribeAsync(AdminPoolFilter.Pool(context), grains)));
 
-        admin.MapGet("/pools/{pool}/history", (string pool, string? since, PoolRegistry pools, HistoryStore history) =>
+        onePool.MapGet("/backends", async (HttpContext context, IGrainFactory grains) =>
+            Results.Ok((await DescribeAsync(AdminPoolFilter.Pool(context), grains)).Backends));
+
+        onePool.MapGet("/history", (string pool, string? since, HistoryStore history) =>
         {
-            if (pools.Find(pool) is null)
-            {
-                return UnknownPool(pool);
-            }
-
             if (!history.Enabled || history.Find(pool) is not { } poolHistory)
             {
                 return Problem(StatusCodes.Status404NotFound, "No history", $"This gateway keeps no history ({BalancerOptions.SectionName}:History:Enabled is false).");
@@ -100,13 +48,8 @@ internal static class AdminApi
                 : Results.Ok(poolHistory.Describe(after));
         });
 
-        admin.MapGet("/pools/{pool}/events", async (string pool, string? since, PoolRegistry pools, IGrainFactory grains) =>
+        onePool.MapGet("/events", async (string pool, string? since, IGrainFactory grains) =>
         {
-            if (pools.Find(pool) is null)
-            {
-                return UnknownPool(pool);
-            }
-
             if (Since(since, "an event id, as in the events' 'id'", out var after) is { } invalid)
             {
                 return invalid;
@@ -117,13 +60,8 @@ internal static class AdminApi
                 e.Id, e.At, e.Kind.ToString(), e.Backend, e.By, e.Detail, e.Until, e.Ejections, e.Healthy, e.Backends, e.SessionsPinned))]));
         });
 
-        admin.MapPost("/pools/{pool}/backends", async (string pool, HttpRequest request, PoolRegistry pools, IGrainFactory grains) =>
+        onePool.MapPost("/backends", async (string pool, HttpRequest request, PoolRegistry pools, IGrainFactory grains) =>
         {
-            if (pools.Find(pool) is null)
-            {
-                return UnknownPool(pool);
-            }
-
             var (body, error) = await ReadAsync<BackendRequest>(request);
             if (error is not null)
             {
@@ -133,17 +71,12 @@ internal static class AdminApi
             // The pool grain validates (naming each field at fault), checks for a conflict, stores and applies, in one call.
             var result = await grains.GetGrain<IPoolGrain>(pool).AddBackendAsync(new BackendSpec(body!.Id!, body.Address!, body.Weight ?? 1, body.MaxInFlight ?? 0), Actor(request.HttpContext, pools));
             return result.Succeeded
-                ? Results.Created($"/admin/pools/{pool}/backends/{body.Id}", await FindBackendAsync(pools.Find(pool)!, grains, body.Id!))
+                ? Results.Created($"/admin/pools/{pool}/backends/{body.Id}", await FindBackendAsync(AdminPoolFilter.Pool(request.HttpContext), grains, body.Id!))
                 : Refused(pool, body.Id!, result);
         });
 
-        admin.MapPut("/pools/{pool}/backends/{id}", async (string pool, string id, HttpRequest request, PoolRegistry pools, IGrainFactory grains) =>
+        onePool.MapPut("/backends/{id}", async (string pool, string id, HttpRequest request, PoolRegistry pools, IGrainFactory grains) =>
         {
-            if (pools.Find(pool) is null)
-            {
-                return UnknownPool(pool);
-            }
-
             var (body, error) = await ReadAsync<BackendRequest>(request);
             if (error is not null)
             {
@@ -156,21 +89,15 @@ internal static class AdminApi
             }
 
             var result = await grains.GetGrain<IPoolGrain>(pool).UpdateBackendAsync(id, new BackendPatch(body.Address, body.Weight, body.MaxInFlight), Actor(request.HttpContext, pools));
-            return result.Succeeded ? Results.Ok(await FindBackendAsync(pools.Find(pool)!, grains, id)) : Refused(pool, id, result);
+            return result.Succeeded ? Results.Ok(await FindBackendAsync(AdminPoolFilter.Pool(request.HttpContext), grains, id)) : Refused(pool, id, result);
         });
 
-        admin.MapDelete("/pools/{pool}/backends/{id}", async (string pool, string id, HttpContext context, PoolRegistry pools, IGrainFactory grains) =>
-            pools.Find(pool) is null ? UnknownPool(pool)
-            : await grains.GetGrain<IPoolGrain>(pool).RemoveBackendAsync(id, Actor(context, pools)) is { Succeeded: false } refused ? Refused(pool, id, refused)
+        onePool.MapDelete("/backends/{id}", async (string pool, string id, HttpContext context, PoolRegistry pools, IGrainFactory grains) =>
+            await grains.GetGrain<IPoolGrain>(pool).RemoveBackendAsync(id, Actor(context, pools)) is { Succeeded: false } refused ? Refused(pool, id, refused)
             : Results.NoContent());
 
-        admin.MapPost("/pools/{pool}/backends/{id}/drain", async (string pool, string id, HttpRequest request, PoolRegistry pools, IGrainFactory grains) =>
+        onePool.MapPost("/backends/{id}/drain", async (string pool, string id, HttpRequest request, PoolRegistry pools, IGrainFactory grains) =>
         {
-            if (pools.Find(pool) is null)
-            {
-                return UnknownPool(pool);
-            }
-
             DrainRequest? body = null;
             if (request.ContentLength is > 0 || request.Headers.ContainsKey("Transfer-Encoding"))
             {
@@ -184,21 +111,15 @@ internal static class AdminApi
             }
 
             var result = await grains.GetGrain<IPoolGrain>(pool).DrainBackendAsync(id, body?.Timeout, Actor(request.HttpContext, pools));
-            return result.Succeeded ? Results.Ok(await FindBackendAsync(pools.Find(pool)!, grains, id)) : Refused(pool, id, result);
+            return result.Succeeded ? Results.Ok(await FindBackendAsync(AdminPoolFilter.Pool(request.HttpContext), grains, id)) : Refused(pool, id, result);
         });
 
-        admin.MapDelete("/pools/{pool}/backends/{id}/drain", async (string pool, string id, HttpContext context, PoolRegistry pools, IGrainFactory grains) =>
-            pools.Find(pool) is null ? UnknownPool(pool)
-            : await grains.GetGrain<IPoolGrain>(pool).CancelDrainAsync(id, Actor(context, pools)) is { Succeeded: false } refused ? Refused(pool, id, refused)
-            : Results.Ok(await FindBackendAsync(pools.Find(pool)!, grains, id)));
+        onePool.MapDelete("/backends/{id}/drain", async (string pool, string id, HttpContext context, PoolRegistry pools, IGrainFactory grains) =>
+            await grains.GetGrain<IPoolGrain>(pool).CancelDrainAsync(id, Actor(context, pools)) is { Succeeded: false } refused ? Refused(pool, id, refused)
+            : Results.Ok(await FindBackendAsync(AdminPoolFilter.Pool(context), grains, id)));
 
-        admin.MapGet("/pools/{pool}/backends/{id}/sessions", async (string pool, string id, string? after, int? limit, PoolRegistry pools, IGrainFactory grains) =>
+        onePool.MapGet("/backends/{id}/sessions", async (string pool, string id, string? after, int? limit, IGrainFactory grains) =>
         {
-            if (pools.Find(pool) is null)
-            {
-                return UnknownPool(pool);
-            }
-
             if (limit is < 1 or > 1000)
             {
                 return Problem(StatusCodes.Status400BadRequest, "Invalid page", $"'limit' must be between 1 and 1000 (was {limit}).");
@@ -210,13 +131,8 @@ internal static class AdminApi
                 : UnknownBackend(pool, id);
         });
 
-        admin.MapGet("/pools/{pool}/sessions/{**key}", async (string pool, string key, PoolRegistry pools, IGrainFactory grains, IOptions<BalancerOptions> options) =>
+        onePool.MapGet("/sessions/{**key}", async (string pool, string key, IGrainFactory grains, IOptions<BalancerOptions> options) =>
         {
-            if (pools.Find(pool) is null)
-            {
-                return UnknownPool(pool);
-            }
-
             if (InvalidKey(key, options.Value) is { } invalid)
             {
                 return invalid;
@@ -227,13 +143,8 @@ internal static class AdminApi
                 : Problem(StatusCodes.Status404NotFound, "No such session", $"Session '{key}' of pool '{pool}' is not pinned.");
         });
 
-        admin.MapDelete("/pools/{pool}/sessions/{**key}", async (string pool, string key, PoolRegistry pools, IGrainFactory grains, IOptions<BalancerOptions> options) =>
+        onePool.MapDelete("/sessions/{**key}", async (string pool, string key, HttpContext context, IGrainFactory grains, IOptions<BalancerOptions> options) =>
         {
-            if (pools.Find(pool) is null)
-            {
-                return UnknownPool(pool);
-            }
-
             if (InvalidKey(key, options.Value) is { } invalid)
             {
                 return invalid;
@@ -242,7 +153,7 @@ internal static class AdminApi
             // The session grain tells its pool, whose snapshots make every gateway drop the pin; this one drops it now.
             // Safe to repeat when it fails (the grain then tells the pool again).
             await grains.GetGrain<ISessionGrain>(GrainKeys.Session(pool, key)).UnpinAsync();
-            pools.Find(pool)!.Pins.Remove(key);
+            AdminPoolFilter.Pool(context).Pins.Remove(key);
             return Results.NoContent();
         });
 
@@ -335,34 +246,11 @@ internal static class AdminApi
         _ => Problem(StatusCodes.Status503ServiceUnavailable, "Not stored", $"Pool '{pool}': {result.Detail}"),
     };
 
-    private static IResult UnknownPool(string pool) => Problem(StatusCodes.Status404NotFound, "No such pool", $"This gateway has no pool '{pool}'.");
+    /// <summary>The answer to a call naming a pool this gateway does not have.</summary>
+    internal static IResult UnknownPool(string pool) => Problem(StatusCodes.Status404NotFound, "No such pool", $"This gateway has no pool '{pool}'.");
 
     private static IResult UnknownBackend(string pool, string id) => Problem(StatusCodes.Status404NotFound, "No such backend", $"Pool '{pool}' has no backend '{id}'.");
 
-    private static IResult Problem(int status, string title, string detail) => Results.Problem(statusCode: status, title: title, detail: detail);
-
-    /// <summary>Bearer API key check; a gateway without a configured key refuses every admin call.</summary>
-    private sealed class ApiKeyFilter(string? apiKey) : IEndpointFilter
-    {
-        private readonly byte[]? _expected = apiKey is { Length: > 0 } ? Encoding.UTF8.GetBytes(apiKey) : null;
-
-        public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
-        {
-            var http = context.HttpContext;
-            if (_expected is null)
-            {
-                return Problem(StatusCodes.Status401Unauthorized, "Admin API disabled", "Set Balancer:Admin:ApiKey to use the admin API.");
-            }
-
-            var header = http.Request.Headers.Authorization.ToString();
-            var presented = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? Encoding.UTF8.GetBytes(header[7..].Trim()) : [];
-            if (!CryptographicOperations.FixedTimeEquals(presented, _expected))
-            {
-                http.Response.Headers.WWWAuthenticate = "Bearer";
-                return Problem(StatusCodes.Status401Unauthorized, "Unauthorized", "Send Authorization: Bearer <Balancer:Admin:ApiKey>.");
-            }
-
-            return await next(context);
-        }
-    }
+    /// <summary>An RFC 7807 problem, as every admin error is answered.</summary>
+    internal static IResult Problem(int status, string title, string detail) => Results.Problem(statusCode: status, title: title, detail: detail);
 }

@@ -18,7 +18,9 @@ internal static class ManagementExtensions
     /// </summary>
     public static WebApplicationBuilder AddManagementListener(this WebApplicationBuilder builder)
     {
-        var management = ManagementOptions.Load(builder.Configuration);
+        // The listener's URL is needed now, before the host is built: the section is checked now, by the validator that
+        // also runs at start-up.
+        var management = ValidatedOptions.Load(builder.Configuration, ManagementOptions.SectionName, new ManagementOptionsValidator());
         var endpoints = builder.Configuration.GetSection("Kestrel:Endpoints").GetChildren().Select(e => e["Url"]).OfType<string>().ToList();
         var publicSetting = endpoints.Count > 0 ? "Kestrel:Endpoints" : "Urls";
         var publicUrls = endpoints.Count > 0
@@ -39,7 +41,7 @@ internal static class ManagementExtensions
             builder.WebHost.UseUrls([.. publicUrls, management.Url]);
         }
 
-        builder.Services.AddSingleton(management);
+        builder.Services.AddValidatedOptions<ManagementOptions, ManagementOptionsValidator>(builder.Configuration, ManagementOptions.SectionName);
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, ManagementListener.MatcherPolicy>());
         return builder;
     }

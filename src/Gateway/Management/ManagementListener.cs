@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Routing.Matching;
+using Microsoft.Extensions.Options;
 
 namespace Distributed.Gateway.Management;
 
@@ -21,8 +22,10 @@ internal static class ManagementListener
     }
 
     /// <summary>The routing step that keeps each plane's endpoints to its own port.</summary>
-    internal sealed class MatcherPolicy(ManagementOptions management) : Microsoft.AspNetCore.Routing.MatcherPolicy, IEndpointSelectorPolicy
+    internal sealed class MatcherPolicy(IOptions<ManagementOptions> management) : Microsoft.AspNetCore.Routing.MatcherPolicy, IEndpointSelectorPolicy
     {
+        private readonly int _port = management.Value.Port;
+
         // Before routing's other policies (host, method), so a management path on the public port falls through to the
         // proxy's catch-all route exactly as any other path does.
         public override int Order => -1000;
@@ -31,7 +34,7 @@ internal static class ManagementListener
 
         public Task ApplyAsync(HttpContext httpContext, CandidateSet candidates)
         {
-            var onManagementListener = httpContext.Connection.LocalPort == management.Port;
+            var onManagementListener = httpContext.Connection.LocalPort == _port;
             for (var i = 0; i < candidates.Count; i++)
             {
                 // Routing's own stand-ins (the 405 for a method a path does not take) belong to neither plane.

@@ -1,12 +1,9 @@
-using System.Net;
-using Distributed.ServiceDefaults;
-using Microsoft.Extensions.Options;
-
 namespace Distributed.Gateway.Management;
 
 /// <summary>
-/// The management listener (<c>Balancer:Admin</c>): health, and later admin API, metrics and status page, on their own
-/// port so they never shadow a proxied path and can be firewalled apart from client traffic.
+/// The management listener (<c>Balancer:Admin</c>): health, metrics, the admin API and the status page, on their own
+/// port so they never shadow a proxied path and can be firewalled apart from client traffic. Checked by
+/// <see cref="ManagementOptionsValidator"/>, before the host is built too (the listener's URL is needed then).
 /// </summary>
 public sealed class ManagementOptions
 {
@@ -22,32 +19,6 @@ public sealed class ManagementOptions
     /// </summary>
     public string? ApiKey { get; set; }
 
-    /// <summary>The listener's port.</summary>
+    /// <summary>The listener's port (of a validated <see cref="Url"/>).</summary>
     public int Port => new Uri(Url).Port;
-
-    /// <summary>Reads and validates the section; throws naming the key when it is invalid.</summary>
-    public static ManagementOptions Load(IConfiguration configuration)
-    {
-        var options = new ManagementOptions();
-        configuration.GetSection(SectionName).Bind(options);
-        var errors = new List<string>();
-        if (!Uri.TryCreate(options.Url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
-        {
-            errors.Add($"{SectionName}:Url must be an absolute http(s) URL, e.g. http://127.0.0.1:8081 (was '{options.Url}').");
-        }
-        else if (!IsLoopback(uri.Host) && string.IsNullOrWhiteSpace(options.ApiKey))
-        {
-            errors.Add($"{SectionName}:ApiKey must be set when {SectionName}:Url ('{options.Url}') is reachable beyond loopback.");
-        }
-
-        if (!string.IsNullOrEmpty(options.ApiKey) && SecretStrength.Problem($"{SectionName}:ApiKey", options.ApiKey) is { } weak)
-        {
-            errors.Add(weak);
-        }
-
-        return errors.Count == 0 ? options : throw new OptionsValidationException(SectionName, typeof(ManagementOptions), errors);
-    }
-
-    private static bool IsLoopback(string host) =>
-        string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase) || (IPAddress.TryParse(host.Trim('[', ']'), out var ip) && IPAddress.IsLoopback(ip));
 }

@@ -1,5 +1,5 @@
+using Distributed.Gateway.Cluster;
 using Distributed.Gateway.Configuration;
-using Distributed.Gateway.Management;
 using Distributed.Gateway.Pools;
 using Microsoft.Extensions.Options;
 
@@ -8,16 +8,24 @@ namespace Distributed.Gateway.Pinning;
 /// <summary>
 /// Fills a starting gateway's <see cref="PinHints"/> from the cluster's per-backend session lists: every session pinned
 /// to another backend than the key's first choice (the guess a cold gateway makes) becomes a hint. Runs once per pool,
-/// right after the pool's first snapshot, before the gateway says it is ready, and is bounded in time and work: a
-/// gateway that cannot finish it in <see cref="Limit"/> starts with what it has.
+/// right after the pool's first snapshot from the cluster (<see cref="PoolRuntime.FirstSnapshot"/>), alongside the
+/// load reports, before the gateway says it is ready, and is bounded in time and work: a gateway that cannot finish it
+/// in <see cref="Limit"/> starts with what it has.
 /// </summary>
-internal sealed partial class PinHintWarmup(IGrainFactory grains, IOptions<BalancerOptions> options, TimeProvider time, ILogger<PinHintWarmup> logger)
+internal sealed partial class PinHintWarmup(PoolRegistry pools, IGrainFactory grains, IOptions<BalancerOptions> options, TimeProvider time, ILogger<PinHintWarmup> logger)
+    : BackgroundService
 {
     /// <summary>The longest a warm-up may take; readiness does not wait longer.</summary>
     public static readonly TimeSpan Limit = TimeSpan.FromSeconds(5);
 
     private const int PageSize = 1000;
     private readonly TimeSpan _callTimeout = options.Value.ClusterCallTimeout;
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => Task.WhenAll(pools.All.Select(async pool =>
+    {
+        await pool.FirstSnapshot.WaitAsync(stoppingToken);
+        await WarmAsync(pool, stoppingToken);
+    }));
 
     /// <summary>Loads the hints of <paramref name="pool"/>; never throws but for cancellation by <paramref name="stoppingToken"/>.</summary>
     public async Task WarmAsync(PoolRuntime pool, CancellationToken stoppingToken)

@@ -1,3 +1,4 @@
+using Distributed.Gateway.Pools;
 using Distributed.Grains.Abstractions;
 
 namespace Distributed.Gateway.Pinning;

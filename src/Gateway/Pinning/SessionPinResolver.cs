@@ -1,8 +1,8 @@
 using System.Net;
+using Distributed.Gateway.Cluster;
 using Distributed.Gateway.Configuration;
 using Distributed.Gateway.Pools;
 using Distributed.Gateway.SessionKeys;
-using Distributed.Gateway.Telemetry;
 using Distributed.Grains.Abstractions;
 using Microsoft.Extensions.Options;
 
@@ -14,13 +14,13 @@ public enum RoutingOutcome
     /// <summary>No backend is usable.</summary>
     NoBackend = 0,
 
-    /// <summary>A request without session key: least-loaded.</summary>
+    /// <summary>A request without session key: where the pool's policy sends it (least-loaded by default).</summary>
     Keyless,
 
     /// <summary>The session's existing pin (from cache, cookie or grain).</summary>
     Pinned,
 
-    /// <summary>A new session, placed by consistent hashing with bounded loads.</summary>
+    /// <summary>A new session, placed by the pool's policy (consistent hashing with bounded loads by default).</summary>
     New,
 
     /// <summary>The session's pin was unusable and moved.</summary>
@@ -56,7 +56,6 @@ internal sealed partial class SessionPinResolver(
     ClusterConnectivity connectivity,
     PoolViewRefresher refresher,
     NewSessionBudget budget,
-    GatewayTelemetry telemetry,
     IOptions<BalancerOptions> options,
     ILogger<SessionPinResolver> logger)
 {
@@ -70,7 +69,7 @@ internal sealed partial class SessionPinResolver(
     private readonly TimeSpan _callTimeout = options.Value.ClusterCallTimeout;
     private readonly TimeSpan _viewLease = options.Value.EffectiveReportLease;
 
-    /// <summary>The randomness behind least-loaded choices (injected, so tests can seed it).</summary>
+    /// <summary>The randomness behind the policies' random and least-loaded choices (injected, so tests can seed it).</summary>
     public Random Random => random;
 
     /// <summary>The backend of a request of <paramref name="pool"/> with session key <paramref name="key"/>.</summary>
@@ -159,9 +158,10 @@ internal sealed partial class SessionPinResolver(
         pool.Pins.CountMiss();
 
         // Where the session most likely is: its last known backend (cached, carried by its cookie, or hinted at start-up)
-        // while that still keeps sessions (its generation merely moved on), else where placement puts it. This is what the grain is asked to pin if it has no pin (a
-        // store that lost its data). The guess, where the request goes if the grain does not answer in time, is the same
-        // last known backend, else the key's first choice regardless of load, so every gateway guesses alike.
+        // while that still keeps sessions (its generation merely moved on), else where placement puts it. This is what
+        // the grain is asked to pin if it has no pin (a store that lost its data). The guess, where the request goes if
+        // the grain does not answer in time, is the same last known backend, else the policy's guess (the key's first
+        // choice regardless of load), so every gateway guesses alike.
         var known = cached?.BackendId ?? key.Hint?.BackendId ?? pool.Hints.Find(sessionKey);
         var last = known is not null ? view.Find(known) is { KeepsSessions: true } keeps ? keeps : null : null;
         var proposal = last ?? pool.Place(sessionKey, requestKey, random);
@@ -282,12 +282,12 @@ internal sealed partial class SessionPinResolver(
         PinResult result;
         if (mayCreate)
         {
-            telemetry.GrainCall(pool.Name, "get_or_pin");
+            pool.Pins.CountGrainCall(SessionGrainCall.GetOrPin);
             result = await grain.GetOrPinAsync(Ref(proposal), ttl, fallback, timeout.Token).WaitAsync(timeout.Token);
         }
         else
         {
-            telemetry.GrainCall(pool.Name, "get");
+            pool.Pins.CountGrainCall(SessionGrainCall.Get);
             if (await grain.GetAsync().WaitAsync(timeout.Token) is not { } existing)
             {
                 return OverBudget(pool, view, requestKey);
@@ -338,7 +338,7 @@ internal sealed partial class SessionPinResolver(
 
             // Unusable here: seen not keeping sessions at its generation, or gone from a fresh view.
             var unusable = pinned?.Backend.PinGeneration ?? long.MaxValue;
-            telemetry.GrainCall(pool.Name, "repin");
+            pool.Pins.CountGrainCall(SessionGrainCall.Repin);
             result = await grain.RepinAsync(pin.Epoch, unusable, Ref(target), ttl, fallback?.Backend.Id == target.Id ? null : fallback, timeout.Token).WaitAsync(timeout.Token);
             proposal = target;
         }
@@ -362,7 +362,7 @@ internal sealed partial class SessionPinResolver(
         {
             using var timeout = new CancellationTokenSource(_callTimeout, time);
             var grain = grains.GetGrain<ISessionGrain>(GrainKeys.Session(pool.Name, sessionKey));
-            telemetry.GrainCall(pool.Name, "confirm");
+            pool.Pins.CountGrainCall(SessionGrainCall.Confirm);
             var view = pool.View;
             var proposed = view.Find(cached.BackendId) is { KeepsSessions: true } backend ? Ref(backend) : new BackendRef(cached.BackendId, cached.Generation);
             var result = await grain.GetOrPinAsync(proposed, pool.Options.SessionTtl, cancellationToken: timeout.Token).WaitAsync(timeout.Token);

@@ -18,7 +18,7 @@ internal sealed partial class PoolRegistry
             ? $"{Environment.MachineName}-{Environment.ProcessId}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3))}"
             : balancer.GatewayId;
 
-        if (!SessionCookieProtector.TryDecodeKey(balancer.Cookies.SigningKey, out var key))
+        if (!SigningKeys.TryDecode(balancer.Cookies.SigningKey, out var key))
         {
             key = RandomNumberGenerator.GetBytes(32);
             if (balancer.Pools.Values.Any(p => SessionKeySourceFactory.Parse(p.SessionKey).Kind == SessionKeyKind.Cookie))
@@ -27,7 +27,7 @@ internal sealed partial class PoolRegistry
             }
         }
 
-        var previous = balancer.Cookies.PreviousSigningKeys.Select(k => SessionCookieProtector.TryDecodeKey(k, out var bytes) ? bytes : throw new InvalidOperationException("Validated at start-up."));
+        var previous = balancer.Cookies.PreviousSigningKeys.Select(k => SigningKeys.TryDecode(k, out var bytes) ? bytes : throw new InvalidOperationException("Validated at start-up."));
         var protector = new SessionCookieProtector(key, previous);
         _pools = balancer.Pools.ToFrozenDictionary(
             p => p.Key,

@@ -1,17 +1,19 @@
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using Distributed.Gateway.Configuration;
-using Distributed.Gateway.Pinning;
-using Distributed.Gateway.Routing;
 using Distributed.Gateway.SessionKeys;
 using Distributed.Grains.Abstractions;
 
 namespace Distributed.Gateway.Pools;
 
-/// <summary>Everything one gateway holds for one pool: its settings, current view, counters and pin cache.</summary>
+/// <summary>
+/// Everything one gateway holds for one pool: its settings, current view, counters, pin cache and hints, and its balancing
+/// and retry policies. The features above (pinning, the cluster's reports, routing, telemetry) work on it; it knows none of them.
+/// </summary>
 internal sealed class PoolRuntime
 {
     private readonly ConcurrentDictionary<string, BackendCounter> _counters = new(StringComparer.Ordinal);
+    private readonly TaskCompletionSource _firstSnapshot = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private PoolView _view;
 
     public PoolRuntime(string name, PoolOptions options, SessionKeySource? keySource, PinCacheOptions cacheOptions, TimeProvider time)
@@ -60,6 +62,9 @@ internal sealed class PoolRuntime
     public PinHints Hints { get; }
 
     public PoolView View => Volatile.Read(ref _view);
+
+    /// <summary>Completes when the first snapshot from the cluster replaced the configuration seed.</summary>
+    public Task FirstSnapshot => _firstSnapshot.Task;
 
     /// <summary>Raised after a snapshot with a different registry version replaced the view.</summary>
     public event Action<PoolRuntime>? RegistryChanged;
@@ -129,5 +134,7 @@ internal sealed class PoolRuntime
         {
             RegistryChanged?.Invoke(this);
         }
+
+        _firstSnapshot.TrySetResult();
     }
 }

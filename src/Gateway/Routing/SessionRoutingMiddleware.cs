@@ -11,8 +11,8 @@ using Yarp.ReverseProxy.Model;
 namespace Distributed.Gateway.Routing;
 
 /// <summary>
-/// A step of YARP's proxy pipeline: decides the one destination of the request (the session's pin, or the
-/// least-loaded backend) and narrows <see cref="IReverseProxyFeature.AvailableDestinations"/> to it, so YARP's own
+/// A step of YARP's proxy pipeline: decides the one destination of the request (the session's pin, or the backend the
+/// pool's policy chooses) and narrows <see cref="IReverseProxyFeature.AvailableDestinations"/> to it, so YARP's own
 /// forwarder sends the request there. Counts the request in flight for the cluster-wide load figures.
 /// </summary>
 internal sealed partial class SessionRoutingMiddleware(

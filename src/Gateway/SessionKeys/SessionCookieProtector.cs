@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Buffers.Text;
-using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -46,30 +45,9 @@ public sealed class SessionCookieProtector
     public SessionCookieProtector(byte[] key, IEnumerable<byte[]>? previousKeys = null)
     {
         ArgumentNullException.ThrowIfNull(key);
-        ArgumentOutOfRangeException.ThrowIfLessThan(key.Length, 32);
+        ArgumentOutOfRangeException.ThrowIfLessThan(key.Length, SigningKeys.MinimumBytes);
         _current = new Key(key);
         _keys = [_current, .. (previousKeys ?? []).Select(k => new Key(k))];
-    }
-
-    /// <summary>Decodes a configured base64 key of at least 32 bytes.</summary>
-    public static bool TryDecodeKey(string? base64, [NotNullWhen(true)] out byte[]? key)
-    {
-        key = null;
-        if (string.IsNullOrWhiteSpace(base64))
-        {
-            return false;
-        }
-
-        try
-        {
-            key = Convert.FromBase64String(base64);
-        }
-        catch (FormatException)
-        {
-            return false;
-        }
-
-        return key.Length >= 32;
     }
 
     /// <summary>A new session id.</summary>

@@ -11,7 +11,7 @@ public readonly record struct PinHint(string BackendId, long Generation, DateTim
 /// <summary>What a request says about its session.</summary>
 public readonly record struct SessionKeyResult
 {
-    /// <summary>The session key, or <c>null</c> for a keyless request (plain least-loaded).</summary>
+    /// <summary>The session key, or <c>null</c> for a keyless request (routed by the pool's policy alone).</summary>
     public string? Key { get; private init; }
 
     /// <summary>The key was minted for this request (a new session); no pin can exist for it yet.</summary>

@@ -5,7 +5,7 @@ namespace Distributed.Gateway.SessionKeys;
 /// <summary>The kinds of session key a pool can use.</summary>
 public enum SessionKeyKind
 {
-    /// <summary>No stickiness: every request goes to the least-loaded backend.</summary>
+    /// <summary>No stickiness: every request goes where the pool's policy sends it.</summary>
     None = 0,
 
     /// <summary><c>Header:&lt;name&gt;</c>.</summary>

@@ -1,8 +1,8 @@
+using Distributed.ServiceDefaults;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Microsoft.Extensions.Options;
 
 namespace Distributed.Gateway.Shutdown;
 
@@ -14,10 +14,7 @@ internal static class ShutdownExtensions
     /// <summary>The shutdown phases, their validated options and the readiness check that turns 503 on SIGTERM.</summary>
     public static IServiceCollection AddGracefulShutdown(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<ShutdownOptions>()
-            .Bind(configuration.GetSection(ShutdownOptions.SectionName))
-            .ValidateOnStart();
-        services.AddSingleton<IValidateOptions<ShutdownOptions>, ShutdownOptionsValidator>();
+        services.AddValidatedOptions<ShutdownOptions, ShutdownOptionsValidator>(configuration, ShutdownOptions.SectionName);
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<GracefulShutdown>();
         services.AddHostedService(sp => sp.GetRequiredService<GracefulShutdown>());

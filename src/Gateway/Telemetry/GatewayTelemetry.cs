@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using Distributed.Gateway.Cluster;
 using Distributed.Gateway.Pinning;
 using Distributed.Gateway.Pools;
 
@@ -17,23 +18,24 @@ internal sealed class GatewayTelemetry
 
     public static readonly ActivitySource ActivitySource = new(ServiceName);
 
-    private readonly Counter<long> _grainCalls;
+    private static readonly SessionGrainCall[] GrainCallKinds = Enum.GetValues<SessionGrainCall>();
+
     private readonly Counter<long> _retries;
-    private readonly Counter<long> _reseeds;
 
     public GatewayTelemetry(IMeterFactory meters, PoolRegistry pools, ClusterConnectivity connectivity, TimeProvider time)
     {
         var meter = meters.Create(ServiceName);
-        // Per-request figures are running totals the request path keeps anyway (interlocked increments), read when
-        // metrics are collected: a metric call with tags per request cost more than the routing decision itself.
+        // Figures are running totals the features keep anyway (interlocked increments), read when metrics are collected:
+        // a metric call with tags per request cost more than the routing decision itself, and the features need not know
+        // this class (it depends on them, never the other way round).
         meter.CreateObservableCounter("distributed.gateway.requests", () => Requests(pools), "{request}", "Requests forwarded, by pool, backend and result (success, failure).");
         meter.CreateObservableCounter("distributed.gateway.pin.cache.hits", () => Pools(pools, p => p.Pins.Hits), "{request}", "Requests whose session pin came from this gateway's cache.");
         meter.CreateObservableCounter("distributed.gateway.pin.cache.misses", () => Pools(pools, p => p.Pins.Misses), "{request}", "Requests whose session pin needed the session grain.");
         meter.CreateObservableCounter("distributed.gateway.sessions.over_budget", () => Pools(pools, p => p.Pins.OverBudget), "{session}", "New sessions refused because their client's budget of new sessions was spent; routed keyless instead.");
         meter.CreateObservableCounter("distributed.gateway.pin.guesses", () => Pools(pools, p => p.Pins.Guesses), "{request}", "Requests routed by a guess because the session grain did not answer within the wait budget.");
-        _grainCalls = meter.CreateCounter<long>("distributed.gateway.grain.calls", "{call}", "Session grain calls, by operation.");
+        meter.CreateObservableCounter("distributed.gateway.grain.calls", () => GrainCalls(pools), "{call}", "Session grain calls, by operation.");
         _retries = meter.CreateCounter<long>("distributed.gateway.retries", "{request}", "Idempotent requests retried on another backend after a transport failure.");
-        _reseeds = meter.CreateCounter<long>("distributed.gateway.pool.reseeds", "{seed}", "Pools this gateway seeded again because the cluster's store had lost their registry.");
+        meter.CreateObservableCounter("distributed.gateway.pool.reseeds", () => Pools(pools, p => connectivity.Reports(p.Name).Reseeds), "{seed}", "Pools this gateway seeded again because the cluster's store had lost their registry.");
         meter.CreateObservableGauge("distributed.gateway.snapshot.age", () => Pools(pools, p => (time.GetUtcNow() - p.View.ReceivedAt).TotalSeconds), "s", "Age of this gateway's snapshot of each pool.");
         meter.CreateObservableGauge("distributed.gateway.degraded", () => connectivity.IsDegraded ? 1 : 0, description: "1 while the cluster is unreachable and the gateway routes fail-static.");
         meter.CreateObservableGauge("distributed.gateway.pool.reachable", () => Pools(pools, p => connectivity.Reports(p.Name).Unreachable ? 0 : 1), description: "1 while this gateway's load reports to the pool's grain succeed; 0 after two failed in a row.");
@@ -46,13 +48,8 @@ internal sealed class GatewayTelemetry
         meter.CreateObservableGauge("distributed.backend.accepting", () => Backends(pools, b => b.AcceptsNew ? 1 : 0), description: "1 when the backend takes new sessions (active, healthy or panic, not full).");
     }
 
-    public void GrainCall(string pool, string operation) =>
-        _grainCalls.Add(1, new KeyValuePair<string, object?>("pool", pool), new KeyValuePair<string, object?>("operation", operation));
-
     public void Retried(string pool, string backend) =>
         _retries.Add(1, new KeyValuePair<string, object?>("pool", pool), new KeyValuePair<string, object?>("backend", backend));
-
-    public void Reseeded(string pool) => _reseeds.Add(1, new KeyValuePair<string, object?>("pool", pool));
 
     /// <summary>Starts the span of a routing decision (a child of the request's server span; grain calls nest in it).</summary>
     public static Activity? StartDecision(string pool) =>
@@ -99,6 +96,21 @@ internal sealed class GatewayTelemetry
             new KeyValuePair<string, object?>("backend", backend),
             new KeyValuePair<string, object?>("result", result));
     }
+
+    private static IEnumerable<Measurement<long>> GrainCalls(PoolRegistry pools) =>
+        pools.All.SelectMany(p => GrainCallKinds.Select(call => new Measurement<long>(
+            p.Pins.GrainCalls(call),
+            new KeyValuePair<string, object?>("pool", p.Name),
+            new KeyValuePair<string, object?>("operation", Operation(call)))));
+
+    // The operation tag as the metric has always named it.
+    private static string Operation(SessionGrainCall call) => call switch
+    {
+        SessionGrainCall.GetOrPin => "get_or_pin",
+        SessionGrainCall.Get => "get",
+        SessionGrainCall.Repin => "repin",
+        _ => "confirm",
+    };
 
     private static IEnumerable<Measurement<T>> Pools<T>(PoolRegistry pools, Func<PoolRuntime, T> value)
         where T : struct =>

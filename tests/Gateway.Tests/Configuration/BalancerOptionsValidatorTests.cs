@@ -1,4 +1,6 @@
 using Distributed.Gateway.Configuration;
+using Distributed.Gateway.SessionKeys;
+using Microsoft.Extensions.Options;
 
 namespace Distributed.Gateway.Tests.Configuration;
 
@@ -22,12 +24,27 @@ public sealed class BalancerOptionsValidatorTests
         Routes = { ["all"] = new RouteOptions { Pool = "web" } },
     };
 
+    private static BalancerOptionsValidator Validator(ClaimAuthenticationOptions? authentication = null) =>
+        new(Options.Create(authentication ?? new ClaimAuthenticationOptions()));
+
     private static IEnumerable<string> Errors(BalancerOptions options) =>
-        new BalancerOptionsValidator().Validate(null, options).Failures ?? [];
+        Validator().Validate(null, options).Failures ?? [];
 
     [Fact]
     public void Validate_SensibleConfiguration_Passes() =>
-        Assert.True(new BalancerOptionsValidator().Validate(null, Valid()).Succeeded);
+        Assert.True(Validator().Validate(null, Valid()).Succeeded);
+
+    [Fact]
+    public void Validate_ClaimPoolWithoutAuthentication_IsRefusedNamingThePoolAndTheSection()
+    {
+        var options = Valid();
+        options.Pools["web"].SessionKey = "Claim:sub";
+
+        var error = Assert.Single(Errors(options));
+        Assert.Contains("Balancer:Pools:web:SessionKey", error, StringComparison.Ordinal);
+        Assert.Contains("Balancer:Authentication", error, StringComparison.Ordinal);
+        Assert.True(Validator(new ClaimAuthenticationOptions { Authority = "https://login.example.com/tenant", Audience = "web" }).Validate(null, options).Succeeded);
+    }
 
     public static TheoryData<string, Action<BalancerOptions>> Broken => new()
     {
@@ -51,10 +68,10 @@ public sealed class BalancerOptionsValidatorTests
         { "Balancer:History:SessionsInterval", o => o.History.SessionsInterval = TimeSpan.Zero },
         { "Balancer:Pools:web:PanicThreshold", o => o.Pools["web"].PanicThreshold = 101 },
         { "Balancer:Pools:web:PanicThreshold", o => o.Pools["web"].PanicThreshold = -1 },
-        { "Balancer:Pools:web:HashKey must be set when Policy is Hash", o => o.Pools["web"].Policy = Distributed.Gateway.Pools.BalancingPolicyKind.Hash },
-        { "Balancer:Pools:web:HashKey must be", o => (o.Pools["web"].Policy, o.Pools["web"].HashKey) = (Distributed.Gateway.Pools.BalancingPolicyKind.Hash, "Query:id") },
+        { "Balancer:Pools:web:HashKey must be set when Policy is Hash", o => o.Pools["web"].Policy = BalancingPolicyKind.Hash },
+        { "Balancer:Pools:web:HashKey must be", o => (o.Pools["web"].Policy, o.Pools["web"].HashKey) = (BalancingPolicyKind.Hash, "Query:id") },
         { "Balancer:Pools:web:HashKey is only used with Policy Hash", o => o.Pools["web"].HashKey = "Path" },
-        { "Balancer:Pools:web:Policy", o => o.Pools["web"].Policy = (Distributed.Gateway.Pools.BalancingPolicyKind)42 },
+        { "Balancer:Pools:web:Policy", o => o.Pools["web"].Policy = (BalancingPolicyKind)42 },
         { "Balancer:Pools:web:Retry:Methods", o => o.Pools["web"].Retry.Methods = ["get"] },
         { "Balancer:Pools:web:Retry:On", o => o.Pools["web"].Retry.On = (RetryOn)8 },
         { "Balancer:Pools:web:BackendProtocol", o => o.Pools["web"].BackendProtocol = (BackendProtocol)7 },

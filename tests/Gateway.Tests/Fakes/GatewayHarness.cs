@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Distributed.Gateway.Cluster;
 using Distributed.Gateway.Configuration;
 using Distributed.Gateway.Pinning;
 using Distributed.Gateway.Pools;
@@ -38,8 +39,8 @@ internal sealed class GatewayHarness : IDisposable
         Telemetry = new GatewayTelemetry(_services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), Registry, Connectivity, Time);
         Refresher = new PoolViewRefresher(Grains.Factory, Time, options);
         Budget = new NewSessionBudget(options);
-        Warmup = new PinHintWarmup(Grains.Factory, options, Time, NullLogger<PinHintWarmup>.Instance);
-        Resolver = new SessionPinResolver(Grains.Factory, new Random(7), Time, Connectivity, Refresher, Budget, Telemetry, options, NullLogger<SessionPinResolver>.Instance);
+        Warmup = new PinHintWarmup(Registry, Grains.Factory, options, Time, NullLogger<PinHintWarmup>.Instance);
+        Resolver = new SessionPinResolver(Grains.Factory, new Random(7), Time, Connectivity, Refresher, Budget, options, NullLogger<SessionPinResolver>.Instance);
         Adopt(Backend("b1"), Backend("b2"), Backend("b3"));
     }
 
@@ -91,6 +92,7 @@ internal sealed class GatewayHarness : IDisposable
     public void Dispose()
     {
         Budget.Dispose();
+        Warmup.Dispose();
         _services.Dispose();
     }
 

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
+using Distributed.Gateway.Cluster;
 using Distributed.Gateway.Configuration;
 using Distributed.Gateway.History;
-using Distributed.Gateway.Management;
 using Distributed.Gateway.Pools;
 using Distributed.Grains.Abstractions;
 using Microsoft.Extensions.Logging.Abstractions;

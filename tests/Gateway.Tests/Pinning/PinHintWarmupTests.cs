@@ -1,5 +1,5 @@
+using Distributed.Gateway.Cluster;
 using Distributed.Gateway.Pinning;
-using Distributed.Gateway.Pools;
 using Distributed.Gateway.SessionKeys;
 using Distributed.Gateway.Tests.Fakes;
 using Microsoft.Extensions.Diagnostics.HealthChecks;

@@ -1,4 +1,5 @@
 using Distributed.Gateway.Pinning;
+using Distributed.Gateway.Pools;
 using Distributed.Grains.Abstractions;
 
 namespace Distributed.Gateway.Tests.Pinning;

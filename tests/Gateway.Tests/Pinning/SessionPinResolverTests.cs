@@ -1,4 +1,5 @@
 using Distributed.Gateway.Pinning;
+using Distributed.Gateway.Pools;
 using Distributed.Gateway.SessionKeys;
 using Distributed.Gateway.Tests.Fakes;
 using static Distributed.Gateway.Tests.Fakes.GatewayHarness;

@@ -1,5 +1,5 @@
 using Distributed.Gateway.Configuration;
-using Distributed.Gateway.Pinning;
+using Distributed.Gateway.Pools;
 using Distributed.Gateway.Routing;
 using Distributed.Gateway.SessionKeys;
 using Distributed.Gateway.Tests.Fakes;

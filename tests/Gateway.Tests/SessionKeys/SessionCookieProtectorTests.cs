@@ -143,13 +143,13 @@ public sealed class SessionCookieProtectorTests
     [InlineData("")]
     [InlineData("not base64!")]
     [InlineData("c2hvcnQ=")]
-    public void TryDecodeKey_InvalidOrShortKeys_AreRejected(string? key) =>
-        Assert.False(SessionCookieProtector.TryDecodeKey(key, out _));
+    public void SigningKeysTryDecode_InvalidOrShortKeys_AreRejected(string? key) =>
+        Assert.False(SigningKeys.TryDecode(key, out _));
 
     [Fact]
-    public void TryDecodeKey_ThirtyTwoBytes_IsAccepted()
+    public void SigningKeysTryDecode_ThirtyTwoBytes_IsAccepted()
     {
-        Assert.True(SessionCookieProtector.TryDecodeKey(Convert.ToBase64String(new byte[32]), out var key));
+        Assert.True(SigningKeys.TryDecode(Convert.ToBase64String(new byte[32]), out var key));
         Assert.Equal(32, key.Length);
     }
 }

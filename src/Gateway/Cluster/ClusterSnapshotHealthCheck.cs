@@ -1,7 +1,8 @@
 using System.Globalization;
+using Distributed.Gateway.Pools;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
-namespace Distributed.Gateway.Pools;
+namespace Distributed.Gateway.Cluster;
 
 /// <summary>
 /// Readiness: unhealthy until every pool has a snapshot from the cluster (not just the configuration seed) and its pin

@@ -1,10 +1,9 @@
 using Distributed.Gateway.Configuration;
-using Distributed.Gateway.Pinning;
-using Distributed.Gateway.Telemetry;
+using Distributed.Gateway.Pools;
 using Distributed.Grains.Abstractions;
 using Microsoft.Extensions.Options;
 
-namespace Distributed.Gateway.Pools;
+namespace Distributed.Gateway.Cluster;
 
 /// <summary>
 /// The gateway's only regular traffic to the cluster: every <see cref="BalancerOptions.ReportInterval"/> it reports
@@ -17,8 +16,6 @@ internal sealed partial class ClusterLoadReporter(
     IGrainFactory grains,
     ClusterConnectivity connectivity,
     IOptions<BalancerOptions> options,
-    GatewayTelemetry telemetry,
-    PinHintWarmup hints,
     TimeProvider time,
     ILogger<ClusterLoadReporter> logger) : BackgroundService
 {
@@ -30,18 +27,10 @@ internal sealed partial class ClusterLoadReporter(
     private async Task RunAsync(PoolRuntime pool, CancellationToken stoppingToken)
     {
         await SeedAsync(pool, stoppingToken);
-        var warmup = hints.WarmAsync(pool, stoppingToken); // alongside the reports, which must not wait for it
-        try
+        using var timer = new PeriodicTimer(_options.ReportInterval, time);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
         {
-            using var timer = new PeriodicTimer(_options.ReportInterval, time);
-            while (await timer.WaitForNextTickAsync(stoppingToken))
-            {
-                await ReportAsync(pool, stoppingToken);
-            }
-        }
-        finally
-        {
-            await warmup.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await ReportAsync(pool, stoppingToken);
         }
     }
 
@@ -141,7 +130,7 @@ internal sealed partial class ClusterLoadReporter(
             ? [.. view.Backends.Select(b => new BackendSpec(b.Id, b.Backend.Address, b.Backend.Weight, b.Backend.MaxInFlight))]
             : pool.Seed;
         var snapshot = await grain.InitializeAsync(seed, pool.Settings, cancellationToken).WaitAsync(cancellationToken);
-        telemetry.Reseeded(pool.Name);
+        connectivity.Reseeded(pool.Name);
         LogReseeded(logger, pool.Name, view.FromCluster ? "this gateway's last view of it" : "configuration", seed.Length);
         return snapshot;
     }

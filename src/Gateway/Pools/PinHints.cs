@@ -1,10 +1,10 @@
 using System.Collections.Concurrent;
 
-namespace Distributed.Gateway.Pinning;
+namespace Distributed.Gateway.Pools;
 
 /// <summary>
 /// Sessions a starting gateway learned are pinned somewhere else than its guess would say: loaded once from the
-/// cluster's per-backend session lists (<see cref="PinHintWarmup"/>), consulted only when the pin cache has nothing for
+/// cluster's per-backend session lists (<see cref="Pinning.PinHintWarmup"/>), consulted only when the pin cache has nothing for
 /// a session. A hint is never trusted as a pin: it is what the session grain is asked to confirm, and where the request
 /// goes if the grain does not answer within the wait budget, so a restarted gateway guesses right for sessions that
 /// earlier failures, drains or bounded loads moved off their first choice. Bounded: once full, further hints are dropped.

@@ -1,12 +1,12 @@
 using System.Collections.Concurrent;
+using Distributed.Gateway.Cluster;
 using Distributed.Gateway.Configuration;
-using Distributed.Gateway.Pools;
 using Distributed.Gateway.Tests.Fakes;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 using static Distributed.Gateway.Tests.Fakes.GatewayHarness;
 
-namespace Distributed.Gateway.Tests.Pools;
+namespace Distributed.Gateway.Tests.Cluster;
 
 [Trait("Category", "Unit")]
 public sealed class ClusterLoadReporterTests : IAsyncLifetime, IDisposable
@@ -35,15 +35,19 @@ public sealed class ClusterLoadReporterTests : IAsyncLifetime, IDisposable
             _gateway.Grains.Factory,
             _gateway.Connectivity,
             Microsoft.Extensions.Options.Options.Create(_gateway.Options),
-            _gateway.Telemetry,
-            _gateway.Warmup,
             _gateway.Time,
             _log);
         await _reporter.StartAsync(CancellationToken.None);
+        await _gateway.Warmup.StartAsync(CancellationToken.None); // as the gateway runs it: after each pool's first snapshot
         await EventuallyAsync(() => !Grain.Seeds.IsEmpty && !OtherGrain.Seeds.IsEmpty, "the pools to be seeded");
+        await EventuallyAsync(() => _gateway.Registry.All.All(p => p.Hints.Loaded), "the pin hints to be loaded after the first snapshots");
     }
 
-    public async Task DisposeAsync() => await _reporter!.StopAsync(CancellationToken.None);
+    public async Task DisposeAsync()
+    {
+        await _gateway.Warmup.StopAsync(CancellationToken.None);
+        await _reporter!.StopAsync(CancellationToken.None);
+    }
 
     public void Dispose()
     {

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace Distributed.Gateway.Pinning;
+namespace Distributed.Gateway.Pools;
 
 /// <summary>A pin as this gateway knows it.</summary>
 /// <param name="BackendId">Pinned backend.</param>
@@ -15,6 +15,22 @@ internal sealed record CachedPin(string BackendId, long Epoch, long Generation, 
 {
     /// <summary>A guess made while the cluster did not answer in time; reconciled with the grain on the next request.</summary>
     public bool IsProvisional => Epoch < 0;
+}
+
+/// <summary>The session grain calls a gateway makes for a pin, as the metrics name them.</summary>
+internal enum SessionGrainCall
+{
+    /// <summary>Get-or-pin for a request whose pin was not cached.</summary>
+    GetOrPin,
+
+    /// <summary>Whether a session exists, for a key past its client's budget of new sessions.</summary>
+    Get,
+
+    /// <summary>A compare-and-set re-pin off an unusable backend.</summary>
+    Repin,
+
+    /// <summary>A background confirmation of a cached pin.</summary>
+    Confirm,
 }
 
 /// <summary>
@@ -36,6 +52,7 @@ internal sealed class PinCache
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _confirming = new(StringComparer.Ordinal);
     private readonly int _capacity;
+    private readonly long[] _grainCalls = new long[Enum.GetValues<SessionGrainCall>().Length];
     private int _count;
     private int _sweeping;
     private long _hits;
@@ -78,6 +95,12 @@ internal sealed class PinCache
 
     /// <summary>Counts a new session refused by its client's budget.</summary>
     public void CountOverBudget() => Interlocked.Increment(ref _overBudget);
+
+    /// <summary>Session grain calls of <paramref name="call"/>'s kind made for this pool's pins, since the gateway started.</summary>
+    public long GrainCalls(SessionGrainCall call) => Interlocked.Read(ref _grainCalls[(int)call]);
+
+    /// <summary>Counts a session grain call (read by the metrics, like the counts above).</summary>
+    public void CountGrainCall(SessionGrainCall call) => Interlocked.Increment(ref _grainCalls[(int)call]);
 
     public CachedPin? Get(string sessionKey)
     {

@@ -1,6 +1,6 @@
 using Distributed.Grains.Abstractions;
 
-namespace Distributed.Gateway.Management;
+namespace Distributed.Gateway.Cluster;
 
 /// <summary>How many sessions are pinned to a backend, cluster-wide.</summary>
 internal interface IBackendSessionCounter

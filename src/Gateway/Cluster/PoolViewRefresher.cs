@@ -1,9 +1,10 @@
 using System.Collections.Concurrent;
 using Distributed.Gateway.Configuration;
+using Distributed.Gateway.Pools;
 using Distributed.Grains.Abstractions;
 using Microsoft.Extensions.Options;
 
-namespace Distributed.Gateway.Pools;
+namespace Distributed.Gateway.Cluster;
 
 /// <summary>
 /// Fetches a pool's snapshot out of turn, when a request meets a pin to a backend this gateway's view does not know

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace Distributed.Gateway.Pools;
+namespace Distributed.Gateway.Cluster;
 
 /// <summary>
 /// Whether this gateway currently reaches the cluster's pool grains, per pool. While a pool's load reports fail, the
@@ -26,13 +26,17 @@ internal sealed class ClusterConnectivity(TimeProvider time)
 
     /// <summary>A report to <paramref name="pool"/> failed; returns how many have failed in a row now.</summary>
     public int ReportFailed(string pool) => Reports(pool).Failed(time.GetUtcNow());
+
+    /// <summary>This gateway seeded <paramref name="pool"/> again because the cluster's store had lost its registry.</summary>
+    public void Reseeded(string pool) => Reports(pool).CountReseed();
 }
 
-/// <summary>One pool's load reports as this gateway sees them: failures in a row and since when.</summary>
+/// <summary>One pool's load reports as this gateway sees them: failures in a row and since when, and reseeds.</summary>
 internal sealed class PoolReports
 {
     private int _failures;
     private long _failingSinceTicks;
+    private long _reseeds;
 
     /// <summary>Reports that failed in a row.</summary>
     public int FailuresInARow => Volatile.Read(ref _failures);
@@ -42,6 +46,9 @@ internal sealed class PoolReports
 
     /// <summary>When the current run of failures began.</summary>
     public DateTimeOffset FailingSince => new(Interlocked.Read(ref _failingSinceTicks), TimeSpan.Zero);
+
+    /// <summary>Times this gateway seeded the pool again since it started (read by the metrics).</summary>
+    public long Reseeds => Interlocked.Read(ref _reseeds);
 
     internal int Failed(DateTimeOffset now)
     {
@@ -53,6 +60,8 @@ internal sealed class PoolReports
 
         return failures;
     }
+
+    internal void CountReseed() => Interlocked.Increment(ref _reseeds);
 
     internal (int Failures, DateTimeOffset Since) Succeeded() => (Interlocked.Exchange(ref _failures, 0), FailingSince);
 }

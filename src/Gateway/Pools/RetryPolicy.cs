@@ -2,7 +2,7 @@ using System.Collections.Frozen;
 using Distributed.Gateway.Configuration;
 using Yarp.ReverseProxy.Forwarder;
 
-namespace Distributed.Gateway.Routing;
+namespace Distributed.Gateway.Pools;
 
 /// <summary>
 /// Whether a forwarded request that failed may be sent once more to another backend (<see cref="RetryOptions"/>):

@@ -1,4 +1,4 @@
-namespace Distributed.Gateway.History;
+namespace Distributed.Gateway.Configuration;
 
 /// <summary>
 /// The management API's short in-memory history of every pool (<c>Balancer:History</c>), drawn by the status page:

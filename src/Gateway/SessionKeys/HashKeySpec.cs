@@ -1,10 +1,9 @@
 using System.Diagnostics.CodeAnalysis;
-using Distributed.Gateway.SessionKeys;
 
-namespace Distributed.Gateway.Pools;
+namespace Distributed.Gateway.SessionKeys;
 
 /// <summary>
-/// A parsed <c>Balancer:Pools:&lt;pool&gt;:HashKey</c>: what the <see cref="BalancingPolicyKind.Hash"/> policy hashes.
+/// A parsed <c>Balancer:Pools:&lt;pool&gt;:HashKey</c>: what the <c>Hash</c> balancing policy hashes.
 /// <c>ClientIp</c>, <c>Header:&lt;name&gt;</c>, <c>Cookie:&lt;name&gt;</c> (the raw value), <c>Claim:&lt;type&gt;</c>
 /// (as session keys are written) or <c>Path</c> (the URL path, without query).
 /// </summary>

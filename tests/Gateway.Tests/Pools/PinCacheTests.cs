@@ -1,7 +1,7 @@
-using Distributed.Gateway.Pinning;
+using Distributed.Gateway.Pools;
 using Distributed.Gateway.Tests.Fakes;
 
-namespace Distributed.Gateway.Tests.Pinning;
+namespace Distributed.Gateway.Tests.Pools;
 
 [Trait("Category", "Unit")]
 public sealed class PinCacheTests
