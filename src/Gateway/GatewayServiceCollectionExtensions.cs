@@ -4,8 +4,10 @@ using Distributed.Gateway.Pools;
 using Distributed.Gateway.Routing;
 using Distributed.Gateway.Telemetry;
 using Distributed.Gateway.WebSockets;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Configuration;
+using Yarp.ReverseProxy.Forwarder;
 
 namespace Distributed.Gateway;
 
@@ -29,12 +31,13 @@ internal static class GatewayServiceCollectionExtensions
         services.AddSingleton<PinHintWarmup>();
         services.AddSingleton<GatewayTelemetry>();
         services.AddHostedService<ClusterLoadReporter>();
-        services.AddSingleton<WebSocketRegistry>();
+        services.TryAddSingleton<WebSocketRegistry>(); // also the shutdown's
         services.AddHostedService<WebSocketDrainCloser>();
         services.AddHealthChecks().AddCheck<ClusterSnapshotHealthCheck>("cluster-snapshot", tags: ["ready"]);
         services.AddSingleton<BalancerProxyConfigProvider>();
         services.AddSingleton<IProxyConfigProvider>(sp => sp.GetRequiredService<BalancerProxyConfigProvider>());
         services.AddReverseProxy();
+        services.AddSingleton<IForwarderHttpClientFactory, BackendTlsHttpClientFactory>(); // replaces YARP's
         return services;
     }
 

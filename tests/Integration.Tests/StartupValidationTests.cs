@@ -6,7 +6,8 @@ namespace Distributed.Integration.Tests;
 /// <summary>
 /// Security settings that stop a gateway or silo at start-up, with exit code 78 and a message naming the key: the
 /// manifests' placeholder secrets, short keys, claim pools without authentication, malformed proxy networks and
-/// unusable TLS settings. Real processes, as an operator would start them.
+/// unusable TLS settings (cluster TLS; a backends' CA file that is missing or holds no certificate). Real processes, as
+/// an operator would start them.
 /// </summary>
 [Trait("Category", "Integration")]
 public sealed class StartupValidationTests
@@ -27,6 +28,8 @@ public sealed class StartupValidationTests
         { "Balancer:ForwardedHeaders:KnownNetworks:0", "10.0.0.1/8", "CIDR" },
         { "Balancer:ForwardedHeaders:KnownProxies:0", "10.0.0.0/8", "KnownNetworks" },
         { "Orleans:Tls:Enabled", "true", "Orleans:Tls:CertificatePath" },
+        { "Balancer:Pools:web:BackendTls:CaCertificatePath", "/nonexistent/ca.pem", "does not exist" },
+        { "Balancer:Pools:web:BackendTls:CaCertificatePath", Path.Combine(RepoPaths.Root, "README.md"), "holds no PEM certificate" },
     };
 
     public static TheoryData<string, string, string> SiloCases => new()

@@ -8,7 +8,7 @@ namespace Distributed.Topology;
 /// <summary>
 /// Certificates made on the spot for local HTTPS (a gateway's edge listener, an HTTPS echo backend): a certificate
 /// authority, server certificates it issues or that sign themselves, and a check that trusts one authority only.
-/// Valid from five minutes ago for a day; never trusted by the machine.
+/// Servers' certificates are valid from five minutes ago for a day; never trusted by the machine.
 /// </summary>
 public static class LocalCertificates
 {
@@ -17,12 +17,12 @@ public static class LocalCertificates
     /// <summary>A certificate authority named <paramref name="name"/>, with its private key, to issue server certificates.</summary>
     public static X509Certificate2 CreateAuthority(string name)
     {
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest($"CN={name}", key, HashAlgorithmName.SHA256);
+        using var key = RSA.Create(2048); // RSA like the server certificates: an issuer signs with its own key type
+        var request = new CertificateRequest($"CN={name}", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(certificateAuthority: true, hasPathLengthConstraint: true, pathLengthConstraint: 0, critical: true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, critical: true));
         request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, critical: false));
-        return request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+        return request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-10), DateTimeOffset.UtcNow.AddDays(2)); // outlives what it issues
     }
 
     /// <summary>
