@@ -85,6 +85,7 @@ public sealed class BackendTlsOptionsTests : IDisposable
         Assert.True(Builds(trust, issued));
         Assert.False(Builds(trust, foreign));
         Assert.False(Builds(trust, selfSigned));
+        Assert.True(Builds(BackendTrust.Parse(selfSigned.ExportCertificatePem(), out _)!, selfSigned)); // its own CA file
 
         static bool Builds(BackendTrust trust, X509Certificate2 certificate)
         {
