@@ -164,7 +164,7 @@ internal sealed partial class SessionRoutingMiddleware(
     [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Pool {Pool}: backend {Backend} failed ({Error}) before answering; retrying the request once on {Alternative}.")]
     private static partial void LogRetry(ILogger logger, string pool, string backend, ForwarderError error, string alternative);
 
-    [LoggerMessage(EventId = 3003, Level = LogLevel.Warning, Message = "Pool {Pool}: TLS to backend {Backend} failed ({Reason}); its certificate must chain to an authority of {Trust} and name the host of the backend's address.")]
+    [LoggerMessage(EventId = 3003, Level = LogLevel.Warning, Message = "Pool {Pool}: TLS to backend {Backend} failed ({Reason}); its certificate must chain to an authority in {Trust} and name the host of the backend's address.")]
     private static partial void LogUntrustedBackend(ILogger logger, string pool, string backend, string reason, string trust);
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Pool {Pool}: no usable backend (decided {Backend}); answered 503.")]
