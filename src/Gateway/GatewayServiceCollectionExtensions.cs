@@ -6,7 +6,9 @@ using Distributed.Gateway.Routing;
 using Distributed.Gateway.Telemetry;
 using Distributed.Gateway.WebSockets;
 using Distributed.ServiceDefaults;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Yarp.ReverseProxy.Configuration;
+using Yarp.ReverseProxy.Forwarder;
 
 namespace Distributed.Gateway;
 
@@ -27,12 +29,13 @@ internal static class GatewayServiceCollectionExtensions
         services.AddSingleton<GatewayTelemetry>();
         services.AddHostedService<ClusterLoadReporter>();
         services.AddHostedService<PinHintWarmup>();
-        services.AddSingleton<WebSocketRegistry>();
+        services.TryAddSingleton<WebSocketRegistry>(); // also the shutdown's
         services.AddHostedService<WebSocketDrainCloser>();
         services.AddHealthChecks().AddCheck<ClusterSnapshotHealthCheck>("cluster-snapshot", tags: ["ready"]);
         services.AddSingleton<BalancerProxyConfigProvider>();
         services.AddSingleton<IProxyConfigProvider>(sp => sp.GetRequiredService<BalancerProxyConfigProvider>());
         services.AddReverseProxy();
+        services.AddSingleton<IForwarderHttpClientFactory, BackendTlsHttpClientFactory>(); // replaces YARP's
         return services;
     }
 

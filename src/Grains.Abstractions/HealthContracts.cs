@@ -12,6 +12,10 @@ namespace Distributed.Grains.Abstractions;
 /// A backend added through the admin API takes no sessions until its prober's first verdict is a pass (Rise probes),
 /// as Envoy's <c>ignore_new_hosts_until_first_hc</c>. Off: it is presumed healthy until a verdict says otherwise.
 /// </param>
+/// <param name="TrustedAuthorities">
+/// PEM of the certificate authorities an HTTPS backend's certificate must chain to (<see cref="BackendTrust"/>), the
+/// same the gateways forward with; <c>null</c> for the operating system's trust store.
+/// </param>
 [GenerateSerializer, Immutable, Alias("Distributed.ActiveHealthSettings")]
 public sealed record ActiveHealthSettings(
     [property: Id(0)] string Path,
@@ -19,7 +23,8 @@ public sealed record ActiveHealthSettings(
     [property: Id(2)] TimeSpan Timeout,
     [property: Id(3)] int Rise,
     [property: Id(4)] int Fall,
-    [property: Id(5)] bool WaitForFirstPass = false)
+    [property: Id(5)] bool WaitForFirstPass = false,
+    [property: Id(6)] string? TrustedAuthorities = null)
 {
     /// <summary>HAProxy-like defaults: <c>/healthz</c> every 2 s, 1 s timeout, 2 up, 3 down.</summary>
     public static ActiveHealthSettings Default { get; } = new("/healthz", TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(1), 2, 3);

@@ -1,8 +1,12 @@
+using System.Diagnostics;
 using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Net.Security;
-using System.Security.Cryptography;
+using System.Net.WebSockets;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using System.Text.Json;
 using System.Threading.Channels;
 using Distributed.Topology;
 
@@ -27,7 +31,7 @@ public sealed class EdgeProtocolsTests(EdgeProtocolsFixture fixture) : IClassFix
         using var http = new HttpClient(new SocketsHttpHandler
         {
             UseCookies = false,
-            SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = TrustOnlyTheTestCertificate },
+            SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = LocalCertificates.TrustOnly(fixture.Certificate!) },
         });
         using var message = new HttpRequestMessage(HttpMethod.Get, $"https://127.0.0.1:{fixture.HttpsPort}/profile")
         {
@@ -109,6 +113,65 @@ public sealed class EdgeProtocolsTests(EdgeProtocolsFixture fixture) : IClassFix
         static byte[] Message(int i) => Encoding.UTF8.GetBytes($"message {i};");
     }
 
+    [Fact]
+    public async Task Http2WebSocket_OverH2c_StaysInFlightThenGetsACloseFrameOnItsBackendsDrainDeadline()
+    {
+        // A WebSocket over HTTP/2 (extended CONNECT, RFC 8441) on the h2c listener; YARP speaks HTTP/1.1 to the backend.
+        using var invoker = new HttpMessageInvoker(new SocketsHttpHandler());
+        using var socket = new ClientWebSocket();
+        socket.Options.HttpVersion = HttpVersion.Version20;
+        socket.Options.HttpVersionPolicy = HttpVersionPolicy.RequestVersionExact;
+        socket.Options.CollectHttpResponseDetails = true;
+        socket.Options.SetRequestHeader("X-Session-Id", $"h2-ws-{Guid.NewGuid():N}");
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await socket.ConnectAsync(new Uri($"ws://127.0.0.1:{fixture.H2cPort}/ws/chat"), invoker, timeout.Token);
+        Assert.Equal(HttpStatusCode.OK, socket.HttpStatusCode); // HTTP/2 accepts with 200, not 101
+        var backend = socket.HttpResponseHeaders!["X-Backend-Id"].Single();
+        await socket.SendAsync("hello"u8.ToArray(), WebSocketMessageType.Text, endOfMessage: true, timeout.Token);
+        var buffer = new byte[256];
+        var echo = await socket.ReceiveAsync(buffer, timeout.Token);
+        Assert.Equal("hello", Encoding.UTF8.GetString(buffer, 0, echo.Count));
+        await Wait.UntilAsync(async () => await InFlightAsync(backend) == 1, TimeSpan.FromSeconds(5), "the WebSocket to count in flight on its backend");
+
+        // Drained with a 2 s deadline (timed from the request: the deadline starts when the pool grain takes it).
+        var deadline = TimeSpan.FromSeconds(2);
+        var drained = Stopwatch.StartNew();
+        using (var drain = Admin(HttpMethod.Post, $"/admin/pools/ws/backends/{backend}/drain"))
+        {
+            drain.Content = JsonContent.Create(new { timeout = "00:00:02" });
+            using var response = await fixture.Http.SendAsync(drain, timeout.Token);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        var close = await socket.ReceiveAsync(buffer, timeout.Token);
+        var closedAfter = drained.Elapsed;
+        Assert.Equal(WebSocketMessageType.Close, close.MessageType);
+        Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, close.CloseStatus);
+        Assert.Equal("backend drained", close.CloseStatusDescription);
+        Assert.True(closedAfter >= deadline - TimeSpan.FromMilliseconds(300), $"Closed {closedAfter} after the drain, before its deadline.");
+        Assert.Contains($"closing a WebSocket to {backend} (backend drained)", Topology.Gateways[0].Process!.RecentOutput(), StringComparison.Ordinal);
+
+        // The client answers; the close handshake ends the stream and it leaves the count.
+        await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", timeout.Token);
+        await Wait.UntilAsync(async () => await InFlightAsync(backend) == 0, TimeSpan.FromSeconds(10), "the ended WebSocket to leave the in-flight count");
+        Assert.DoesNotContain("did not finish its close handshake", Topology.Gateways[0].Process!.RecentOutput(), StringComparison.Ordinal);
+    }
+
+    private HttpRequestMessage Admin(HttpMethod method, string path)
+    {
+        var request = new HttpRequestMessage(method, new Uri(Topology.Gateways[0].AdminAddress, path));
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Topology.AdminApiKey);
+        return request;
+    }
+
+    private async Task<int> InFlightAsync(string backend)
+    {
+        using var request = Admin(HttpMethod.Get, "/admin/pools/ws/backends");
+        using var response = await fixture.Http.SendAsync(request);
+        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return body.RootElement.EnumerateArray().Single(b => b.GetProperty("id").GetString() == backend).GetProperty("clusterInFlight").GetInt32();
+    }
+
     // A request body written message by message, each flushed at once.
     private sealed class StreamedContent(ChannelReader<byte[]> messages) : HttpContent
     {
@@ -129,26 +192,12 @@ public sealed class EdgeProtocolsTests(EdgeProtocolsFixture fixture) : IClassFix
             return false;
         }
     }
-
-    private bool TrustOnlyTheTestCertificate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
-    {
-        if (certificate is null || (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) != SslPolicyErrors.None)
-        {
-            return false; // no certificate, or a name mismatch
-        }
-
-        using var custom = new X509Chain();
-        custom.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        custom.ChainPolicy.CustomTrustStore.Add(fixture.Certificate!);
-        custom.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        using var presented = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
-        return custom.Build(presented);
-    }
 }
 
 /// <summary>
 /// One silo; one gateway with an HTTPS and an h2c endpoint in <c>Kestrel:Endpoints</c> (certificate made here); two
-/// echo backends behind pool <c>web</c> and an HTTP/2-only one behind pool <c>h2</c> (<c>/_echo/…</c>).
+/// echo backends behind pool <c>web</c> and, keyed by header <c>X-Session-Id</c>, pool <c>ws</c> (<c>/ws/…</c>); an
+/// HTTP/2-only one behind pool <c>h2</c> (<c>/_echo/…</c>).
 /// </summary>
 public sealed class EdgeProtocolsFixture : IAsyncLifetime
 {
@@ -163,20 +212,14 @@ public sealed class EdgeProtocolsFixture : IAsyncLifetime
 
     public X509Certificate2? Certificate { get; private set; }
 
+    public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(30) };
+
     public LocalTopology? Topology { get; private set; }
 
     public async Task InitializeAsync()
     {
-        using var key = RSA.Create(2048);
-        var request = new CertificateRequest("CN=distributed gateway (test)", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        var names = new SubjectAlternativeNameBuilder();
-        names.AddIpAddress(IPAddress.Loopback);
-        names.AddDnsName("localhost");
-        request.CertificateExtensions.Add(names.Build());
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], critical: false)); // server auth
-        using var created = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
-        var path = Path.Combine(_directory, "gateway.pfx");
-        await File.WriteAllBytesAsync(path, created.Export(X509ContentType.Pfx));
+        using var created = LocalCertificates.CreateLoopbackServer("distributed gateway (test)");
+        var path = LocalCertificates.WritePfx(created, Path.Combine(_directory, "gateway.pfx"));
         Certificate = X509CertificateLoader.LoadCertificate(created.Export(X509ContentType.Cert));
 
         // An echo backend that speaks HTTP/2 only (h2c with prior knowledge), behind pool h2 for /_echo/ paths.
@@ -201,6 +244,7 @@ public sealed class EdgeProtocolsFixture : IAsyncLifetime
                 TopologyOptions.AddRoutedPool(settings, "h2", "", [new BackendNode("h2", http2Port, _http2Backend)], "/_echo/{**rest}", order: -1);
                 settings["Balancer:Pools:h2:BackendProtocol"] = "Http2";
                 settings["Balancer:Pools:h2:HealthCheck:Enabled"] = "false"; // the probes speak HTTP/1.1
+                TopologyOptions.AddRoutedPool(settings, "ws", "Header:X-Session-Id", backends, "/ws/{**rest}", order: -1);
                 return settings;
             },
             GatewaySettings = new Dictionary<string, string>
@@ -226,6 +270,7 @@ public sealed class EdgeProtocolsFixture : IAsyncLifetime
         }
 
         Certificate?.Dispose();
+        Http.Dispose();
         Directory.Delete(_directory, recursive: true);
     }
 }

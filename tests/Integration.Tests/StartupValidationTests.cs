@@ -6,7 +6,8 @@ namespace Distributed.Integration.Tests;
 /// <summary>
 /// Security settings that stop a gateway or silo at start-up, with exit code 78 and a message naming the key: the
 /// manifests' placeholder secrets, short keys, claim pools without authentication, malformed proxy networks,
-/// unusable TLS settings, and values that are not of their setting's type. Real processes, as an operator would start them.
+/// unusable TLS settings (cluster TLS; a backends' CA file that is missing or holds no certificate), and values that
+/// are not of their setting's type. Real processes, as an operator would start them.
 /// </summary>
 [Trait("Category", "Integration")]
 public sealed class StartupValidationTests
@@ -29,6 +30,8 @@ public sealed class StartupValidationTests
         { "Orleans:Tls:Enabled", "true", "Orleans:Tls:CertificatePath" },
         { "Balancer:RateLimit:PermitsPerSecond", "-1", "must not be negative" },
         { "Balancer:ReportInterval", "soon", "TimeSpan" }, // a value the binder cannot convert: a message, not a crash
+        { "Balancer:Pools:web:BackendTls:CaCertificatePath", "/nonexistent/ca.pem", "does not exist" },
+        { "Balancer:Pools:web:BackendTls:CaCertificatePath", Path.Combine(RepoPaths.Root, "README.md"), "holds no PEM certificate" },
     };
 
     public static TheoryData<string, string, string> SiloCases => new()

@@ -101,11 +101,11 @@ public sealed class TopologyOptions
     }
 }
 
-/// <summary>An echo backend process.</summary>
-public sealed record BackendNode(string Id, int Port, ManagedProcess Process)
+/// <summary>An echo backend process, serving HTTPS when <paramref name="Https"/> is set.</summary>
+public sealed record BackendNode(string Id, int Port, ManagedProcess Process, bool Https = false)
 {
     /// <summary>Base address.</summary>
-    public Uri Address => new($"http://127.0.0.1:{Port}/");
+    public Uri Address => new($"{(Https ? "https" : "http")}://127.0.0.1:{Port}/");
 }
 
 /// <summary>A silo process.</summary>

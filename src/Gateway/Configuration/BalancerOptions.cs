@@ -113,6 +113,9 @@ public sealed class PoolOptions
     /// </summary>
     public BackendProtocol BackendProtocol { get; set; }
 
+    /// <summary>How HTTPS backends are trusted: the operating system's store, or a CA file.</summary>
+    public BackendTlsOptions BackendTls { get; set; } = new();
+
     /// <summary>Retrying a request whose backend could not be reached.</summary>
     public RetryOptions Retry { get; set; } = new();
 
@@ -141,9 +144,9 @@ public sealed class PoolOptions
     /// </summary>
     public int PanicThreshold { get; set; } = PoolSettings.DefaultPanicThreshold;
 
-    /// <summary>The settings the pool grain applies.</summary>
-    public PoolSettings ToSettings() => new(
-        new ActiveHealthSettings(HealthCheck.Enabled ? HealthCheck.Path : "", HealthCheck.Interval, HealthCheck.Timeout, HealthCheck.Rise, HealthCheck.Fall, HealthCheck.WaitForFirstPass),
+    /// <summary>The settings the pool grain applies; the probes trust HTTPS backends as <paramref name="trust"/> says.</summary>
+    public PoolSettings ToSettings(BackendTrust? trust = null) => new(
+        new ActiveHealthSettings(HealthCheck.Enabled ? HealthCheck.Path : "", HealthCheck.Interval, HealthCheck.Timeout, HealthCheck.Rise, HealthCheck.Fall, HealthCheck.WaitForFirstPass, trust?.Pem),
         new PassiveHealthSettings(
             PassiveHealth.ConsecutiveFailures,
             PassiveHealth.FailureRate,

@@ -164,6 +164,11 @@ internal sealed class BalancerOptionsValidator(IOptions<ClaimAuthenticationOptio
             errors.Add($"{prefix}:BackendProtocol must be Auto, Http1 or Http2 (was {pool.BackendProtocol}).");
         }
 
+        if (!pool.BackendTls.TryLoad(out _, out var tlsError))
+        {
+            errors.Add($"{prefix}:BackendTls:CaCertificatePath {tlsError}");
+        }
+
         if (pool.Retry.On is < RetryOn.None or > (RetryOn.Unreachable | RetryOn.Timeout))
         {
             errors.Add($"{prefix}:Retry:On must be Unreachable, Timeout, both (comma-separated) or None (was {pool.Retry.On}).");

@@ -22,7 +22,10 @@ internal sealed class PoolRuntime
         Options = options;
         KeySource = keySource;
         Seed = [.. options.Backends.Select(b => new BackendSpec(b.Key, b.Value.Address, b.Value.Weight, b.Value.MaxInFlight))];
-        Settings = options.ToSettings();
+        Trust = options.BackendTls.TryLoad(out var trust, out var error)
+            ? trust
+            : throw new InvalidOperationException($"Balancer:Pools:{name}:BackendTls:CaCertificatePath {error}"); // validated at start-up; changed since
+        Settings = options.ToSettings(Trust);
         Policy = BalancingPolicy.Create(options);
         Retry = new RetryPolicy(options.Retry);
         Pins = new PinCache(cacheOptions.MaxEntries, cacheOptions.ConfirmInterval);
@@ -51,6 +54,9 @@ internal sealed class PoolRuntime
 
     /// <summary>The backends from configuration, used to seed the cluster's registry.</summary>
     public ImmutableArray<BackendSpec> Seed { get; }
+
+    /// <summary>The authorities HTTPS backends must chain to; <c>null</c> for the operating system's trust store.</summary>
+    public BackendTrust? Trust { get; }
 
     /// <summary>Health and operations settings from configuration, sent to the pool grain.</summary>
     public PoolSettings Settings { get; }

@@ -20,6 +20,11 @@ internal static class GatewayFailure
         null or ForwarderError.None => statusCode is StatusCodes.Status502BadGateway or StatusCodes.Status503ServiceUnavailable or StatusCodes.Status504GatewayTimeout,
         ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled or ForwarderError.ResponseBodyCanceled
             or ForwarderError.RequestBodyClient or ForwarderError.ResponseBodyClient => false,
+
+        // A WebSocket tunnel the client left, that sat idle past its activity timeout, or that the gateway aborted
+        // after closing it (drain deadline, shutdown): the backend did nothing wrong.
+        ForwarderError.UpgradeRequestCanceled or ForwarderError.UpgradeResponseCanceled
+            or ForwarderError.UpgradeRequestClient or ForwarderError.UpgradeResponseClient or ForwarderError.UpgradeActivityTimeout => false,
         _ => true,
     };
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Security.Authentication;
 using Distributed.Gateway.Configuration;
 using Distributed.Gateway.Pinning;
 using Distributed.Gateway.Pools;
@@ -80,30 +81,29 @@ internal sealed partial class SessionRoutingMiddleware(
         }
 
         pool.KeySource?.OnRouted(context, key, decision.Pin);
-        if (await ForwardAsync(context, proxy, destination, backend!) || context.GetForwarderErrorFeature()?.Error is not { } failure || !pool.Retry.Allows(context, failure))
+        if (!await ForwardAsync(context, proxy, pool, destination, backend!) && context.GetForwarderErrorFeature()?.Error is { } failure && pool.Retry.Allows(context, failure)
+            && pool.Place(key.Key, requestKey, resolver.Random, excludedId: backend!.Id) is { } alternative
+            && FindDestination(proxy, alternative.Id) is { } retryDestination)
         {
-            return;
+            // The backend failed and nothing was sent to the client: the request is retried once on another backend, as
+            // the pool's retry settings allow (the pin is left alone; health decides whether it moves). A session's retry
+            // goes where placement would re-pin it, so a later re-pin does not move it a second time.
+            LogRetry(logger, pool.Name, backend.Id, failure, alternative.Id);
+            telemetry.Retried(pool.Name, backend.Id);
+            context.Features.Set<IForwarderErrorFeature>(null);
+            context.Response.StatusCode = StatusCodes.Status200OK; // YARP set 502; headers such as an issued cookie stay
+            await ForwardAsync(context, proxy, pool, retryDestination, alternative);
         }
 
-        // The backend failed and nothing was sent to the client: the request is retried once on another backend, as the
-        // pool's retry settings allow (the pin is left alone; health decides whether it moves). A session's retry goes
-        // where placement would re-pin it, so a later re-pin does not move it a second time.
-        var alternative = pool.Place(key.Key, requestKey, resolver.Random, excludedId: backend!.Id);
-        var retryDestination = alternative is null ? null : FindDestination(proxy, alternative.Id);
-        if (retryDestination is null)
+        if (TlsFailure(context) is not null && !context.Response.HasStarted)
         {
-            return;
+            // YARP's 502 has no body; this one says what failed without the backend's details, which the log has.
+            await WriteProblemAsync(context, StatusCodes.Status502BadGateway, "Bad gateway", "The gateway could not open a trusted TLS connection to the backend.");
         }
-
-        LogRetry(logger, pool.Name, backend.Id, failure, alternative!.Id);
-        telemetry.Retried(pool.Name, backend.Id);
-        context.Features.Set<IForwarderErrorFeature>(null);
-        context.Response.StatusCode = StatusCodes.Status200OK; // YARP set 502; headers such as an issued cookie stay
-        await ForwardAsync(context, proxy, retryDestination, alternative);
     }
 
     // Forwards through the rest of YARP's pipeline to one destination; true when the backend was reached.
-    private async Task<bool> ForwardAsync(HttpContext context, IReverseProxyFeature proxy, DestinationState destination, BackendEntry backend)
+    private async Task<bool> ForwardAsync(HttpContext context, IReverseProxyFeature proxy, PoolRuntime pool, DestinationState destination, BackendEntry backend)
     {
         proxy.AvailableDestinations = destination;
         backend.Counter.Begin();
@@ -116,6 +116,11 @@ internal sealed partial class SessionRoutingMiddleware(
         finally
         {
             backend.Counter.End(failed); // also the request metrics
+        }
+
+        if (TlsFailure(context) is { } tls)
+        {
+            LogUntrustedBackend(logger, pool.Name, backend.Id, tls.Message, pool.Trust is null ? "the operating system's trust store" : $"Balancer:Pools:{pool.Name}:BackendTls:CaCertificatePath");
         }
 
         return context.GetForwarderErrorFeature()?.Error is not (ForwarderError.Request or ForwarderError.RequestTimedOut);
@@ -139,11 +144,28 @@ internal sealed partial class SessionRoutingMiddleware(
         return null;
     }
 
+    // The TLS handshake with the backend failed (its certificate was not trusted, or did not name its host).
+    private static AuthenticationException? TlsFailure(HttpContext context)
+    {
+        for (var error = context.GetForwarderErrorFeature()?.Exception; error is not null; error = error.InnerException)
+        {
+            if (error is AuthenticationException tls)
+            {
+                return tls;
+            }
+        }
+
+        return null;
+    }
+
     private static Task WriteProblemAsync(HttpContext context, int status, string title, string detail) =>
         Results.Problem(statusCode: status, title: title, detail: detail).ExecuteAsync(context);
 
     [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Pool {Pool}: backend {Backend} failed ({Error}) before answering; retrying the request once on {Alternative}.")]
     private static partial void LogRetry(ILogger logger, string pool, string backend, ForwarderError error, string alternative);
+
+    [LoggerMessage(EventId = 3003, Level = LogLevel.Warning, Message = "Pool {Pool}: TLS to backend {Backend} failed ({Reason}); its certificate must chain to an authority in {Trust} and name the host of the backend's address.")]
+    private static partial void LogUntrustedBackend(ILogger logger, string pool, string backend, string reason, string trust);
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Pool {Pool}: no usable backend (decided {Backend}); answered 503.")]
     private static partial void LogNoBackend(ILogger logger, string pool, string? backend);

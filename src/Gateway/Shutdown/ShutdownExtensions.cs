@@ -1,6 +1,6 @@
+using Distributed.Gateway.WebSockets;
 using Distributed.ServiceDefaults;
 using Microsoft.AspNetCore.Connections.Features;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
@@ -9,13 +9,12 @@ namespace Distributed.Gateway.Shutdown;
 /// <summary>Registration of the gateway's graceful shutdown (<see cref="GracefulShutdown"/>).</summary>
 internal static class ShutdownExtensions
 {
-    private const string WebSocket = "websocket";
-
     /// <summary>The shutdown phases, their validated options and the readiness check that turns 503 on SIGTERM.</summary>
     public static IServiceCollection AddGracefulShutdown(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddValidatedOptions<ShutdownOptions, ShutdownOptionsValidator>(configuration, ShutdownOptions.SectionName);
         services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<WebSocketRegistry>();
         services.AddSingleton<GracefulShutdown>();
         services.AddHostedService(sp => sp.GetRequiredService<GracefulShutdown>());
         services.AddHealthChecks().AddCheck<ShutdownHealthCheck>("shutdown", tags: ["ready"]);
@@ -24,15 +23,15 @@ internal static class ShutdownExtensions
 
     /// <summary>
     /// First in the pipeline: while draining, every request's connection is closed after its response (HTTP/1.1
-    /// <c>Connection: close</c>, HTTP/2 GOAWAY, both by Kestrel); proxied WebSockets are set up to get a Close frame
-    /// when the drain ends.
+    /// <c>Connection: close</c>, HTTP/2 GOAWAY, both by Kestrel). A WebSocket outlives the drain, so it is closed by a
+    /// close frame when the drain ends (<see cref="GracefulShutdown"/>), not at a response boundary.
     /// </summary>
     public static WebApplication UseGracefulShutdown(this WebApplication app)
     {
         var shutdown = app.Services.GetRequiredService<GracefulShutdown>();
         app.Use((context, next) =>
         {
-            if (!WrapWebSocket(context, shutdown.Closing) && shutdown.IsDraining)
+            if (shutdown.IsDraining && !WebSocketRequest.Is(context))
             {
                 context.Features.Get<IConnectionLifetimeNotificationFeature>()?.RequestClose();
             }
@@ -40,29 +39,6 @@ internal static class ShutdownExtensions
             return next(context);
         });
         return app;
-    }
-
-    // A WebSocket outlives the drain, so it is closed by a Close frame, not at a response boundary. Other upgrades
-    // (rare; YARP proxies only SPDY besides) end when Kestrel stops.
-    private static bool WrapWebSocket(HttpContext context, CancellationToken closing)
-    {
-        var headers = context.Request.Headers;
-        if (headers.Upgrade.Count > 0
-            && string.Equals(headers.Upgrade, WebSocket, StringComparison.OrdinalIgnoreCase)
-            && context.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true } upgrade)
-        {
-            context.Features.Set<IHttpUpgradeFeature>(new GoingAwayUpgradeFeature(upgrade, closing));
-            return true;
-        }
-
-        if (context.Features.Get<IHttpExtendedConnectFeature>() is { IsExtendedConnect: true } connect
-            && string.Equals(connect.Protocol, WebSocket, StringComparison.OrdinalIgnoreCase))
-        {
-            context.Features.Set<IHttpExtendedConnectFeature>(new GoingAwayExtendedConnectFeature(connect, closing));
-            return true;
-        }
-
-        return false;
     }
 
     /// <summary>Readiness: unhealthy (503) from SIGTERM on, so DNS and load balancers take the gateway out of rotation.</summary>

@@ -1,48 +1,54 @@
 using System.Buffers.Binary;
+using System.Net.WebSockets;
 using System.Text;
 
 namespace Distributed.Gateway.WebSockets;
 
 /// <summary>
-/// The client side of an upgraded WebSocket connection as YARP sees it. YARP copies the backend's bytes into it without
-/// looking at them; this stream follows the frame boundaries of that server-to-client direction (frame headers only,
-/// payloads are passed through untouched) so that the gateway can end the connection properly: a close frame written
-/// between two frames, never inside one, after which the backend's bytes are dropped.
+/// The client side of a proxied WebSocket as YARP sees it, after an HTTP/1.1 upgrade or an HTTP/2 extended CONNECT
+/// alike. Bytes pass through both ways untouched until the gateway closes it (<see cref="CloseAsync"/>): then the
+/// client gets a close frame between two of the backend's frames (a <see cref="WebSocketFrameCursor"/> follows the
+/// backend-to-client frames; payloads are never read), and what the backend sends after it is dropped, since no data
+/// may follow a close (RFC 6455 §5.5.1). The client's answering close passes on to the backend, which then ends the
+/// connection from its side.
 /// </summary>
 internal sealed class WebSocketCloseStream(Stream inner) : Stream
 {
+    private const int MaxReasonBytes = 123; // a control frame's payload is at most 125 bytes, 2 of them the status
+
+    private readonly WebSocketFrameCursor _toClient = new();
     private readonly SemaphoreSlim _write = new(1, 1);
-    private readonly byte[] _header = new byte[14];
-    private int _headerLength;
-    private long _payloadLeft;
     private byte[]? _pendingClose;
     private volatile bool _closed;
 
     /// <summary>Whether the gateway's close frame has been sent (the backend's bytes are dropped since).</summary>
     public bool Closed => _closed;
 
+    public override bool CanRead => true;
+
+    public override bool CanWrite => true;
+
+    public override bool CanSeek => false;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
     /// <summary>
-    /// Sends a close frame with <paramref name="status"/> and <paramref name="reason"/> at the next frame boundary:
-    /// now when the stream is between frames, else as soon as the frame being written ends.
+    /// Sends a close frame with <paramref name="status"/> and <paramref name="reason"/> at the next frame boundary: now
+    /// when the stream is between frames, else from the write that ends the frame under way. Only the first close
+    /// asked for is sent. <paramref name="cancellationToken"/> bounds the wait for a write under way (a client that
+    /// stops reading holds it); the close stays due and the next frame boundary still sends it.
     /// </summary>
-    public async Task CloseAsync(ushort status, string reason, CancellationToken cancellationToken)
+    public async Task CloseAsync(WebSocketCloseStatus status, string reason, CancellationToken cancellationToken)
     {
-        var frame = CloseFrame(status, reason);
+        Interlocked.CompareExchange(ref _pendingClose, CloseFrame(status, reason), null);
         await _write.WaitAsync(cancellationToken);
         try
         {
-            if (_closed)
+            if (!_closed && _toClient.AtBoundary)
             {
-                return;
-            }
-
-            if (AtBoundary)
-            {
-                await SendCloseAsync(frame, cancellationToken);
-            }
-            else
-            {
-                _pendingClose = frame; // the write that finishes the current frame sends it
+                await SendCloseAsync(cancellationToken);
             }
         }
         finally
@@ -50,8 +56,6 @@ internal sealed class WebSocketCloseStream(Stream inner) : Stream
             _write.Release();
         }
     }
-
-    private bool AtBoundary => _headerLength == 0 && _payloadLeft == 0;
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -60,14 +64,32 @@ internal sealed class WebSocketCloseStream(Stream inner) : Stream
         {
             if (_closed)
             {
-                return; // after our close frame nothing more may reach the client
+                return;
             }
 
-            var boundary = Advance(buffer.Span, stopAtBoundary: _pendingClose is not null);
-            await inner.WriteAsync(buffer[..boundary], cancellationToken);
-            if (_pendingClose is { } frame && AtBoundary)
+            // With a close due, only the rest of the frame under way goes before it; otherwise all of the buffer.
+            var send = buffer;
+            if (Volatile.Read(ref _pendingClose) is not null)
             {
-                await SendCloseAsync(frame, cancellationToken);
+                send = _toClient.AtBoundary ? ReadOnlyMemory<byte>.Empty : buffer[.._toClient.Advance(buffer.Span)];
+            }
+            else
+            {
+                for (var span = buffer.Span; !span.IsEmpty;)
+                {
+                    span = span[_toClient.Advance(span)..];
+                }
+            }
+
+            if (!send.IsEmpty)
+            {
+                await inner.WriteAsync(send, cancellationToken);
+            }
+
+            // A close asked for while this write ran goes now if the write ended on a frame boundary.
+            if (Volatile.Read(ref _pendingClose) is not null && _toClient.AtBoundary)
+            {
+                await SendCloseAsync(cancellationToken);
             }
         }
         finally
@@ -76,105 +98,23 @@ internal sealed class WebSocketCloseStream(Stream inner) : Stream
         }
     }
 
-    private async Task SendCloseAsync(byte[] frame, CancellationToken cancellationToken)
-    {
-        _closed = true;
-        _pendingClose = null;
-        await inner.WriteAsync(frame, cancellationToken);
-        await inner.FlushAsync(cancellationToken);
-    }
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-    // Follows frame headers and payload lengths over `data`; returns how many bytes belong before the next boundary
-    // (all of them unless stopAtBoundary and a frame ends inside `data`).
-    private int Advance(ReadOnlySpan<byte> data, bool stopAtBoundary)
-    {
-        var i = 0;
-        while (i < data.Length)
-        {
-            if (_payloadLeft > 0)
-            {
-                var take = (int)Math.Min(_payloadLeft, data.Length - i);
-                _payloadLeft -= take;
-                i += take;
-            }
-            else
-            {
-                _header[_headerLength++] = data[i++];
-                if (HeaderComplete(out var payload))
-                {
-                    (_headerLength, _payloadLeft) = (0, payload);
-                }
-            }
+    public override void Write(byte[] buffer, int offset, int count) =>
+        throw new NotSupportedException("Upgraded connections are written asynchronously.");
 
-            if (stopAtBoundary && AtBoundary)
-            {
-                return i;
-            }
-        }
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+        inner.ReadAsync(buffer, cancellationToken);
 
-        return i;
-    }
-
-    private bool HeaderComplete(out long payload)
-    {
-        payload = 0;
-        if (_headerLength < 2)
-        {
-            return false;
-        }
-
-        var length7 = _header[1] & 0x7F;
-        var size = 2 + (length7 == 126 ? 2 : length7 == 127 ? 8 : 0) + ((_header[1] & 0x80) != 0 ? 4 : 0);
-        if (_headerLength < size)
-        {
-            return false;
-        }
-
-        payload = length7 switch
-        {
-            126 => BinaryPrimitives.ReadUInt16BigEndian(_header.AsSpan(2)),
-            127 => (long)Math.Min(BinaryPrimitives.ReadUInt64BigEndian(_header.AsSpan(2)), long.MaxValue),
-            _ => length7,
-        };
-        return true;
-    }
-
-    private static byte[] CloseFrame(ushort status, string reason)
-    {
-        // Server frames are not masked; a control frame's payload is at most 125 bytes.
-        var text = Encoding.UTF8.GetBytes(reason);
-        var length = Math.Min(text.Length, 123);
-        var frame = new byte[4 + length];
-        frame[0] = 0x88; // FIN + close
-        frame[1] = (byte)(2 + length);
-        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(2), status);
-        text.AsSpan(0, length).CopyTo(frame.AsSpan(4));
-        return frame;
-    }
-
-    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.ReadAsync(buffer, offset, count, cancellationToken);
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        inner.ReadAsync(buffer, offset, count, cancellationToken);
 
     public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
 
     public override Task FlushAsync(CancellationToken cancellationToken) => _closed ? Task.CompletedTask : inner.FlushAsync(cancellationToken);
 
     public override void Flush() => inner.Flush();
-
-    public override bool CanRead => inner.CanRead;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => inner.CanWrite;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
 
@@ -196,5 +136,25 @@ internal sealed class WebSocketCloseStream(Stream inner) : Stream
         await inner.DisposeAsync();
         _write.Dispose();
         await base.DisposeAsync();
+    }
+
+    private async Task SendCloseAsync(CancellationToken cancellationToken)
+    {
+        _closed = true;
+        await inner.WriteAsync(_pendingClose, cancellationToken);
+        await inner.FlushAsync(cancellationToken);
+    }
+
+    // FIN + opcode 8 (close), unmasked as a server's frames are, with the status code and reason as payload.
+    private static byte[] CloseFrame(WebSocketCloseStatus status, string reason)
+    {
+        var length = Encoding.UTF8.GetByteCount(reason);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, MaxReasonBytes, nameof(reason));
+        var frame = new byte[4 + length];
+        frame[0] = 0x88;
+        frame[1] = (byte)(2 + length);
+        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(2), (ushort)status);
+        Encoding.UTF8.GetBytes(reason, frame.AsSpan(4));
+        return frame;
     }
 }

@@ -9,7 +9,7 @@ namespace Distributed.Gateway.WebSockets;
 /// Closes this gateway's open WebSockets whose backend no longer keeps sessions: drained past its deadline, unhealthy
 /// (outside panic) or removed, as the pool's snapshot says, checked every report interval. The client gets a close
 /// frame (1001, going away) between two of the backend's frames and reconnects, which places it again; the tunnel is
-/// aborted if it is still open a grace period later (the close handshake normally ends it first).
+/// aborted if it is still open <see cref="OpenWebSocket.CloseGrace"/> later (the close handshake normally ends it first).
 /// </summary>
 internal sealed partial class WebSocketDrainCloser(
     WebSocketRegistry registry,
@@ -18,9 +18,6 @@ internal sealed partial class WebSocketDrainCloser(
     IOptions<BalancerOptions> options,
     ILogger<WebSocketDrainCloser> logger) : BackgroundService
 {
-    /// <summary>How long a closed tunnel may take to finish its close handshake before it is aborted.</summary>
-    public static readonly TimeSpan CloseGrace = TimeSpan.FromSeconds(5);
-
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(options.Value.ReportInterval, time);
@@ -30,9 +27,9 @@ internal sealed partial class WebSocketDrainCloser(
             {
                 foreach (var socket in registry.Open)
                 {
-                    if (socket.Stream is { Closed: false } stream && Reason(socket) is { } reason)
+                    if (!socket.Closing && Reason(socket) is { } reason && socket.Close(WebSocketCloseStatus.EndpointUnavailable, reason))
                     {
-                        _ = CloseAsync(socket, stream, reason, stoppingToken);
+                        LogClosing(logger, socket.Pool, socket.Backend, reason);
                     }
                 }
             }
@@ -49,21 +46,6 @@ internal sealed partial class WebSocketDrainCloser(
         { Backend.State: Grains.Abstractions.BackendState.Draining } => "backend drained",
         _ => "backend unhealthy",
     };
-
-    private async Task CloseAsync(OpenWebSocket socket, WebSocketCloseStream stream, string reason, CancellationToken stoppingToken)
-    {
-        try
-        {
-            LogClosing(logger, socket.Pool, socket.Backend, reason);
-            await stream.CloseAsync((ushort)WebSocketCloseStatus.EndpointUnavailable, reason, socket.Context.RequestAborted);
-            await Task.Delay(CloseGrace, time, socket.Context.RequestAborted);
-            socket.Context.Abort();
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or IOException)
-        {
-            // The tunnel ended meanwhile: nothing left to close.
-        }
-    }
 
     [LoggerMessage(EventId = 3010, Level = LogLevel.Information, Message = "Pool {Pool}: closing a WebSocket to {Backend} ({Reason}); the client gets a close frame and reconnects elsewhere.")]
     private static partial void LogClosing(ILogger logger, string pool, string backend, string reason);

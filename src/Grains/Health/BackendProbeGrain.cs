@@ -9,9 +9,9 @@ namespace Distributed.Grains.Health;
 /// to the pool grain after every probe. However many gateways run, the backend sees one probe per interval. The pool
 /// grain renews a lease on it; a prober it stopped asking for (backend removed, probing off) stops by itself.
 /// </summary>
-public sealed partial class BackendProbeGrain(IHttpClientFactory httpClients, ILogger<BackendProbeGrain> logger) : Grain, IBackendProbeGrain
+public sealed partial class BackendProbeGrain(ProbeHttpClients httpClients, ILogger<BackendProbeGrain> logger) : Grain, IBackendProbeGrain
 {
-    /// <summary>Name of the HttpClient the silo configures for probes.</summary>
+    /// <summary>Name of the HttpClient the silo configures for probes of backends the operating system's store vouches for.</summary>
     public const string HttpClientName = "distributed-probes";
 
     private readonly ProbeCounter _counter = new();
@@ -74,9 +74,11 @@ public sealed partial class BackendProbeGrain(IHttpClientFactory httpClients, IL
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(settings.Timeout);
-            var client = httpClients.CreateClient(HttpClientName);
-            using var response = await client.GetAsync(new Uri(new Uri(address), settings.Path), HttpCompletionOption.ResponseHeadersRead, timeout.Token);
-            passed = response.IsSuccessStatusCode;
+            if (httpClients.For(settings) is { } client)
+            {
+                using var response = await client.GetAsync(new Uri(new Uri(address), settings.Path), HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+                passed = response.IsSuccessStatusCode;
+            }
         }
         catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException)
         {

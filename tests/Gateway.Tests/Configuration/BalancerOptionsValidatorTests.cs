@@ -55,6 +55,7 @@ public sealed class BalancerOptionsValidatorTests
         { "Balancer:Pools:web:Backends:bad id", o => o.Pools["web"].Backends["bad id"] = new BackendOptions { Address = "http://x/" } },
         { "Balancer:Pools:web:Backends must list", o => o.Pools["web"].Backends.Clear() },
         { "Balancer:Routes:all:Pool", o => o.Routes["all"].Pool = "nope" },
+        { "Balancer:Pools:web:BackendTls:CaCertificatePath", o => o.Pools["web"].BackendTls.CaCertificatePath = "/nonexistent/ca.pem" },
         { "Balancer:Pools:web:SessionKey", o => o.Pools["web"].SessionKey = "Query:id" },
         { "Balancer:Pools:web:SessionTtl", o => o.Pools["web"].SessionTtl = TimeSpan.Zero },
         { "Balancer:PinCache:ConfirmInterval", o => o.PinCache.ConfirmInterval = TimeSpan.FromHours(1) },

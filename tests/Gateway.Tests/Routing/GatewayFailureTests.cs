@@ -48,7 +48,12 @@ public sealed class GatewayFailureTests
     [InlineData(ForwarderError.ResponseBodyCanceled)]
     [InlineData(ForwarderError.RequestBodyClient)]
     [InlineData(ForwarderError.ResponseBodyClient)]
-    public void ClientThatWentAway_IsNotTheBackendsFailure(ForwarderError error)
+    [InlineData(ForwarderError.UpgradeRequestCanceled)]
+    [InlineData(ForwarderError.UpgradeResponseCanceled)]
+    [InlineData(ForwarderError.UpgradeRequestClient)]
+    [InlineData(ForwarderError.UpgradeResponseClient)]
+    [InlineData(ForwarderError.UpgradeActivityTimeout)]
+    public void ClientThatWentAwayOrIdleTunnel_IsNotTheBackendsFailure(ForwarderError error)
     {
         Assert.False(GatewayFailure.IsBackendFailure(error, 502));
         Assert.False(GatewayFailure.IsBackendFailure(error, 200));

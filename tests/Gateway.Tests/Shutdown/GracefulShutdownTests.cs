@@ -1,4 +1,8 @@
+using System.Net.WebSockets;
 using Distributed.Gateway.Shutdown;
+using Distributed.Gateway.Tests.WebSockets;
+using Distributed.Gateway.WebSockets;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Hosting.Internal;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -13,13 +17,20 @@ public sealed class GracefulShutdownTests
     private readonly FakeTimeProvider _time = new();
     private readonly ApplicationLifetime _lifetime = new(NullLogger<ApplicationLifetime>.Instance);
 
+    private readonly WebSocketRegistry _webSockets;
+
+    public GracefulShutdownTests() => _webSockets = new WebSocketRegistry(_time, NullLogger<WebSocketRegistry>.Instance);
+
     private GracefulShutdown Create() =>
-        new(_lifetime, Options.Create(new ShutdownOptions { DrainPeriod = Drain }), _time, NullLogger<GracefulShutdown>.Instance);
+        new(_lifetime, Options.Create(new ShutdownOptions { DrainPeriod = Drain }), _webSockets, _time, NullLogger<GracefulShutdown>.Instance);
 
     [Fact]
-    public async Task StoppingAsync_AfterSigterm_DrainsForTheDrainPeriodThenSignalsClosing()
+    public async Task StoppingAsync_AfterSigterm_DrainsForTheDrainPeriodThenClosesEveryWebSocket()
     {
-        using var shutdown = Create();
+        var shutdown = Create();
+        using var socket = _webSockets.Register("web", "b1", new DefaultHttpContext());
+        var client = new MemoryStream();
+        socket.Attach(client);
         Assert.False(shutdown.IsDraining);
 
         _lifetime.StopApplication(); // what SIGTERM does, before the host calls StoppingAsync
@@ -28,18 +39,23 @@ public sealed class GracefulShutdownTests
 
         _time.Advance(Drain - TimeSpan.FromMilliseconds(1));
         Assert.False(stopping.IsCompleted);
-        Assert.False(shutdown.Closing.IsCancellationRequested);
+        Assert.False(socket.Closing);
+        Assert.Equal(0, client.Length); // the WebSocket is served through the drain
 
         _time.Advance(TimeSpan.FromMilliseconds(1));
         await stopping;
-        Assert.True(shutdown.Closing.IsCancellationRequested);
+        Assert.True(socket.Closing);
         Assert.True(shutdown.IsDraining);
+        var (_, close) = await WebSocketCloseStreamTests.ReadAsClientAsync(client.ToArray());
+        Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, close.CloseStatus);
+        Assert.Equal(GracefulShutdown.WebSocketReason, close.CloseStatusDescription);
     }
 
     [Fact]
     public async Task StoppingAsync_HostShutdownTimeoutRunsOutDuringTheDrain_ClosesAtOnce()
     {
-        using var shutdown = Create();
+        var shutdown = Create();
+        using var socket = _webSockets.Register("web", "b1", new DefaultHttpContext());
         using var hostTimeout = new CancellationTokenSource();
         _lifetime.StopApplication();
         var stopping = shutdown.StoppingAsync(hostTimeout.Token);
@@ -47,6 +63,6 @@ public sealed class GracefulShutdownTests
         await hostTimeout.CancelAsync();
         await stopping;
 
-        Assert.True(shutdown.Closing.IsCancellationRequested);
+        Assert.True(socket.Closing);
     }
 }

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace Distributed.Gateway.Shutdown;
+namespace Distributed.Gateway.WebSockets;
 
 /// <summary>
 /// Follows the frames (RFC 6455 §5.2) of one direction of a WebSocket byte stream, whatever the chunking, so a control

@@ -1,6 +1,6 @@
-using Distributed.Gateway.Shutdown;
+using Distributed.Gateway.WebSockets;
 
-namespace Distributed.Gateway.Tests.Shutdown;
+namespace Distributed.Gateway.Tests.WebSockets;
 
 [Trait("Category", "Unit")]
 public sealed class WebSocketFrameCursorTests
