@@ -5,9 +5,12 @@
 #   bench/run.sh            full run (about 12-13 minutes: proxies, then bench/sessions.sh with 1,000,000 sessions)
 #   bench/run.sh --smoke    seconds per scenario; run by ./test.sh so the script cannot rot
 #   bench/run.sh --capacity the scale model's unit costs instead (bench/capacity.sh: pool reports, session pins per core)
+#   bench/run.sh --tail 120 a 120 s fixed-rate run of plain YARP and the gateway at once instead, counting requests over
+#                           100 ms with both processes' GC and thread-pool counters (bench/tail.sh; also --rate N)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ "${1:-}" == "--capacity" ]] && { shift; exec bench/capacity.sh "$@"; }
+[[ "${1:-}" == "--tail" ]] && { shift; exec bench/tail.sh "$@"; }
 smoke=false; [[ "${1:-}" == "--smoke" ]] && smoke=true
 # Warm-up: every target gets the same, long enough to reach steady state (tiered JIT done, every one of the 10,000
 # session keys seen, so no first-time pin falls in the measured window). A balancer runs for days: steady state is what
@@ -281,6 +284,9 @@ if $smoke; then
   echo >&2; echo "capacity (bench/capacity.sh --smoke):" >&2
   bench/capacity.sh --smoke >"$work/capacity.out" 2>&1 || { tail -n 40 "$work/capacity.out"; exit 1; }
   grep -E '^\| [0-9]' "$work/capacity.out"
+  echo >&2; echo "tail (bench/tail.sh --smoke):" >&2
+  bench/tail.sh --smoke >"$work/tail.out" 2>&1 || { tail -n 40 "$work/tail.out"; exit 1; }
+  grep -E '^\| (yarp|gateway) ' "$work/tail.out"
 else
   bench/sessions.sh --storage redis >"$work/sessions.out" 2>&1 || { tail -n 40 "$work/sessions.out"; exit 1; }
   echo

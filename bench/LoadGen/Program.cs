@@ -12,8 +12,12 @@ using HdrHistogram;
 // request was due, not when it was sent, so a stalled server is charged for the requests it delayed (no coordinated
 // omission). Lean on purpose, so the generator does not take the CPU the targets need: plain HTTP/1.1 over persistent
 // sockets, one async loop per connection, requests written from pre-encoded bytes, responses parsed in place.
-//   LoadGen <url>[,<url>...] <requests per second> <seconds> [connections=64] [keys=10000]
-// Prints one line: rate=<achieved> p50=<ms> p99=<ms> p999=<ms> max=<ms> errors=<n> count=<n>
+//   LoadGen <url>[,<url>...] <requests per second> <seconds> [connections=64] [keys=10000] [timeline.csv]
+// Prints one line: rate=<achieved> p50=<ms> p99=<ms> p999=<ms> max=<ms> errors=<n> count=<n> slow=<n> start=<unix s>:
+// slow counts the requests slower than 100 ms (the stalls bench/tail.sh looks for), start is when the schedule began
+// (the timeline's second 0). With a timeline file it also writes,
+// for every second of the schedule (by when each request was due), its requests, how many were slower than 100 ms and
+// the slowest: second,requests,slow,max_ms.
 // Request i is `GET <path>` to URL i % urls with `X-Session-Id: user-<i % keys>`, due at start + i / rate. The
 // connections are split evenly over the URLs; a failed or timed-out (30 s) request counts as an error, its
 // connection is re-opened and the run goes on. A non-2xx answer is an error too (its latency is still recorded).
@@ -26,6 +30,7 @@ var rate = double.Parse(args[1], CultureInfo.InvariantCulture);
 var duration = TimeSpan.FromSeconds(double.Parse(args[2], CultureInfo.InvariantCulture));
 var connections = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 64;
 var keys = args.Length > 4 ? int.Parse(args[4], CultureInfo.InvariantCulture) : 10_000;
+var timeline = args.Length > 5 ? args[5] : null;
 
 var targets = new Target[urls.Length];
 for (var t = 0; t < urls.Length; t++)
@@ -33,11 +38,12 @@ for (var t = 0; t < urls.Length; t++)
     targets[t] = await Target.CreateAsync(urls[t], t);
 }
 
-var run = new Run((long)(rate * duration.TotalSeconds), Stopwatch.Frequency / rate, urls.Length, keys);
+var run = new Run((long)(rate * duration.TotalSeconds), Stopwatch.Frequency / rate, urls.Length, keys, (int)Math.Ceiling(duration.TotalSeconds));
 var pacer = new Pacer();
 var workers = Enumerable.Range(0, Math.Max(connections, urls.Length)).Select(c => new Worker(run, targets[c % urls.Length], pacer)).ToArray();
 await Task.WhenAll(workers.Select(w => w.ConnectAsync())); // connecting is not part of the measured schedule
 run.Start = Stopwatch.GetTimestamp();
+var startedAt = DateTimeOffset.UtcNow; // so a timeline can be laid beside other per-second records
 var all = Task.WhenAll(workers.Select(w => Task.Run(w.RunAsync)));
 while (await Task.WhenAny(all, Task.Delay(250)) != all)
 {
@@ -58,11 +64,18 @@ if (run.Errors > 0)
 
 double Ms(double percentile) => run.Histogram.GetValueAtPercentile(percentile) / 1000.0;
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-    $"rate={run.Total / elapsed:F0} p50={Ms(50):F3} p99={Ms(99):F3} p999={Ms(99.9):F3} max={run.Histogram.GetMaxValue() / 1000.0:F3} errors={run.Errors} count={run.Total}"));
+    $"rate={run.Total / elapsed:F0} p50={Ms(50):F3} p99={Ms(99):F3} p999={Ms(99.9):F3} max={run.Histogram.GetMaxValue() / 1000.0:F3} errors={run.Errors} count={run.Total} slow={run.Seconds.Sum(s => s.Slow)} start={startedAt.ToUnixTimeMilliseconds() / 1000.0:F3}"));
+if (timeline is not null)
+{
+    await File.WriteAllLinesAsync(timeline, ["second,requests,slow,max_ms", .. run.Seconds.Select((s, i) => string.Create(CultureInfo.InvariantCulture, $"{i},{s.Requests},{s.Slow},{s.MaxMicroseconds / 1000.0:F3}"))]);
+}
 
 /// <summary>The global schedule and the results every connection shares.</summary>
-internal sealed class Run(long total, double interval, int targets, int keys)
+internal sealed class Run(long total, double interval, int targets, int keys, int seconds)
 {
+    /// <summary>A request slower than this (microseconds) is a stall the tail run counts.</summary>
+    public const long SlowMicroseconds = 100_000;
+
     private long _errors;
     private string? _firstError;
 
@@ -79,6 +92,16 @@ internal sealed class Run(long total, double interval, int targets, int keys)
 
     public LongConcurrentHistogram Histogram { get; } = new(1, TimeStamp.Hours(1), 3);
 
+    /// <summary>Per second of the schedule (by when the request was due): requests, slow ones, the slowest.</summary>
+    public Second[] Seconds { get; } = [.. Enumerable.Range(0, Math.Max(1, seconds)).Select(_ => new Second())];
+
+    /// <summary>Records one request's latency, due <paramref name="due"/> (a timestamp).</summary>
+    public void Record(long due, long microseconds)
+    {
+        Histogram.RecordValue(microseconds);
+        Seconds[Math.Clamp((int)((due - Start) / Stopwatch.Frequency), 0, Seconds.Length - 1)].Record(microseconds);
+    }
+
     public long Errors => Interlocked.Read(ref _errors);
 
     public string? FirstError => Volatile.Read(ref _firstError);
@@ -87,6 +110,37 @@ internal sealed class Run(long total, double interval, int targets, int keys)
     {
         Interlocked.Increment(ref _errors);
         Interlocked.CompareExchange(ref _firstError, reason, null);
+    }
+}
+
+/// <summary>One second of the schedule: what the timeline of a tail run shows.</summary>
+internal sealed class Second
+{
+    private long _requests;
+    private long _slow;
+    private long _max;
+
+    public long Requests => Interlocked.Read(ref _requests);
+
+    public long Slow => Interlocked.Read(ref _slow);
+
+    public long MaxMicroseconds => Interlocked.Read(ref _max);
+
+    public void Record(long microseconds)
+    {
+        Interlocked.Increment(ref _requests);
+        if (microseconds > Run.SlowMicroseconds)
+        {
+            Interlocked.Increment(ref _slow);
+        }
+
+        for (var max = Interlocked.Read(ref _max); microseconds > max; max = Interlocked.Read(ref _max))
+        {
+            if (Interlocked.CompareExchange(ref _max, microseconds, max) == max)
+            {
+                break;
+            }
+        }
     }
 }
 
@@ -209,7 +263,7 @@ internal sealed class Worker : IValueTaskSource
             }
 
             // Sent late: charged from when it was due. Sent early (timer slack): from when it was sent.
-            _run.Histogram.RecordValue(Math.Max(1, (end - Math.Min(due, sent)) * 1_000_000 / Stopwatch.Frequency));
+            _run.Record(due, Math.Max(1, (end - Math.Min(due, sent)) * 1_000_000 / Stopwatch.Frequency));
         }
 
         Close();
