@@ -26,8 +26,11 @@ internal sealed partial class ClusterLoadReporter(
 
     private async Task RunAsync(PoolRuntime pool, CancellationToken stoppingToken)
     {
-        await SeedAsync(pool, stoppingToken);
+        // The report clock starts before seeding: once the pool's grain has been asked to seed, no moment of the clock
+        // is missed (a tick that falls during a slow seed is kept and reported right after it). Tests that move a fake
+        // clock once the pool is seeded rely on it.
         using var timer = new PeriodicTimer(_options.ReportInterval, time);
+        await SeedAsync(pool, stoppingToken);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
             await ReportAsync(pool, stoppingToken);
