@@ -204,12 +204,13 @@ public sealed class CompoundRun : IAsyncDisposable
         var cookieSessions = Sessions.Where(s => s.IsCookie).Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
         var last = new Dictionary<string, string>(StringComparer.Ordinal);
         var movedAway = new HashSet<string>(StringComparer.Ordinal);
+        var movedFrom = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var sample in samples)
         {
             var phase = _phases.FirstOrDefault(p => sample.At >= p.Start && sample.At < p.End);
             if (phase is not null)
             {
-                phase.Record(sample, last, movedAway, cookieSessions);
+                phase.Record(sample, last, movedAway, movedFrom, cookieSessions);
             }
 
             if (sample.Succeeded)
@@ -320,7 +321,12 @@ public sealed class Phase(string name, TimeSpan start, int clientRetriesBefore)
     /// <summary>The 99th percentile of the routing decisions' durations.</summary>
     public double RouteMsP99 => Percentile([.. _samples.Where(s => s.RouteMs is not null).Select(s => s.RouteMs!.Value).Order()], 0.99);
 
-    internal void Record(Sample sample, Dictionary<string, string> last, HashSet<string> movedAway, HashSet<string> cookieSessions)
+    /// <summary>Sessions that came back to the backend they had before a move counted against the promise (that move is counted once, where it happened).</summary>
+    public int ReturnedAfterAMove { get; private set; }
+
+    // movedFrom: for sessions moved against the promise, the backend that served them before; coming back there ends
+    // the move (a cold gateway's wrong guess is followed by the session's return to its pin) rather than being another.
+    internal void Record(Sample sample, Dictionary<string, string> last, HashSet<string> movedAway, Dictionary<string, string> movedFrom, HashSet<string> cookieSessions)
     {
         _samples.Add(sample);
         if (!sample.Succeeded || !last.TryGetValue(sample.Key, out var before))
@@ -335,6 +341,12 @@ public sealed class Phase(string name, TimeSpan start, int clientRetriesBefore)
 
         if (sample.Backend == before)
         {
+            return;
+        }
+
+        if (movedFrom.Remove(sample.Key, out var home) && sample.Backend == home)
+        {
+            ReturnedAfterAMove++;
             return;
         }
 
@@ -354,6 +366,7 @@ public sealed class Phase(string name, TimeSpan start, int clientRetriesBefore)
             }
 
             history.Add($"{sample.At.TotalSeconds:F1}s g{sample.Gateway + 1} {before} -> {sample.Backend} ({sample.Route ?? "?"})");
+            movedFrom.TryAdd(sample.Key, before);
         }
     }
 
@@ -366,7 +379,7 @@ public sealed class Phase(string name, TimeSpan start, int clientRetriesBefore)
         var text = new StringBuilder();
         var latencies = _samples.Where(s => s.Succeeded).Select(s => s.Latency.TotalMilliseconds).Order().ToList();
         text.AppendLine(CultureInfo.InvariantCulture, $"- {Name} ({(End - Start).TotalSeconds:F0} s from t={Start.TotalSeconds:F0}s): {_samples.Count} requests, {_samples.Count(s => !s.Succeeded)} failed, {ClientRetries} sent again by the client to the other gateway.");
-        text.AppendLine(CultureInfo.InvariantCulture, $"  sessions moved against the promise: {_moves.Count}; moved once away from a failed backend: {AllowedMoves}; created during the outage with a guess the cluster later changed: {GuessedNewSessionsMoved} of {_guessable.Count}.");
+        text.AppendLine(CultureInfo.InvariantCulture, $"  sessions moved against the promise: {_moves.Count}; moved once away from a failed backend: {AllowedMoves}; created during the outage with a guess the cluster later changed: {GuessedNewSessionsMoved} of {_guessable.Count}; back where they were before a move counted earlier: {ReturnedAfterAMove}.");
         text.AppendLine(CultureInfo.InvariantCulture, $"  routing decisions: p99 {RouteMsP99:F1} ms, max {MaxRouteMs:F1} ms (budget {CompoundRun.Budget.TotalMilliseconds} ms), {_samples.Count(s => s.Route == "provisional")} routed by a guess; end-to-end p99 {Percentile(latencies, 0.99):F0} ms, p99.9 {Percentile(latencies, 0.999):F0} ms, max {latencies.DefaultIfEmpty().Max():F0} ms.");
         var slowest = _samples.Where(s => s.RouteMs > CompoundRun.Budget.TotalMilliseconds).OrderByDescending(s => s.RouteMs).Take(5).ToList();
         if (slowest.Count > 0)
