@@ -149,7 +149,11 @@ public sealed class EdgeProtocolsTests(EdgeProtocolsFixture fixture) : IClassFix
         Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, close.CloseStatus);
         Assert.Equal("backend drained", close.CloseStatusDescription);
         Assert.True(closedAfter >= deadline - TimeSpan.FromMilliseconds(300), $"Closed {closedAfter} after the drain, before its deadline.");
-        Assert.Contains($"closing a WebSocket to {backend} (backend drained)", Topology.Gateways[0].Process!.RecentOutput(), StringComparison.Ordinal);
+        // The gateway logs the close as it sends the frame; the console logger writes it a moment later.
+        await Wait.UntilAsync(
+            () => Task.FromResult(Topology.Gateways[0].Process!.RecentOutput().Contains($"closing a WebSocket to {backend} (backend drained)", StringComparison.Ordinal)),
+            TimeSpan.FromSeconds(10),
+            "the gateway's log line for the close");
 
         // The client answers; the close handshake ends the stream and it leaves the count.
         await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", timeout.Token);
