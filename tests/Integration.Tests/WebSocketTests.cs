@@ -47,12 +47,15 @@ public sealed class WebSocketTests(OperationsTopologyFixture fixture)
             }
 
             // Open tunnels are in flight on b1 for the whole cluster (both gateways' counts), so new sessions avoid it.
-            // Both gateways' views must include the other's sockets, or one still sees b1 at half its load.
+            // Both gateways' views must include the other's sockets, or one still sees b1 at half its load: the pool
+            // grain counts them all (the admin API asks it), and each gateway's view has them once it has taken the
+            // answer to a report made after that (the second report since, on a busy machine where rounds run late).
             await Wait.UntilAsync(
                 async () => (await fixture.BackendsAsync("ws", gateway: 0)).Single(b => b.Id == "b1").ClusterInFlight >= onB1.Count
                     && (await fixture.BackendsAsync("ws", gateway: 1)).Single(b => b.Id == "b1").ClusterInFlight >= onB1.Count,
                 TimeSpan.FromSeconds(3),
                 "both gateways to count all open WebSockets in flight on b1");
+            await AfterTwoReportsAsync("ws", DateTimeOffset.UtcNow);
             for (var i = 0; i < 30; i++)
             {
                 Assert.NotEqual("b1", (await fixture.SendAsync(i % 2, "/ws/x", $"ws-new-{run}-{i}")).Backend);
@@ -119,7 +122,8 @@ public sealed class WebSocketTests(OperationsTopologyFixture fixture)
     }
 
     // Waits until every gateway has made two load reports since `since`, as the pool grain records them: the second
-    // was captured after the first arrived, so after `since`.
+    // was captured, and sent, after the gateway took the answer to the first, so its counts and its view are both
+    // from after `since`.
     private async Task AfterTwoReportsAsync(string pool, DateTimeOffset since)
     {
         var firsts = new Dictionary<string, DateTimeOffset>();
