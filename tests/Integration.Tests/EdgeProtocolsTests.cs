@@ -15,9 +15,9 @@ namespace Distributed.Integration.Tests;
 /// own port beside them.
 /// </summary>
 [Trait("Category", "Integration")]
-public sealed class EdgeProtocolsTests(EdgeProtocolsFixture fixture) : IClassFixture<EdgeProtocolsFixture>
+public sealed class EdgeProtocolsTests(EdgeProtocolsFixture fixture, ITestOutputHelper output) : ProcessTest(output), IClassFixture<EdgeProtocolsFixture>
 {
-    private LocalTopology Topology => fixture.Topology!;
+    private LocalTopology Topology => fixture.Topology;
 
     [Theory]
     [InlineData("1.1")]
@@ -150,22 +150,21 @@ public sealed class EdgeProtocolsTests(EdgeProtocolsFixture fixture) : IClassFix
 /// One silo; one gateway with an HTTPS and an h2c endpoint in <c>Kestrel:Endpoints</c> (certificate made here); two
 /// echo backends behind pool <c>web</c> and an HTTP/2-only one behind pool <c>h2</c> (<c>/_echo/…</c>).
 /// </summary>
-public sealed class EdgeProtocolsFixture : IAsyncLifetime
+public sealed class EdgeProtocolsFixture : TopologyFixture
 {
     public const string CookieName = "dist_tls";
     private readonly string _directory = Directory.CreateTempSubdirectory("distributed-tls-").FullName;
+    private string? _certificatePath;
+    private int _http2Port;
+    private ManagedProcess? _http2Backend;
 
     public int HttpsPort { get; } = FreePorts.Next()[0];
 
     public int H2cPort { get; } = FreePorts.Next()[0];
 
-    private ManagedProcess? _http2Backend;
-
     public X509Certificate2? Certificate { get; private set; }
 
-    public LocalTopology? Topology { get; private set; }
-
-    public async Task InitializeAsync()
+    public override async Task InitializeAsync()
     {
         using var key = RSA.Create(2048);
         var request = new CertificateRequest("CN=distributed gateway (test)", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
@@ -175,51 +174,49 @@ public sealed class EdgeProtocolsFixture : IAsyncLifetime
         request.CertificateExtensions.Add(names.Build());
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], critical: false)); // server auth
         using var created = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
-        var path = Path.Combine(_directory, "gateway.pfx");
-        await File.WriteAllBytesAsync(path, created.Export(X509ContentType.Pfx));
+        _certificatePath = Path.Combine(_directory, "gateway.pfx");
+        await File.WriteAllBytesAsync(_certificatePath, created.Export(X509ContentType.Pfx));
         Certificate = X509CertificateLoader.LoadCertificate(created.Export(X509ContentType.Cert));
 
         // An echo backend that speaks HTTP/2 only (h2c with prior knowledge), behind pool h2 for /_echo/ paths.
-        var http2Port = FreePorts.Next()[0];
+        _http2Port = FreePorts.Next()[0];
         _http2Backend = ManagedProcess.Start(
             "echo-h2",
             RepoPaths.AppDll("samples/EchoBackend", "Distributed.EchoBackend"),
-            ["--urls", $"http://127.0.0.1:{http2Port}", "--Kestrel:EndpointDefaults:Protocols", "Http2", "--Echo:Id", "h2"]);
+            ["--urls", $"http://127.0.0.1:{_http2Port}", "--Kestrel:EndpointDefaults:Protocols", "Http2", "--Echo:Id", "h2"]);
         using (var h2c = new HttpClient { DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact })
         {
-            await Wait.ForHttpOkAsync(h2c, new Uri($"http://127.0.0.1:{http2Port}/healthz"), TimeSpan.FromSeconds(60), _http2Backend);
+            await Wait.ForHttpOkAsync(h2c, new Uri($"http://127.0.0.1:{_http2Port}/healthz"), TimeSpan.FromSeconds(60), _http2Backend);
         }
 
-        Topology = await LocalTopology.StartAsync(new TopologyOptions
-        {
-            Silos = 1,
-            Gateways = 1,
-            Backends = 2,
-            Balancer = backends =>
-            {
-                var settings = TopologyOptions.AddRoutedPool([], "web", $"Cookie:{CookieName}", backends, "/{**rest}", order: 0);
-                TopologyOptions.AddRoutedPool(settings, "h2", "", [new BackendNode("h2", http2Port, _http2Backend)], "/_echo/{**rest}", order: -1);
-                settings["Balancer:Pools:h2:BackendProtocol"] = "Http2";
-                settings["Balancer:Pools:h2:HealthCheck:Enabled"] = "false"; // the probes speak HTTP/1.1
-                return settings;
-            },
-            GatewaySettings = new Dictionary<string, string>
-            {
-                ["Kestrel:Endpoints:Https:Url"] = $"https://127.0.0.1:{HttpsPort}",
-                ["Kestrel:Endpoints:Https:Certificate:Path"] = path,
-                ["Kestrel:Endpoints:H2c:Url"] = $"http://127.0.0.1:{H2cPort}",
-                ["Kestrel:Endpoints:H2c:Protocols"] = "Http2",
-            },
-        });
+        await base.InitializeAsync();
     }
 
-    public async Task DisposeAsync()
+    protected override TopologyOptions Options() => new()
     {
-        if (Topology is not null)
+        Silos = 1,
+        Gateways = 1,
+        Backends = 2,
+        Balancer = backends =>
         {
-            await Topology.DisposeAsync();
-        }
+            var settings = TopologyOptions.AddRoutedPool([], "web", $"Cookie:{CookieName}", backends, "/{**rest}", order: 0);
+            TopologyOptions.AddRoutedPool(settings, "h2", "", [new BackendNode("h2", _http2Port, _http2Backend!)], "/_echo/{**rest}", order: -1);
+            settings["Balancer:Pools:h2:BackendProtocol"] = "Http2";
+            settings["Balancer:Pools:h2:HealthCheck:Enabled"] = "false"; // the probes speak HTTP/1.1
+            return settings;
+        },
+        GatewaySettings = new Dictionary<string, string>
+        {
+            ["Kestrel:Endpoints:Https:Url"] = $"https://127.0.0.1:{HttpsPort}",
+            ["Kestrel:Endpoints:Https:Certificate:Path"] = _certificatePath!,
+            ["Kestrel:Endpoints:H2c:Url"] = $"http://127.0.0.1:{H2cPort}",
+            ["Kestrel:Endpoints:H2c:Protocols"] = "Http2",
+        },
+    };
 
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
         if (_http2Backend is not null)
         {
             await _http2Backend.DisposeAsync();

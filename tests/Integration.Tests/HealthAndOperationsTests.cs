@@ -12,7 +12,7 @@ public sealed class OperationsTopology : ICollectionFixture<OperationsTopologyFi
 
 [Trait("Category", "Integration")]
 [Collection(OperationsTopology.Name)]
-public sealed class HealthAndOperationsTests(OperationsTopologyFixture fixture)
+public sealed class HealthAndOperationsTests(OperationsTopologyFixture fixture, ITestOutputHelper output) : ProcessTest(output)
 {
     private static readonly TimeSpan ReportInterval = TimeSpan.FromMilliseconds(200);
 

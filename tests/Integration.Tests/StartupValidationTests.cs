@@ -9,7 +9,7 @@ namespace Distributed.Integration.Tests;
 /// unusable TLS settings. Real processes, as an operator would start them.
 /// </summary>
 [Trait("Category", "Integration")]
-public sealed class StartupValidationTests
+public sealed class StartupValidationTests(ITestOutputHelper output) : ProcessTest(output)
 {
     private const int ConfigurationErrorExitCode = 78;
 
