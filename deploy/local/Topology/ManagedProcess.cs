@@ -18,6 +18,7 @@ public sealed class ManagedProcess : IAsyncDisposable
     private readonly Lock _fileGate = new();
     private StreamWriter? _file;
     private int _openStreams = 2;
+    private int? _disposedExitCode; // the Process object answers nothing once disposed
 
     static ManagedProcess()
     {
@@ -58,12 +59,12 @@ public sealed class ManagedProcess : IAsyncDisposable
     internal static IEnumerable<ManagedProcess> Started => All;
 
     /// <summary>Whether the process has ended.</summary>
-    public bool HasExited => _process.HasExited;
+    public bool HasExited => _disposedExitCode is not null || _process.HasExited;
 
     /// <summary>
     /// The exit code once the process has ended: 0 after a graceful stop, 137 (128 + SIGKILL) when it was killed.
     /// </summary>
-    public int? ExitCode => _process.HasExited ? _process.ExitCode : null;
+    public int? ExitCode => _disposedExitCode ?? (_process.HasExited ? _process.ExitCode : null);
 
     /// <summary>
     /// Starts <paramref name="fileOrDll"/> (a <c>.dll</c> runs under <c>dotnet</c>, from its own folder so it finds its
@@ -177,7 +178,13 @@ public sealed class ManagedProcess : IAsyncDisposable
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        if (_disposedExitCode is not null)
+        {
+            return;
+        }
+
         await StopAsync(TimeSpan.FromSeconds(5));
+        _disposedExitCode = _process.ExitCode;
         _process.Dispose();
         CloseFile();
     }
