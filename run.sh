@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The embedded default: one silo (localhost clustering, in-memory storage), one gateway on
-# http://127.0.0.1:8080 and three echo backends. Ctrl-C stops everything it started.
+# http://127.0.0.1:8080 and three echo backends. Ctrl-C or SIGTERM stops everything it started. (Run in the background
+# of a non-interactive shell, a script ignores SIGINT: stop it there with `kill -TERM <pid>`.)
 set -euo pipefail
 cd "$(dirname "$0")"
-root=$(pwd)
+source deploy/local/lib.sh # root, bin, install_missing, stop
 configuration=Release
 gateway_port=8080 admin_port=8081 silo_health_port=8090 backend_ports=(5001 5002 5003) orleans_ports=(11111 30000)
 
@@ -14,19 +15,21 @@ for port in "$gateway_port" "$admin_port" "$silo_health_port" "${backend_ports[@
   fi
 done
 
+install_missing curl # wait_ready
 echo "Building ($configuration)..."
 dotnet build Distributed.sln -c "$configuration" -nologo -clp:ErrorsOnly >/dev/null
 
 log_dir="$root/.run"
 mkdir -p "$log_dir"
 pids=()
+# Newest first: the gateway before the silo, so neither stops against a dependency already gone; each gets SIGTERM and
+# 10 s before SIGKILL.
 cleanup() {
   trap - EXIT INT TERM
   [[ ${#pids[@]} -gt 0 ]] || return 0
   echo
   echo "Stopping..."
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do stop "${pids[$i]}"; done
   echo "Stopped."
 }
 trap cleanup EXIT
@@ -35,7 +38,8 @@ trap 'cleanup; exit 143' TERM
 
 # start NAME PROJECT_DIR ASSEMBLY ARGS...: runs from the build output so each host finds its appsettings.json.
 start() {
-  local name=$1 dir="$root/$2/bin/$configuration/net10.0" assembly=$3
+  local name=$1 dir assembly=$3
+  dir=$(bin "$2")
   shift 3
   (cd "$dir" && exec dotnet "$assembly.dll" "$@") >"$log_dir/$name.log" 2>&1 &
   pids+=($!)
@@ -84,7 +88,7 @@ Try it:
   curl -H "Authorization: Bearer $admin_key" http://127.0.0.1:$admin_port/admin/pools          # cluster-wide state
   curl -X POST -H "Authorization: Bearer $admin_key" http://127.0.0.1:$admin_port/admin/pools/web/backends/b1/drain
 
-Press Ctrl-C to stop everything.
+Press Ctrl-C (or send SIGTERM to run.sh, pid $$) to stop everything.
 INFO
 wait -n "${pids[@]}" || true
 echo "run.sh: a process exited unexpectedly; see $log_dir/" >&2

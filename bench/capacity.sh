@@ -23,7 +23,7 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
-command -v redis-server >/dev/null 2>&1 || { export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
+install_missing redis-server redis-cli
 for project in src/Silo bench/Capacity; do dotnet build "$project" -c Release -nologo -clp:ErrorsOnly >/dev/null; done
 
 redis_port=$(free_port); http_port=$(free_port); silo_port=$(free_port); gateway_port=$(free_port)

@@ -1,20 +1,12 @@
-# Shell helpers shared by the bench/*.sh scripts: `source "$(dirname "$0")/lib.sh"` (bash, after set -euo pipefail).
+# shellcheck shell=bash
+# Shell helpers shared by the bench/*.sh scripts: `source bench/lib.sh` (bash, after set -euo pipefail).
 # Sets root (the repository), work (a scratch directory removed on exit) and pids (every process started, stopped on
-# exit newest first).
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-bin() { echo "$root/$1/bin/Release/net10.0"; }
+# exit newest first); bin, install_missing and stop come from deploy/local/lib.sh.
+source "$(dirname "${BASH_SOURCE[0]}")/../deploy/local/lib.sh"
+install_missing python3 curl # free_port, wait_http, metric
 
 work=$(mktemp -d)
 pids=()
-# Stops a process: SIGTERM, up to 10 s to exit, then SIGKILL. (A silo whose Redis is gone can take minutes to
-# leave the cluster gracefully; a bare `wait` would hang the script, and ./test.sh with it.)
-alive() { [[ -e /proc/$1 ]] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
-stop() {
-  kill -TERM "$1" 2>/dev/null || return 0
-  for _ in $(seq 1 40); do alive "$1" || break; sleep 0.25; done
-  kill -KILL "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-}
 # Stops every process started so far, newest first: gateways before silos before Redis, so nothing shuts down
 # against a dependency already gone.
 stop_all() {

@@ -22,17 +22,11 @@ duration=10; rate_duration=8; warmup=10; rounds=3
 results=bench/results/latest.md
 if $smoke; then duration=1; rate_duration=1; warmup=1; rounds=1; results=bench/results/smoke.md; fi # smoke figures are not kept
 
-missing=()
-for tool in wrk haproxy nginx redis-server; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
-if [[ ${#missing[@]} -gt 0 ]]; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
-
+source bench/lib.sh # bin, install_missing, start/stop/cleanup of every process started, free_port, wait_http, rss_mb, metric
+install_missing wrk haproxy nginx redis-server
 dotnet build bench/LoadGen -c Release -nologo -clp:ErrorsOnly >/dev/null
 dotnet build bench/PlainYarp -c Release -nologo -clp:ErrorsOnly >/dev/null
 dotnet build Distributed.sln -c Release -nologo -clp:ErrorsOnly >/dev/null
-source bench/lib.sh # bin, start/stop/cleanup of every process started, free_port, wait_http, rss_mb, metric
 
 # throughput SCRIPT URL...: wrk with that workload against one or more URLs at once (two gateways: one wrk each);
 # prints total requests/s.

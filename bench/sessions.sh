@@ -31,12 +31,7 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
-missing=()
-for tool in redis-server wrk; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
-if [[ ${#missing[@]} -gt 0 ]]; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+install_missing redis-server redis-cli wrk
 projects=(src/Silo bench/Sessions)
 if [[ "$gateway_keys" -gt 0 ]]; then projects+=(src/Gateway samples/EchoBackend); fi
 for project in "${projects[@]}"; do dotnet build "$project" -c Release -nologo -clp:ErrorsOnly >/dev/null; done

@@ -3,12 +3,6 @@ using System.Collections.Immutable;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using Distributed.Bench;
-using Distributed.Grains.Abstractions;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 
 // The unit costs behind docs/scaling.md, measured against one running silo by one Orleans client:
 //   1. Pool-grain report capacity: N simulated gateways, each reporting its load to one pool grain every interval (as
@@ -21,10 +15,9 @@ using Microsoft.Extensions.Logging;
 //       [--step-seconds 10] [--interval-ms 200] [--p99-limit-ms 50] [--backends 3] [--pins 100000] [--concurrency 256]
 //       [--markdown path] [Orleans:* as for gateways]
 // Everything runs on one machine: the client's own work competes with the silo's, so capacities are lower bounds.
-var builder = Host.CreateApplicationBuilder(args);
-builder.Logging.SetMinimumLevel(LogLevel.Warning);
+var builder = BenchClusterClient.CreateBuilder(args);
 var config = builder.Configuration;
-var siloPid = config.GetValue<int?>("silo-pid") ?? throw new ArgumentException("--silo-pid <pid of the silo process> is required.");
+var siloPid = BenchClusterClient.SiloPid(config);
 var redisPid = config.GetValue<int?>("redis-pid");
 var steps = (config["gateways"] ?? "25,50,100,200,400,800,1600").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
 var stepTime = TimeSpan.FromSeconds(config.GetValue("step-seconds", 10.0));
@@ -35,8 +28,6 @@ var pins = config.GetValue("pins", 100_000);
 var concurrency = config.GetValue("concurrency", 256);
 var markdown = config["markdown"];
 var ticksPerSecond = 100.0; // USER_HZ on Linux
-
-builder.UseBenchClusterClient();
 
 using var host = builder.Build();
 await host.StartAsync();

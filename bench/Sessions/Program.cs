@@ -1,11 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using Distributed.Bench;
-using Distributed.Grains.Abstractions;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 
 // Pins N sessions through a running silo, as a gateway would on cache misses, confirms them all again, as gateways do
 // periodically, and reports the silo's memory per session after each phase.
@@ -22,8 +16,7 @@ using Microsoft.Extensions.Logging;
 // Exits non-zero when a correctness check fails: every session newly pinned, every confirmation answered with its pin,
 // confirmation-only activations gone within --confirm-settle seconds, a sample of pins reads back, the index counts
 // them all. A memory figure over the target is reported, not a failure.
-var builder = Host.CreateApplicationBuilder(args);
-builder.Logging.SetMinimumLevel(LogLevel.Warning);
+var builder = BenchClusterClient.CreateBuilder(args);
 var config = builder.Configuration;
 var sessions = config.GetValue("sessions", 1_000_000);
 var concurrency = config.GetValue("concurrency", 256);
@@ -33,14 +26,12 @@ var pool = config.GetValue("pool", "bench")!;
 var backends = config.GetValue("backends", 3);
 var warmup = config.GetValue("warmup", 2_000);
 var ttl = TimeSpan.FromMinutes(config.GetValue("ttl-minutes", 30));
-var siloPid = config.GetValue<int?>("silo-pid") ?? throw new ArgumentException("--silo-pid <pid of the silo process> is required.");
+var siloPid = BenchClusterClient.SiloPid(config);
 var siloUrl = new Uri(config["silo-url"] ?? throw new ArgumentException("--silo-url <the silo's http URL, for /metrics> is required."));
 var sessionGrainType = config.GetValue("session-grain-type", "session")!;
 var markdown = config["markdown"];
 var collectNow = config.GetValue("collect-now", false);
 const long TargetBytes = 1024;
-
-builder.UseBenchClusterClient();
 
 using var host = builder.Build();
 await host.StartAsync();

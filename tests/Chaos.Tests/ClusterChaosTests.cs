@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using Distributed.Topology;
-using Xunit.Abstractions;
 
 namespace Distributed.Chaos.Tests;
 
@@ -10,7 +9,7 @@ namespace Distributed.Chaos.Tests;
 /// no pin was lost or split (invariants I1–I4 of the design).
 /// </summary>
 [Trait("Category", "Chaos")]
-public sealed class ClusterChaosTests(ITestOutputHelper output)
+public sealed class ClusterChaosTests(ITestOutputHelper output) : ProcessTest(output)
 {
     private const int Keys = 2000;
     private const int RequestsPerSecond = 150;
@@ -179,27 +178,22 @@ public sealed class ClusterChaosTests(ITestOutputHelper output)
         var outageFailures = outageSamples.Count(o => !o.First.Succeeded || !o.Second.Succeeded);
         var outageSplit = outageSamples.Count(o => o.First.Succeeded && o.Second.Succeeded && o.First.Backend != o.Second.Backend);
         report.AppendLine(CultureInfo.InvariantCulture, $"New sessions during the outage: {newKeys.Length}, failed {outageFailures}, routed differently by the two gateways {outageSplit}; max latency {outageSamples.Max(o => Math.Max(o.First.Latency.TotalMilliseconds, o.Second.Latency.TotalMilliseconds)):F0} ms.");
-        output.WriteLine(report.ToString());
+        Output.WriteLine(report.ToString());
         foreach (var failure in failures.Take(20))
         {
-            output.WriteLine($"failed: {failure}");
+            Output.WriteLine($"failed: {failure}");
         }
 
         foreach (var line in moved.Take(20))
         {
-            output.WriteLine($"moved: {line}");
+            Output.WriteLine($"moved: {line}");
             var key = line[..line.IndexOf(':', StringComparison.Ordinal)];
-            output.WriteLine("  history: " + string.Join(" | ", load.Samples.Where(x => x.Key == key).OrderBy(x => x.At).Select(x => $"{x.At.TotalSeconds:F1}s g{x.Gateway + 1} {x.Backend ?? x.Error}")));
-        }
-
-        if (moved.Count > 0 || failures.Count > 0)
-        {
-            output.WriteLine(topology.Diagnostics());
+            Output.WriteLine("  history: " + string.Join(" | ", load.Samples.Where(x => x.Key == key).OrderBy(x => x.At).Select(x => $"{x.At.TotalSeconds:F1}s g{x.Gateway + 1} {x.Backend ?? x.Error}")));
         }
 
         foreach (var split in splits.Take(10))
         {
-            output.WriteLine($"split: {split}");
+            Output.WriteLine($"split: {split}");
         }
 
         Assert.Empty(splits);

@@ -1,4 +1,3 @@
-using Xunit.Abstractions;
 
 namespace Distributed.Chaos.Tests;
 
@@ -11,7 +10,7 @@ namespace Distributed.Chaos.Tests;
 /// none more than the budget plus 250 ms.
 /// </summary>
 [Trait("Category", "Chaos")]
-public sealed class CompoundFailureTests(ITestOutputHelper output)
+public sealed class CompoundFailureTests(ITestOutputHelper output) : ProcessTest(output)
 {
     // The bound the gateway keeps (budget + 50 ms) for 99 decisions in 100; the slowest may overrun it by the time the
     // machine does not run the gateway at all (2 cores starting three silos at once), never by a second cluster wait.
@@ -21,7 +20,7 @@ public sealed class CompoundFailureTests(ITestOutputHelper output)
     [Fact]
     public async Task FourCompoundSequences_NoRequestFailsNoSessionSplitsAndNoDecisionOutwaitsTheBudget()
     {
-        await using var run = await CompoundRun.StartAsync(output, redisAppendOnly: true);
+        await using var run = await CompoundRun.StartAsync(Output, redisAppendOnly: true);
         await run.WarmUpAsync();
         var existingHeaderSessions = run.Sessions.Count(s => !s.IsCookie);
 
@@ -87,18 +86,14 @@ public sealed class CompoundFailureTests(ITestOutputHelper output)
         await run.Load.StopAsync();
         var mismatches = await run.VerifyThroughRestartedGatewaysAsync();
         run.Analyse();
-        output.WriteLine($"After the run, through restarted gateways: {mismatches.Count} sessions answered by another backend than the one that served them last.");
+        Output.WriteLine($"After the run, through restarted gateways: {mismatches.Count} sessions answered by another backend than the one that served them last.");
         foreach (var line in mismatches.Take(20))
         {
-            output.WriteLine($"  {line}");
+            Output.WriteLine($"  {line}");
         }
 
         var failed = run.Phases.SelectMany(p => p.Failures).ToList();
-        if (failed.Count > 0 || mismatches.Count > 0)
-        {
-            failed.Take(20).ToList().ForEach(f => output.WriteLine($"failed: {f}"));
-            run.WriteDiagnostics();
-        }
+        failed.Take(20).ToList().ForEach(f => Output.WriteLine($"failed: {f}"));
 
         Assert.Empty(failed);
         Assert.Empty(mismatches);
@@ -118,7 +113,7 @@ public sealed class CompoundFailureTests(ITestOutputHelper output)
     public async Task RedisLosesItsDataThenEverySiloGoes_TrafficNeverStopsAndSessionsKeepTheirBackends()
     {
         // The topology tool's Redis without persistence: a restart empties membership, registries and pins.
-        await using var run = await CompoundRun.StartAsync(output, redisAppendOnly: false, headerSessions: 2000, cookieSessions: 200);
+        await using var run = await CompoundRun.StartAsync(Output, redisAppendOnly: false, headerSessions: 2000, cookieSessions: 200);
         await run.WarmUpAsync();
         var lost = await run.PhaseAsync("Redis restarted empty, then every silo killed for 15 s", async _ =>
         {
@@ -137,17 +132,13 @@ public sealed class CompoundFailureTests(ITestOutputHelper output)
         var reseeds = await run.ReseedsAsync();
         var mismatches = await run.VerifyThroughRestartedGatewaysAsync();
         run.Analyse();
-        output.WriteLine($"Pools seeded again by the gateways: {reseeds}; after the run, through restarted gateways, {mismatches.Count} sessions answered by another backend than the one that served them last.");
+        Output.WriteLine($"Pools seeded again by the gateways: {reseeds}; after the run, through restarted gateways, {mismatches.Count} sessions answered by another backend than the one that served them last.");
         foreach (var line in mismatches.Take(20))
         {
-            output.WriteLine($"  {line}");
+            Output.WriteLine($"  {line}");
         }
 
-        if (lost.Failures.Any())
-        {
-            lost.Failures.Take(20).ToList().ForEach(f => output.WriteLine($"failed: {f}"));
-            run.WriteDiagnostics();
-        }
+        lost.Failures.Take(20).ToList().ForEach(f => Output.WriteLine($"failed: {f}"));
 
         Assert.Empty(lost.Failures);
         Assert.True(reseeds >= 2, $"Expected both pools to be seeded again after Redis lost its data; the gateways counted {reseeds}.");

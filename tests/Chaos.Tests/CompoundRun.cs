@@ -3,7 +3,6 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using Distributed.Topology;
-using Xunit.Abstractions;
 
 namespace Distributed.Chaos.Tests;
 
@@ -243,9 +242,6 @@ public sealed class CompoundRun : IAsyncDisposable
 
         return total;
     }
-
-    /// <summary>The recent output of every process, for a failing run.</summary>
-    public void WriteDiagnostics() => _output.WriteLine(Topology.Diagnostics());
 
     public async ValueTask DisposeAsync()
     {

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using Distributed.Topology;
-using Xunit.Abstractions;
 
 namespace Distributed.Chaos.Tests;
 
@@ -19,7 +18,7 @@ namespace Distributed.Chaos.Tests;
 /// and learns every pin from the session grains.
 /// </remarks>
 [Trait("Category", "Chaos")]
-public sealed class RollingRestartTests(ITestOutputHelper output)
+public sealed class RollingRestartTests(ITestOutputHelper output) : ProcessTest(output)
 {
     // Returning users, pinned before the rollout, and new ones arriving during it (every fourth key).
     private const int Keys = 4000;
@@ -124,20 +123,15 @@ public sealed class RollingRestartTests(ITestOutputHelper output)
         report.AppendLine(CultureInfo.InvariantCulture, $"Latency during the rollout: {Percentiles(rollout)}");
         report.AppendLine(CultureInfo.InvariantCulture, $"  during silo restarts: {Percentiles(duringSiloRestarts)}; {Slow.TotalSeconds:F0} s or more: {slow.Count}");
         report.AppendLine(CultureInfo.InvariantCulture, $"  during gateway restarts: {Percentiles(rollout.Where(s => During(s, "gateway")).ToList())}");
-        output.WriteLine(report.ToString());
+        Output.WriteLine(report.ToString());
         foreach (var sample in failures.Concat(slow).Take(20))
         {
-            output.WriteLine($"failed or slow: {sample}");
+            Output.WriteLine($"failed or slow: {sample}");
         }
 
         foreach (var key in moved.Take(10))
         {
-            output.WriteLine($"moved {key}: " + string.Join(" | ", samples.Concat(checks).Where(s => s.Key == key).OrderBy(s => s.At).Select(s => $"{s.At.TotalSeconds:F1}s g{s.Gateway + 1} {s.Backend ?? s.Error}")));
-        }
-
-        if (failures.Count > 0 || moved.Count > 0 || slow.Count > 0)
-        {
-            output.WriteLine(topology.Diagnostics());
+            Output.WriteLine($"moved {key}: " + string.Join(" | ", samples.Concat(checks).Where(s => s.Key == key).OrderBy(s => s.At).Select(s => $"{s.At.TotalSeconds:F1}s g{s.Gateway + 1} {s.Backend ?? s.Error}")));
         }
 
         Assert.All(restarts, r => Assert.True(r.ExitCode == 0, $"{r.Member} did not stop gracefully (exit code {r.ExitCode})."));

@@ -8,7 +8,7 @@ namespace Distributed.Integration.Tests;
 
 [Trait("Category", "Integration")]
 [Collection(OperationsTopology.Name)]
-public sealed class AdminApiTests(OperationsTopologyFixture fixture)
+public sealed class AdminApiTests(OperationsTopologyFixture fixture, ITestOutputHelper output) : ProcessTest(output)
 {
     private async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request)
     {

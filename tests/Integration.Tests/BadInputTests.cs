@@ -8,19 +8,13 @@ using Distributed.Topology;
 namespace Distributed.Integration.Tests;
 
 /// <summary>A gateway under hostile input: raw malformed HTTP, absurd session keys, tampered cookies, broken admin JSON.</summary>
-public sealed class BadInputFixture : IAsyncLifetime
+public sealed class BadInputFixture : TopologyFixture
 {
-    private LocalTopology? _topology;
-
-    public LocalTopology Topology => _topology ?? throw new InvalidOperationException("Topology not started.");
-
-    public async Task InitializeAsync() => _topology = await StartAsync("Header:X-Session-Id", new Dictionary<string, string>());
-
     /// <summary>
     /// One silo, one gateway, two backends: pool <c>cookie</c> (cookie <c>sid</c>) on <c>/c/</c> and pool <c>web</c>
     /// keyed by <paramref name="webSessionKey"/> on every other path.
     /// </summary>
-    public static Task<LocalTopology> StartAsync(string webSessionKey, IDictionary<string, string> gatewaySettings) => LocalTopology.StartAsync(new TopologyOptions
+    public static TopologyOptions OptionsFor(string webSessionKey, IDictionary<string, string> gatewaySettings) => new()
     {
         Silos = 1,
         Gateways = 1,
@@ -33,19 +27,13 @@ public sealed class BadInputFixture : IAsyncLifetime
             "/{**rest}",
             order: 1),
         GatewaySettings = gatewaySettings,
-    });
+    };
 
-    public async Task DisposeAsync()
-    {
-        if (_topology is not null)
-        {
-            await _topology.DisposeAsync();
-        }
-    }
+    protected override TopologyOptions Options() => OptionsFor("Header:X-Session-Id", new Dictionary<string, string>());
 }
 
 [Trait("Category", "Integration")]
-public sealed class BadInputTests(BadInputFixture fixture) : IClassFixture<BadInputFixture>
+public sealed class BadInputTests(BadInputFixture fixture, ITestOutputHelper output) : ProcessTest(output), IClassFixture<BadInputFixture>
 {
     private static readonly string Huge = new('a', 70_000);
 

@@ -6,7 +6,7 @@ namespace Distributed.Integration.Tests;
 /// <summary>Each balancing policy through two real gateways (pools <c>rr</c>, <c>random</c>, <c>hash</c>, <c>first</c>).</summary>
 [Trait("Category", "Integration")]
 [Collection(OperationsTopology.Name)]
-public sealed class BalancingPolicyTests(OperationsTopologyFixture fixture)
+public sealed class BalancingPolicyTests(OperationsTopologyFixture fixture, ITestOutputHelper output) : ProcessTest(output)
 {
     private LocalTopology Topology => fixture.Topology;
 

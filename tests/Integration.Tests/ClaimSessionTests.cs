@@ -9,7 +9,7 @@ namespace Distributed.Integration.Tests;
 
 /// <summary><c>Claim:sub</c> session keys from JWT bearer tokens the gateway validates (<c>Balancer:Authentication</c>).</summary>
 [Trait("Category", "Integration")]
-public sealed class ClaimSessionTests
+public sealed class ClaimSessionTests(ITestOutputHelper output) : ProcessTest(output)
 {
     private const string Issuer = "https://issuer.distributed.test";
     private const string Audience = "distributed-web";

@@ -15,12 +15,20 @@ namespace Distributed.Integration.Tests;
 /// gateway talk over it and serve traffic; an Orleans client without the certificate, or with another one, is refused.
 /// </summary>
 [Trait("Category", "Integration")]
-public sealed class ClusterTlsTests : IDisposable
+public sealed class ClusterTlsTests(ITestOutputHelper output) : ProcessTest(output)
 {
     private const string Password = "cluster-tls-test";
     private readonly string _directory = Directory.CreateTempSubdirectory("distributed-tls-").FullName;
 
-    public void Dispose() => Directory.Delete(_directory, recursive: true);
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+
+        base.Dispose(disposing);
+    }
 
     [Fact]
     public async Task ClusterWithMutualTls_ServesTrafficThroughAGateway_AndRefusesClientsWithoutTheCertificate()

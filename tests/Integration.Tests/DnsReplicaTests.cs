@@ -6,7 +6,7 @@ namespace Distributed.Integration.Tests;
 
 /// <summary>Three gateway replicas on 127.0.0.2–127.0.0.4 behind one name, as clients behind DNS round robin see them.</summary>
 [Trait("Category", "Integration")]
-public sealed class DnsReplicaTests
+public sealed class DnsReplicaTests(ITestOutputHelper output) : ProcessTest(output)
 {
     private const string Name = "gateways.distributed.test";
     private static readonly IPAddress[] Replicas = [IPAddress.Parse("127.0.0.2"), IPAddress.Parse("127.0.0.3"), IPAddress.Parse("127.0.0.4")];

@@ -10,7 +10,7 @@ namespace Distributed.Integration.Tests;
 /// public listener. Each client is a distinct loopback source address.
 /// </summary>
 [Trait("Category", "Integration")]
-public sealed class EdgeProtectionTests
+public sealed class EdgeProtectionTests(ITestOutputHelper output) : ProcessTest(output)
 {
     // 5 per second with a burst of 5: twenty requests at once from one client are mostly refused.
     private static readonly Dictionary<string, string> RateLimit = new()
@@ -126,7 +126,7 @@ public sealed class EdgeProtectionTests
     }
 
     // A ClientIp pool on every path and a cookie pool on /c/.
-    private static Task<LocalTopology> StartAsync(Dictionary<string, string> gatewaySettings) => BadInputFixture.StartAsync("ClientIp", gatewaySettings);
+    private static Task<LocalTopology> StartAsync(Dictionary<string, string> gatewaySettings) => LocalTopology.StartAsync(BadInputFixture.OptionsFor("ClientIp", gatewaySettings));
 
     private static HttpClient Admin(LocalTopology topology)
     {

@@ -19,9 +19,9 @@ namespace Distributed.Integration.Tests;
 /// own port beside them.
 /// </summary>
 [Trait("Category", "Integration")]
-public sealed class EdgeProtocolsTests(EdgeProtocolsFixture fixture) : IClassFixture<EdgeProtocolsFixture>
+public sealed class EdgeProtocolsTests(EdgeProtocolsFixture fixture, ITestOutputHelper output) : ProcessTest(output), IClassFixture<EdgeProtocolsFixture>
 {
-    private LocalTopology Topology => fixture.Topology!;
+    private LocalTopology Topology => fixture.Topology;
 
     [Theory]
     [InlineData("1.1")]
@@ -203,78 +203,72 @@ public sealed class EdgeProtocolsTests(EdgeProtocolsFixture fixture) : IClassFix
 /// echo backends behind pool <c>web</c> and, keyed by header <c>X-Session-Id</c>, pool <c>ws</c> (<c>/ws/…</c>); an
 /// HTTP/2-only one behind pool <c>h2</c> (<c>/_echo/…</c>).
 /// </summary>
-public sealed class EdgeProtocolsFixture : IAsyncLifetime
+public sealed class EdgeProtocolsFixture : TopologyFixture
 {
     public const string CookieName = "dist_tls";
     private readonly string _directory = Directory.CreateTempSubdirectory("distributed-tls-").FullName;
+    private string? _certificatePath;
+    private int _http2Port;
+    private ManagedProcess? _http2Backend;
 
     public int HttpsPort { get; } = FreePorts.Next()[0];
 
     public int H2cPort { get; } = FreePorts.Next()[0];
 
-    private ManagedProcess? _http2Backend;
-
     public X509Certificate2? Certificate { get; private set; }
 
-    public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(30) };
-
-    public LocalTopology? Topology { get; private set; }
-
-    public async Task InitializeAsync()
+    public override async Task InitializeAsync()
     {
         using var created = LocalCertificates.CreateLoopbackServer("distributed gateway (test)");
-        var path = LocalCertificates.WritePfx(created, Path.Combine(_directory, "gateway.pfx"));
+        _certificatePath = LocalCertificates.WritePfx(created, Path.Combine(_directory, "gateway.pfx"));
         Certificate = X509CertificateLoader.LoadCertificate(created.Export(X509ContentType.Cert));
 
         // An echo backend that speaks HTTP/2 only (h2c with prior knowledge), behind pool h2 for /_echo/ paths.
-        var http2Port = FreePorts.Next()[0];
+        _http2Port = FreePorts.Next()[0];
         _http2Backend = ManagedProcess.Start(
             "echo-h2",
             RepoPaths.AppDll("samples/EchoBackend", "Distributed.EchoBackend"),
-            ["--urls", $"http://127.0.0.1:{http2Port}", "--Kestrel:EndpointDefaults:Protocols", "Http2", "--Echo:Id", "h2"]);
+            ["--urls", $"http://127.0.0.1:{_http2Port}", "--Kestrel:EndpointDefaults:Protocols", "Http2", "--Echo:Id", "h2"]);
         using (var h2c = new HttpClient { DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact })
         {
-            await Wait.ForHttpOkAsync(h2c, new Uri($"http://127.0.0.1:{http2Port}/healthz"), TimeSpan.FromSeconds(60), _http2Backend);
+            await Wait.ForHttpOkAsync(h2c, new Uri($"http://127.0.0.1:{_http2Port}/healthz"), TimeSpan.FromSeconds(60), _http2Backend);
         }
 
-        Topology = await LocalTopology.StartAsync(new TopologyOptions
-        {
-            Silos = 1,
-            Gateways = 1,
-            Backends = 2,
-            Balancer = backends =>
-            {
-                var settings = TopologyOptions.AddRoutedPool([], "web", $"Cookie:{CookieName}", backends, "/{**rest}", order: 0);
-                TopologyOptions.AddRoutedPool(settings, "h2", "", [new BackendNode("h2", http2Port, _http2Backend)], "/_echo/{**rest}", order: -1);
-                settings["Balancer:Pools:h2:BackendProtocol"] = "Http2";
-                settings["Balancer:Pools:h2:HealthCheck:Enabled"] = "false"; // the probes speak HTTP/1.1
-                TopologyOptions.AddRoutedPool(settings, "ws", "Header:X-Session-Id", backends, "/ws/{**rest}", order: -1);
-                return settings;
-            },
-            GatewaySettings = new Dictionary<string, string>
-            {
-                ["Kestrel:Endpoints:Https:Url"] = $"https://127.0.0.1:{HttpsPort}",
-                ["Kestrel:Endpoints:Https:Certificate:Path"] = path,
-                ["Kestrel:Endpoints:H2c:Url"] = $"http://127.0.0.1:{H2cPort}",
-                ["Kestrel:Endpoints:H2c:Protocols"] = "Http2",
-            },
-        });
+        await base.InitializeAsync();
     }
 
-    public async Task DisposeAsync()
+    protected override TopologyOptions Options() => new()
     {
-        if (Topology is not null)
+        Silos = 1,
+        Gateways = 1,
+        Backends = 2,
+        Balancer = backends =>
         {
-            await Topology.DisposeAsync();
-        }
+            var settings = TopologyOptions.AddRoutedPool([], "web", $"Cookie:{CookieName}", backends, "/{**rest}", order: 0);
+            TopologyOptions.AddRoutedPool(settings, "h2", "", [new BackendNode("h2", _http2Port, _http2Backend!)], "/_echo/{**rest}", order: -1);
+            settings["Balancer:Pools:h2:BackendProtocol"] = "Http2";
+            settings["Balancer:Pools:h2:HealthCheck:Enabled"] = "false"; // the probes speak HTTP/1.1
+            TopologyOptions.AddRoutedPool(settings, "ws", "Header:X-Session-Id", backends, "/ws/{**rest}", order: -1);
+            return settings;
+        },
+        GatewaySettings = new Dictionary<string, string>
+        {
+            ["Kestrel:Endpoints:Https:Url"] = $"https://127.0.0.1:{HttpsPort}",
+            ["Kestrel:Endpoints:Https:Certificate:Path"] = _certificatePath!,
+            ["Kestrel:Endpoints:H2c:Url"] = $"http://127.0.0.1:{H2cPort}",
+            ["Kestrel:Endpoints:H2c:Protocols"] = "Http2",
+        },
+    };
 
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
         if (_http2Backend is not null)
         {
             await _http2Backend.DisposeAsync();
         }
 
         Certificate?.Dispose();
-        Http.Dispose();
         Directory.Delete(_directory, recursive: true);
     }
 }

@@ -6,7 +6,6 @@ using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 using Distributed.Topology;
-using Xunit.Abstractions;
 
 namespace Distributed.Integration.Tests;
 
@@ -16,7 +15,7 @@ namespace Distributed.Integration.Tests;
 /// load lease released instead of left to run out.
 /// </summary>
 [Trait("Category", "Integration")]
-public sealed class GatewayShutdownTests(ITestOutputHelper output)
+public sealed class GatewayShutdownTests(ITestOutputHelper output) : ProcessTest(output)
 {
     // The product's default drain, and a host shutdown timeout short enough that a connection left open would show.
     private static readonly TimeSpan Drain = TimeSpan.FromSeconds(5);
@@ -90,7 +89,7 @@ public sealed class GatewayShutdownTests(ITestOutputHelper output)
 
         // 4. A graceful exit, before the host's shutdown timeout: nothing was left hanging for it to cut.
         await stopped;
-        output.WriteLine($"After SIGTERM: /readyz 503 at {notReady.TotalSeconds:F2} s, connections refused at {refusing.TotalSeconds:F2} s (drain {Drain.TotalSeconds:F0} s), exited at {clock.Elapsed.TotalSeconds:F2} s with code {process.ExitCode}.");
+        Output.WriteLine($"After SIGTERM: /readyz 503 at {notReady.TotalSeconds:F2} s, connections refused at {refusing.TotalSeconds:F2} s (drain {Drain.TotalSeconds:F0} s), exited at {clock.Elapsed.TotalSeconds:F2} s with code {process.ExitCode}.");
         Assert.True(process.ExitCode == 0, $"exit code {process.ExitCode}\n{process.RecentOutput()}");
         Assert.True(clock.Elapsed < HostShutdownTimeout, $"The gateway took {clock.Elapsed} to stop.\n{process.RecentOutput()}");
         Assert.Contains("load lease released", process.RecentOutput(), StringComparison.Ordinal);

@@ -12,7 +12,7 @@ public sealed class OperationsTopology : ICollectionFixture<OperationsTopologyFi
 
 [Trait("Category", "Integration")]
 [Collection(OperationsTopology.Name)]
-public sealed class HealthAndOperationsTests(OperationsTopologyFixture fixture)
+public sealed class HealthAndOperationsTests(OperationsTopologyFixture fixture, ITestOutputHelper output) : ProcessTest(output)
 {
     private static readonly TimeSpan ReportInterval = TimeSpan.FromMilliseconds(200);
 
@@ -43,12 +43,11 @@ public sealed class HealthAndOperationsTests(OperationsTopologyFixture fixture)
         {
             // Fall (2) probes of 500 ms, then one report interval for each gateway to pick the verdict up.
             var budget = OperationsTopologyFixture.ProbeInterval * 2 + TimeSpan.FromMilliseconds(400) + (ReportInterval * 2) + TimeSpan.FromSeconds(1);
-            var took = await Wait.UntilAsync(
+            await Wait.UntilAsync(
                 async () => !(await NewSessionBackendsAsync(0, 15)).Contains("b2") && !(await NewSessionBackendsAsync(1, 15)).Contains("b2"),
                 budget,
                 "both gateways to stop sending new sessions to b2, which fails its health check");
             Assert.Equal("Unhealthy", (await fixture.BackendsAsync("web", gateway: 1)).Single(b => b.Id == "b2").Health);
-            Assert.True(took <= budget, $"took {took}");
         }
         finally
         {

@@ -9,7 +9,7 @@ namespace Distributed.Integration.Tests;
 /// </summary>
 [Trait("Category", "Integration")]
 [Collection(OperationsTopology.Name)]
-public sealed class ManagementPlaneTests(OperationsTopologyFixture fixture)
+public sealed class ManagementPlaneTests(OperationsTopologyFixture fixture, ITestOutputHelper output) : ProcessTest(output)
 {
     public static TheoryData<string> ManagementPaths => ["/admin/pools", "/ui", "/metrics", "/healthz", "/readyz"];
 

@@ -14,82 +14,65 @@ namespace Distributed.Integration.Tests;
 /// <c>X-Session-Id</c>, hash over header <c>X-Tenant</c>), <c>first</c> (/first/, first available); <c>ws</c> (/ws/,
 /// header sessions) for WebSockets.
 /// </summary>
-public sealed class OperationsTopologyFixture : IAsyncLifetime
+public sealed class OperationsTopologyFixture : TopologyFixture
 {
     public static readonly TimeSpan ProbeInterval = TimeSpan.FromMilliseconds(500);
     public static readonly TimeSpan SlowStart = TimeSpan.FromSeconds(6);
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-    private LocalTopology? _topology;
 
-    public LocalTopology Topology => _topology ?? throw new InvalidOperationException("Topology not started.");
-
-    public HttpClient Http { get; } = new(new SocketsHttpHandler { UseCookies = false }) { Timeout = TimeSpan.FromSeconds(30) };
-
-    public async Task InitializeAsync()
+    protected override TopologyOptions Options() => new()
     {
-        _topology = await LocalTopology.StartAsync(new TopologyOptions
+        Silos = 1,
+        Gateways = 2,
+        Backends = 3,
+        Balancer = backends =>
         {
-            Silos = 1,
-            Gateways = 2,
-            Backends = 3,
-            Balancer = backends =>
-            {
-                var settings = TopologyOptions.AddRoutedPool([], "web", "Header:X-Session-Id", backends, "/{**rest}", order: 10);
-                settings["Balancer:Pools:web:HealthCheck:Interval"] = "00:00:00.500";
-                settings["Balancer:Pools:web:HealthCheck:Timeout"] = "00:00:00.400";
-                settings["Balancer:Pools:web:HealthCheck:Rise"] = "2";
-                settings["Balancer:Pools:web:HealthCheck:Fall"] = "2";
+            var settings = TopologyOptions.AddRoutedPool([], "web", "Header:X-Session-Id", backends, "/{**rest}", order: 10);
+            settings["Balancer:Pools:web:HealthCheck:Interval"] = "00:00:00.500";
+            settings["Balancer:Pools:web:HealthCheck:Timeout"] = "00:00:00.400";
+            settings["Balancer:Pools:web:HealthCheck:Rise"] = "2";
+            settings["Balancer:Pools:web:HealthCheck:Fall"] = "2";
 
-                Add(settings, "passive", "/p/{**rest}", backends);
-                settings["Balancer:Pools:passive:PassiveHealth:ConsecutiveFailures"] = "3";
-                settings["Balancer:Pools:passive:PassiveHealth:EjectionTime"] = "00:00:05";
+            Add(settings, "passive", "/p/{**rest}", backends);
+            settings["Balancer:Pools:passive:PassiveHealth:ConsecutiveFailures"] = "3";
+            settings["Balancer:Pools:passive:PassiveHealth:EjectionTime"] = "00:00:05";
 
-                Add(settings, "weighted", "/w/{**rest}", backends.Take(2).ToList());
-                settings["Balancer:Pools:weighted:Backends:b2:Weight"] = "3";
+            Add(settings, "weighted", "/w/{**rest}", backends.Take(2).ToList());
+            settings["Balancer:Pools:weighted:Backends:b2:Weight"] = "3";
 
-                Add(settings, "limited", "/l/{**rest}", backends.Take(2).ToList());
-                settings["Balancer:Pools:limited:Backends:b1:MaxInFlight"] = "3";
-                settings["Balancer:Pools:limited:Backends:b2:MaxInFlight"] = "3";
+            Add(settings, "limited", "/l/{**rest}", backends.Take(2).ToList());
+            settings["Balancer:Pools:limited:Backends:b1:MaxInFlight"] = "3";
+            settings["Balancer:Pools:limited:Backends:b2:MaxInFlight"] = "3";
 
-                Add(settings, "slow", "/s/{**rest}", backends.Take(1).ToList());
-                settings["Balancer:Pools:slow:SlowStart"] = SlowStart.ToString("c", System.Globalization.CultureInfo.InvariantCulture);
+            Add(settings, "slow", "/s/{**rest}", backends.Take(1).ToList());
+            settings["Balancer:Pools:slow:SlowStart"] = SlowStart.ToString("c", System.Globalization.CultureInfo.InvariantCulture);
 
-                // One pool per balancing policy (BalancingPolicyTests); b1 weighs 3 in the weighted ones.
-                Add(settings, "rr", "/rr/{**rest}", backends);
-                settings["Balancer:Pools:rr:Policy"] = "WeightedRoundRobin";
-                settings["Balancer:Pools:rr:Backends:b1:Weight"] = "3";
-                Add(settings, "random", "/random/{**rest}", backends);
-                settings["Balancer:Pools:random:Policy"] = "Random";
-                settings["Balancer:Pools:random:Backends:b1:Weight"] = "3";
-                Add(settings, "hash", "/hash/{**rest}", backends);
-                settings["Balancer:Pools:hash:SessionKey"] = "Header:X-Session-Id";
-                settings["Balancer:Pools:hash:Policy"] = "Hash";
-                settings["Balancer:Pools:hash:HashKey"] = "Header:X-Tenant";
-                Add(settings, "first", "/first/{**rest}", backends);
-                settings["Balancer:Pools:first:Policy"] = "FirstAvailable";
+            // One pool per balancing policy (BalancingPolicyTests); b1 weighs 3 in the weighted ones.
+            Add(settings, "rr", "/rr/{**rest}", backends);
+            settings["Balancer:Pools:rr:Policy"] = "WeightedRoundRobin";
+            settings["Balancer:Pools:rr:Backends:b1:Weight"] = "3";
+            Add(settings, "random", "/random/{**rest}", backends);
+            settings["Balancer:Pools:random:Policy"] = "Random";
+            settings["Balancer:Pools:random:Backends:b1:Weight"] = "3";
+            Add(settings, "hash", "/hash/{**rest}", backends);
+            settings["Balancer:Pools:hash:SessionKey"] = "Header:X-Session-Id";
+            settings["Balancer:Pools:hash:Policy"] = "Hash";
+            settings["Balancer:Pools:hash:HashKey"] = "Header:X-Tenant";
+            Add(settings, "first", "/first/{**rest}", backends);
+            settings["Balancer:Pools:first:Policy"] = "FirstAvailable";
 
-                // WebSocketTests: header sessions holding WebSockets open.
-                Add(settings, "ws", "/ws/{**rest}", backends);
-                settings["Balancer:Pools:ws:SessionKey"] = "Header:X-Session-Id";
-                return settings;
-            },
-        });
-    }
+            // WebSocketTests: header sessions holding WebSockets open.
+            Add(settings, "ws", "/ws/{**rest}", backends);
+            settings["Balancer:Pools:ws:SessionKey"] = "Header:X-Session-Id";
+            return settings;
+        },
+    };
 
     // A keyless pool without probes (so only the concern under test acts on it) behind its own path prefix.
     private static void Add(Dictionary<string, string> settings, string pool, string path, IReadOnlyList<BackendNode> backends)
     {
         TopologyOptions.AddRoutedPool(settings, pool, "", backends, path, order: 0);
         settings[$"Balancer:Pools:{pool}:HealthCheck:Enabled"] = "false";
-    }
-
-    public async Task DisposeAsync()
-    {
-        Http.Dispose();
-        if (_topology is not null)
-        {
-            await _topology.DisposeAsync();
-        }
     }
 
     /// <summary>An admin API request with the gateway's API key.</summary>

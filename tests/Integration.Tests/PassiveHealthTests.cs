@@ -8,7 +8,7 @@ namespace Distributed.Integration.Tests;
 /// <summary>Passive health counts gateway failures only, and clients cannot reach a backend's fault switches.</summary>
 [Trait("Category", "Integration")]
 [Collection(OperationsTopology.Name)]
-public sealed class PassiveHealthTests(OperationsTopologyFixture fixture)
+public sealed class PassiveHealthTests(OperationsTopologyFixture fixture, ITestOutputHelper output) : ProcessTest(output)
 {
     [Fact]
     public async Task BackendAnswering500s_IsNotEjected_ForAClientCanProvokeThem()

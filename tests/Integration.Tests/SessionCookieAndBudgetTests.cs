@@ -9,7 +9,7 @@ namespace Distributed.Integration.Tests;
 /// a cookie pool (<c>/c/...</c>) and a header pool.
 /// </summary>
 [Trait("Category", "Integration")]
-public sealed class SessionCookieAndBudgetTests : IAsyncLifetime, IDisposable
+public sealed class SessionCookieAndBudgetTests(ITestOutputHelper output) : ProcessTest(output), IAsyncLifetime
 {
     private const string Cookie = "dist_session";
     private readonly HttpClient _http = new(new SocketsHttpHandler { UseCookies = false }) { Timeout = TimeSpan.FromSeconds(30) };
@@ -40,7 +40,15 @@ public sealed class SessionCookieAndBudgetTests : IAsyncLifetime, IDisposable
         }
     }
 
-    public void Dispose() => _http.Dispose();
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _http.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
 
     [Fact]
     public async Task NewSessionsPastTheClientsBudget_AreServedWithoutAPinEvenWithSpoofedForwardedForAndKnownOnesStaySticky()

@@ -3,7 +3,6 @@ using System.Net;
 using System.Net.Http.Headers;
 using Distributed.Topology;
 using StackExchange.Redis;
-using Xunit.Abstractions;
 
 namespace Distributed.Integration.Tests;
 
@@ -12,7 +11,7 @@ namespace Distributed.Integration.Tests;
 /// Redis, a real silo and gateway; session TTL 5 s and a 2 s record margin so a lapse takes seconds, not half an hour.
 /// </summary>
 [Trait("Category", "Integration")]
-public sealed class SessionLifecycleTests(ITestOutputHelper output) : IAsyncLifetime, IDisposable
+public sealed class SessionLifecycleTests(ITestOutputHelper output) : ProcessTest(output), IAsyncLifetime
 {
     private static readonly TimeSpan Ttl = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan Margin = TimeSpan.FromSeconds(2);
@@ -44,7 +43,15 @@ public sealed class SessionLifecycleTests(ITestOutputHelper output) : IAsyncLife
         _redis = await ConnectionMultiplexer.ConnectAsync(Topology.Redis.ConnectionString + ",allowAdmin=true");
     }
 
-    public void Dispose() => _http.Dispose();
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _http.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
 
     public async Task DisposeAsync()
     {
@@ -82,7 +89,7 @@ public sealed class SessionLifecycleTests(ITestOutputHelper output) : IAsyncLife
         }
 
         Assert.Empty(await SessionRecordsAsync(key));
-        output.WriteLine($"stored as {stored}, expiring in {ttl.Value.TotalSeconds:F1} s (TTL {Ttl.TotalSeconds} s + margin {Margin.TotalSeconds} s); gone after the unpin; found after {storedAfter.TotalMilliseconds:F0} ms");
+        Output.WriteLine($"stored as {stored}, expiring in {ttl.Value.TotalSeconds:F1} s (TTL {Ttl.TotalSeconds} s + margin {Margin.TotalSeconds} s); gone after the unpin; found after {storedAfter.TotalMilliseconds:F0} ms");
     }
 
     [Fact]
@@ -129,7 +136,7 @@ public sealed class SessionLifecycleTests(ITestOutputHelper output) : IAsyncLife
         await sampler;
         var afterBytes = await UsedMemoryAsync();
         var perPin = (peak.Bytes - baselineBytes) / (double)Math.Max(1, peak.Keys - baselineKeys);
-        output.WriteLine($"baseline {baselineKeys} keys / {baselineBytes:N0} B; {sent:N0} one-shot sessions; at most {peak.Keys - baselineKeys:N0} stored at once ({peak.Bytes:N0} B, {perPin:F0} B per stored pin); {storedAfterFlood:N0} session records right after it; once lapsed {await Redis.DatabaseSizeAsync()} keys / {afterBytes:N0} B");
+        Output.WriteLine($"baseline {baselineKeys} keys / {baselineBytes:N0} B; {sent:N0} one-shot sessions; at most {peak.Keys - baselineKeys:N0} stored at once ({peak.Bytes:N0} B, {perPin:F0} B per stored pin); {storedAfterFlood:N0} session records right after it; once lapsed {await Redis.DatabaseSizeAsync()} keys / {afterBytes:N0} B");
 
         Assert.Equal(Flood, sent);
         Assert.True(peak.Keys - baselineKeys >= 500, $"Only {peak.Keys - baselineKeys} pins were ever stored at once: the flood did not reach the store.");

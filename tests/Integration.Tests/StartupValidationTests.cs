@@ -10,7 +10,7 @@ namespace Distributed.Integration.Tests;
 /// are not of their setting's type. Real processes, as an operator would start them.
 /// </summary>
 [Trait("Category", "Integration")]
-public sealed class StartupValidationTests
+public sealed class StartupValidationTests(ITestOutputHelper output) : ProcessTest(output)
 {
     private const int ConfigurationErrorExitCode = 78;
 

@@ -10,7 +10,7 @@ namespace Distributed.Integration.Tests;
 /// <summary>Real WebSocket clients through both gateways to the echo backends (pool <c>ws</c>).</summary>
 [Trait("Category", "Integration")]
 [Collection(OperationsTopology.Name)]
-public sealed class WebSocketTests(OperationsTopologyFixture fixture)
+public sealed class WebSocketTests(OperationsTopologyFixture fixture, ITestOutputHelper output) : ProcessTest(output)
 {
     private LocalTopology Topology => fixture.Topology;
 

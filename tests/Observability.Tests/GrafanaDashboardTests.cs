@@ -12,7 +12,7 @@ namespace Distributed.Observability.Tests;
 /// </summary>
 [Trait("Category", "Observability")]
 [Collection(ObservabilityTopology.Name)]
-public sealed class GrafanaDashboardTests(ObservabilityTopologyFixture fixture)
+public sealed class GrafanaDashboardTests(ObservabilityTopologyFixture fixture, ITestOutputHelper output) : ProcessTest(output)
 {
     private static readonly string Deploy = Path.Combine(RepoPaths.Root, "deploy");
     private static readonly SemaphoreSlim SeriesGate = new(1, 1);

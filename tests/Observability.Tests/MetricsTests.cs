@@ -8,7 +8,7 @@ namespace Distributed.Observability.Tests;
 
 [Trait("Category", "Observability")]
 [Collection(ObservabilityTopology.Name)]
-public sealed partial class MetricsTests(ObservabilityTopologyFixture fixture)
+public sealed partial class MetricsTests(ObservabilityTopologyFixture fixture, ITestOutputHelper output) : ProcessTest(output)
 {
     [GeneratedRegex(@"^distributed_gateway_requests_total\{(?<labels>[^}]*)\} (?<value>[0-9.e+]+)", RegexOptions.Multiline)]
     private static partial Regex RequestsLine();

@@ -7,27 +7,11 @@ using Distributed.Topology;
 namespace Distributed.Observability.Tests;
 
 /// <summary>Redis, 1 silo, 1 gateway and 3 echo backends as real processes (pool <c>web</c>, header key).</summary>
-public sealed class ObservabilityTopologyFixture : IAsyncLifetime
+public sealed class ObservabilityTopologyFixture : TopologyFixture
 {
-    private LocalTopology? _topology;
-
-    public LocalTopology Topology => _topology ?? throw new InvalidOperationException("Topology not started.");
-
-    public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(30) };
-
     public GatewayNode Gateway => Topology.Gateways[0];
 
-    public async Task InitializeAsync() =>
-        _topology = await LocalTopology.StartAsync(new TopologyOptions { Silos = 1, Gateways = 1, Backends = 3 });
-
-    public async Task DisposeAsync()
-    {
-        Http.Dispose();
-        if (_topology is not null)
-        {
-            await _topology.DisposeAsync();
-        }
-    }
+    protected override TopologyOptions Options() => new() { Silos = 1, Gateways = 1, Backends = 3 };
 
     /// <summary>Sends a request for <paramref name="sessionKey"/> and returns the backend that answered.</summary>
     public async Task<string> SendAsync(string sessionKey)

@@ -1,6 +1,6 @@
 namespace Distributed.Observability.Tests;
 
-[Trait("Category", "Unit")]
+[Trait("Category", "Observability")]
 public sealed class PromQlTests
 {
     [Theory]

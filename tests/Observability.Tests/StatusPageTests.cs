@@ -13,7 +13,7 @@ namespace Distributed.Observability.Tests;
 /// </summary>
 [Trait("Category", "Observability")]
 [Collection(ObservabilityTopology.Name)]
-public sealed class StatusPageTests(ObservabilityTopologyFixture fixture)
+public sealed class StatusPageTests(ObservabilityTopologyFixture fixture, ITestOutputHelper output) : ProcessTest(output)
 {
     /// <summary>Set to 1 to refresh the screenshot in docs/ (otherwise it only goes to artifacts/).</summary>
     public const string UpdateDocsScreenshot = "DISTRIBUTED_UPDATE_SCREENSHOTS";

@@ -18,7 +18,7 @@ namespace Distributed.Observability.Tests;
 /// exporter; the backend is a real echo process, which reports the <c>traceparent</c> it received.
 /// </summary>
 [Trait("Category", "Observability")]
-public sealed class TraceTests : IAsyncLifetime
+public sealed class TraceTests(ITestOutputHelper output) : ProcessTest(output), IAsyncLifetime
 {
     private readonly List<Activity> _gatewaySpans = [];
     private readonly List<Activity> _siloSpans = [];

@@ -373,13 +373,6 @@ public sealed class LocalTopology : IAsyncDisposable
         "--Orleans:ServiceId", _clusterId,
     ];
 
-    /// <summary>The recent output of every process, for failure messages.</summary>
-    public string Diagnostics() => string.Join(
-        "\n",
-        _silos.Select(s => s.Process).Concat(_gateways.Select(g => g.Process)).Concat(_backends.Select(b => b.Process))
-            .OfType<ManagedProcess>()
-            .Select(p => $"--- {p.Name} (exited: {p.HasExited})\n{p.RecentOutput()}"));
-
     /// <summary>Stops gateways, silos, backends and Redis, in that order.</summary>
     public async ValueTask DisposeAsync()
     {

@@ -4,15 +4,21 @@ using System.Diagnostics;
 namespace Distributed.Topology;
 
 /// <summary>
-/// A real child process (a host dll run with <c>dotnet</c>, or any executable) with its output kept for failure
-/// messages. Every started process is killed when the test process exits, so a crashed run leaves no orphans.
+/// A real child process (a host dll run with <c>dotnet</c>, or any executable) with its output kept: its last lines in
+/// memory for failure messages, the whole in a file when <see cref="ProcessLogs.Folder"/> is set. Every started process
+/// is killed when the test process exits, so a crashed run leaves no orphans.
 /// </summary>
 public sealed class ManagedProcess : IAsyncDisposable
 {
     private const int KeptLines = 400;
     private static readonly ConcurrentDictionary<int, Process> Running = new();
+    private static readonly ConcurrentQueue<ManagedProcess> All = new();
     private readonly Process _process;
-    private readonly ConcurrentQueue<string> _output = new();
+    private readonly ConcurrentQueue<(long Line, string Text)> _output = new();
+    private readonly Lock _fileGate = new();
+    private StreamWriter? _file;
+    private int _openStreams = 2;
+    private int? _disposedExitCode; // the Process object answers nothing once disposed
 
     static ManagedProcess()
     {
@@ -36,18 +42,29 @@ public sealed class ManagedProcess : IAsyncDisposable
     {
         Name = name;
         _process = process;
+        LogFile = ProcessLogs.NewFile(name);
+        if (LogFile is not null)
+        {
+            _file = new StreamWriter(LogFile, append: false) { AutoFlush = true };
+        }
     }
 
     /// <summary>Name used in messages.</summary>
     public string Name { get; }
 
+    /// <summary>The file holding all its output, or <c>null</c> when <see cref="ProcessLogs.Folder"/> is not set.</summary>
+    public string? LogFile { get; }
+
+    /// <summary>Every process started in this process so far, in start order.</summary>
+    internal static IEnumerable<ManagedProcess> Started => All;
+
     /// <summary>Whether the process has ended.</summary>
-    public bool HasExited => _process.HasExited;
+    public bool HasExited => _disposedExitCode is not null || _process.HasExited;
 
     /// <summary>
     /// The exit code once the process has ended: 0 after a graceful stop, 137 (128 + SIGKILL) when it was killed.
     /// </summary>
-    public int? ExitCode => _process.HasExited ? _process.ExitCode : null;
+    public int? ExitCode => _disposedExitCode ?? (_process.HasExited ? _process.ExitCode : null);
 
     /// <summary>
     /// Starts <paramref name="fileOrDll"/> (a <c>.dll</c> runs under <c>dotnet</c>, from its own folder so it finds its
@@ -85,17 +102,22 @@ public sealed class ManagedProcess : IAsyncDisposable
         process.ErrorDataReceived += (_, e) => managed.Keep(e.Data);
         if (!process.Start())
         {
+            managed.CloseFile();
             throw new InvalidOperationException($"Could not start {name} ({fileOrDll}).");
         }
 
         Running[process.Id] = process;
+        All.Enqueue(managed);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return managed;
     }
 
     /// <summary>The last lines the process wrote (stdout and stderr).</summary>
-    public string RecentOutput() => string.Join('\n', _output);
+    public string RecentOutput() => string.Join('\n', _output.Select(o => o.Text));
+
+    /// <summary>The kept lines written after <paramref name="mark"/> (<see cref="ProcessLogs.Mark"/>).</summary>
+    internal IReadOnlyList<string> OutputSince(long mark) => [.. _output.Where(o => o.Line > mark).Select(o => o.Text)];
 
     /// <summary>SIGKILL, as <c>kill -9</c>: no shutdown code runs.</summary>
     public void KillHard()
@@ -156,20 +178,47 @@ public sealed class ManagedProcess : IAsyncDisposable
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        if (_disposedExitCode is not null)
+        {
+            return;
+        }
+
         await StopAsync(TimeSpan.FromSeconds(5));
+        _disposedExitCode = _process.ExitCode;
         _process.Dispose();
+        CloseFile();
     }
 
     private void Keep(string? line)
     {
         if (line is null)
         {
+            // The end of stdout or stderr: the file closes after both.
+            if (Interlocked.Decrement(ref _openStreams) == 0)
+            {
+                CloseFile();
+            }
+
             return;
         }
 
-        _output.Enqueue(line);
+        _output.Enqueue((ProcessLogs.NextLine(), line));
         while (_output.Count > KeptLines && _output.TryDequeue(out _))
         {
+        }
+
+        lock (_fileGate)
+        {
+            _file?.WriteLine(line);
+        }
+    }
+
+    private void CloseFile()
+    {
+        lock (_fileGate)
+        {
+            _file?.Dispose();
+            _file = null;
         }
     }
 }

@@ -8,6 +8,8 @@ var silos = Option("--silos", 2);
 var gateways = Option("--gateways", 2);
 var backends = Option("--backends", 3);
 var persistent = !args.Contains("--redis-no-persistence");
+// Each member's output in a file of its own (ignored by git), unless DISTRIBUTED_PROCESS_LOGS names another folder.
+ProcessLogs.Folder ??= Path.Combine(RepoPaths.Root, ".run", "topology", DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
 Console.WriteLine($"Starting Redis ({(persistent ? "append-only, as in the manifests" : "no persistence: a restart loses every pin and the membership table")}), {silos} silo(s), {gateways} gateway(s), {backends} echo backend(s)...");
 await using var topology = await LocalTopology.StartAsync(new TopologyOptions
 {
@@ -19,6 +21,7 @@ await using var topology = await LocalTopology.StartAsync(new TopologyOptions
 });
 const string Commands = "Commands: status | kill <member> | restart <member> | pause <member> | resume <member> | quit";
 Console.WriteLine(topology.Describe());
+Console.WriteLine($"Process logs: {ProcessLogs.Folder}");
 Console.WriteLine($"{Commands}   (pool 'web', session header X-Session-Id)");
 while (Console.ReadLine() is { } line)
 {

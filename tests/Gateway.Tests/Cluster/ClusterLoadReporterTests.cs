@@ -21,7 +21,10 @@ public sealed class ClusterLoadReporterTests : IAsyncLifetime, IDisposable
     });
 
     private readonly EventLog _log = new();
+    private readonly TimerWatch _time;
     private ClusterLoadReporter? _reporter;
+
+    public ClusterLoadReporterTests() => _time = new TimerWatch(_gateway.Time);
 
     private FakePoolGrain Grain => _gateway.Grains.Pool(PoolName);
 
@@ -35,12 +38,14 @@ public sealed class ClusterLoadReporterTests : IAsyncLifetime, IDisposable
             _gateway.Grains.Factory,
             _gateway.Connectivity,
             Microsoft.Extensions.Options.Options.Create(_gateway.Options),
-            _gateway.Time,
+            _time,
             _log);
         await _reporter.StartAsync(CancellationToken.None);
         await _gateway.Warmup.StartAsync(CancellationToken.None); // as the gateway runs it: after each pool's first snapshot
         await EventuallyAsync(() => !Grain.Seeds.IsEmpty && !OtherGrain.Seeds.IsEmpty, "the pools to be seeded");
         await EventuallyAsync(() => _gateway.Registry.All.All(p => p.Hints.Loaded), "the pin hints to be loaded after the first snapshots");
+        // A tick of the fake clock before a pool's report timer exists would be lost.
+        await EventuallyAsync(() => _time.TimersWithPeriod(_gateway.Options.ReportInterval) == 2, "both pools' report timers");
     }
 
     public async Task DisposeAsync()
@@ -115,6 +120,7 @@ public sealed class ClusterLoadReporterTests : IAsyncLifetime, IDisposable
         }
 
         Assert.True(_gateway.Registry.Find(Other)!.View.FromCluster);
+        Grain.Hangs = false; // so that releasing the lease at shutdown answers instead of waiting out the call timeout
     }
 
     [Fact]
@@ -137,6 +143,7 @@ public sealed class ClusterLoadReporterTests : IAsyncLifetime, IDisposable
         // The episode is logged once when it starts and once when it ends, not once per failed report.
         Grain.Unreachable = false;
         await TickAsync();
+        await EventuallyAsync(() => _log.Ids.Contains(2004), "the recovery to be logged"); // just after the round succeeds
         Assert.Single(_log.Ids, 2003);
         Assert.Single(_log.Ids, 2004);
         Assert.Equal(3, _log.Ids.Count(id => id == 2005)); // the failures in between, at Debug
@@ -155,6 +162,29 @@ public sealed class ClusterLoadReporterTests : IAsyncLifetime, IDisposable
                 ? _gateway.Pool.View.ReceivedAt == now && reports.FailuresInARow == 0
                 : reports.FailuresInARow == failures,
             "a report round");
+    }
+
+    // The fake clock, counting the timers created on it.
+    private sealed class TimerWatch(TimeProvider inner) : TimeProvider
+    {
+        private readonly ConcurrentQueue<TimeSpan> _periods = new();
+
+        public override long TimestampFrequency => inner.TimestampFrequency;
+
+        public override TimeZoneInfo LocalTimeZone => inner.LocalTimeZone;
+
+        public int TimersWithPeriod(TimeSpan period) => _periods.Count(p => p == period);
+
+        public override DateTimeOffset GetUtcNow() => inner.GetUtcNow();
+
+        public override long GetTimestamp() => inner.GetTimestamp();
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            var timer = inner.CreateTimer(callback, state, dueTime, period);
+            _periods.Enqueue(period);
+            return timer;
+        }
     }
 
     private sealed class EventLog : ILogger<ClusterLoadReporter>

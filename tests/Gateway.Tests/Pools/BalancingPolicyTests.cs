@@ -1,24 +1,16 @@
 using Distributed.Gateway.Configuration;
 using Distributed.Gateway.Pools;
+using Distributed.Gateway.Tests.Fakes;
 using Distributed.Grains.Abstractions;
 using Microsoft.AspNetCore.Http;
+using static Distributed.Gateway.Tests.Fakes.ViewFactory;
 
 namespace Distributed.Gateway.Tests.Pools;
 
 [Trait("Category", "Unit")]
 public sealed class BalancingPolicyTests
 {
-    private readonly Dictionary<string, BackendCounter> _counters = [];
-
-    private PoolView View(params BackendSnapshot[] backends) => new(
-        new PoolSnapshot("web", 1, [.. backends], 1, DateTimeOffset.UnixEpoch),
-        DateTimeOffset.UnixEpoch,
-        fromCluster: true,
-        id => _counters.TryGetValue(id, out var counter) ? counter : _counters[id] = new BackendCounter());
-
-    // healthy: false stands for the cluster's verdict (unhealthy, not in panic): the backend takes no new work.
-    private static BackendSnapshot Backend(string id, int inFlight = 0, BackendState state = BackendState.Active, int weight = 1, double? effectiveWeight = null, int maxInFlight = 0, bool healthy = true) =>
-        new(id, $"http://127.0.0.1/{id}", weight, state, inFlight, EffectiveWeight: effectiveWeight ?? weight, MaxInFlight: maxInFlight, AcceptsNewSessions: healthy && state == BackendState.Active);
+    private readonly ViewFactory _views = new();
 
     private static BalancingPolicy Policy(BalancingPolicyKind kind, string? hashKey = null) =>
         BalancingPolicy.Create(new PoolOptions { Policy = kind, HashKey = hashKey });
@@ -29,7 +21,7 @@ public sealed class BalancingPolicyTests
     [MemberData(nameof(AllPolicies))]
     public void Choose_DrainingUnhealthyAndFullBackends_AreNeverChosenByAnyPolicy(BalancingPolicyKind kind)
     {
-        var view = View(
+        var view = _views.View(
             Backend("a", state: BackendState.Draining),
             Backend("b", inFlight: 4, maxInFlight: 4),
             Backend("c", healthy: false),
@@ -53,7 +45,7 @@ public sealed class BalancingPolicyTests
     public void Choose_RoundRobin_GivesEveryBackendExactlyItsEffectiveWeightedShareWhateverTheLoad(BalancingPolicyKind kind)
     {
         // b ramps (slow start) at half its weight 4; c is busy, which round robin does not look at.
-        var view = View(Backend("a", weight: 2), Backend("b", weight: 4, effectiveWeight: 2), Backend("c", weight: 1, inFlight: 50));
+        var view = _views.View(Backend("a", weight: 2), Backend("b", weight: 4, effectiveWeight: 2), Backend("c", weight: 1, inFlight: 50));
         var policy = Policy(kind);
         var counts = new Dictionary<string, int>();
         for (var i = 0; i < 5_000; i++)
@@ -70,8 +62,8 @@ public sealed class BalancingPolicyTests
     [Fact]
     public void Choose_Hash_SameKeySameBackendOnEveryGatewayAndOnlyAboutAQuarterMovesWhenAFourthBackendArrives()
     {
-        var three = View(Backend("b1"), Backend("b2"), Backend("b3"));
-        var four = View(Backend("b1"), Backend("b2"), Backend("b3"), Backend("b4"));
+        var three = _views.View(Backend("b1"), Backend("b2"), Backend("b3"));
+        var four = _views.View(Backend("b1"), Backend("b2"), Backend("b3"), Backend("b4"));
         BalancingPolicy gatewayA = Policy(BalancingPolicyKind.Hash, "ClientIp"), gatewayB = Policy(BalancingPolicyKind.Hash, "ClientIp");
         var moved = 0;
         const int Keys = 4_000;
@@ -94,7 +86,7 @@ public sealed class BalancingPolicyTests
     [Fact]
     public void Guess_HashOverARequestProperty_IsWhereThePolicyPlacedTheSession()
     {
-        var view = View(Backend("b1"), Backend("b2"), Backend("b3"));
+        var view = _views.View(Backend("b1"), Backend("b2"), Backend("b3"));
         var policy = Policy(BalancingPolicyKind.Hash, "Header:X-Tenant");
         for (var i = 0; i < 500; i++)
         {
@@ -106,7 +98,7 @@ public sealed class BalancingPolicyTests
     [Fact]
     public void Choose_HashRequestWithoutTheProperty_IsBalancedAsByLeastLoaded()
     {
-        var view = View(Backend("b1", inFlight: 40), Backend("b2"), Backend("b3", inFlight: 3));
+        var view = _views.View(Backend("b1", inFlight: 40), Backend("b2"), Backend("b3", inFlight: 3));
         var policy = Policy(BalancingPolicyKind.Hash, "Header:X-Tenant");
         for (var i = 0; i < 200; i++)
         {
@@ -122,22 +114,22 @@ public sealed class BalancingPolicyTests
     public void FirstAvailable_ChoosesAndGuessesTheFirstActiveBackendAndFallsBackInOrder()
     {
         var policy = Policy(BalancingPolicyKind.FirstAvailable);
-        var view = View(Backend("standby-2"), Backend("primary", inFlight: 500), Backend("standby-1"));
+        var view = _views.View(Backend("standby-2"), Backend("primary", inFlight: 500), Backend("standby-1"));
         Assert.Equal("primary", policy.Choose(view, "s", null, null, new Random(1))!.Id);
         Assert.Equal("primary", policy.Guess(view, "s", null)!.Id);
 
-        var primaryDown = View(Backend("standby-2"), Backend("primary", healthy: false), Backend("standby-1"));
+        var primaryDown = _views.View(Backend("standby-2"), Backend("primary", healthy: false), Backend("standby-1"));
         Assert.Equal("standby-1", policy.Choose(primaryDown, "s", null, null, new Random(1))!.Id);
         Assert.Equal("standby-1", policy.Guess(primaryDown, "s", null)!.Id);
 
-        var primaryFull = View(Backend("standby-2"), Backend("primary", inFlight: 3, maxInFlight: 3), Backend("standby-1"));
+        var primaryFull = _views.View(Backend("standby-2"), Backend("primary", inFlight: 3, maxInFlight: 3), Backend("standby-1"));
         Assert.Equal("standby-1", policy.Choose(primaryFull, "s", null, null, new Random(1))!.Id);
     }
 
     [Fact]
     public void Choose_LeastLoadedNewSession_IsTheBoundedLoadPlacementItAlwaysWas()
     {
-        var view = View(Backend("b1", inFlight: 3), Backend("b2"), Backend("b3", inFlight: 1));
+        var view = _views.View(Backend("b1", inFlight: 3), Backend("b2"), Backend("b3", inFlight: 1));
         var policy = Policy(BalancingPolicyKind.LeastLoaded);
         for (var i = 0; i < 300; i++)
         {

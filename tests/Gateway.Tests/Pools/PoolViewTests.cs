@@ -1,26 +1,19 @@
 using Distributed.Gateway.Pools;
+using Distributed.Gateway.Tests.Fakes;
 using Distributed.Grains.Abstractions;
+using static Distributed.Gateway.Tests.Fakes.ViewFactory;
 
 namespace Distributed.Gateway.Tests.Pools;
 
 [Trait("Category", "Unit")]
 public sealed class PoolViewTests
 {
-    private readonly Dictionary<string, BackendCounter> _counters = [];
-
-    private PoolView View(params BackendSnapshot[] backends) => new(
-        new PoolSnapshot("web", 1, [.. backends], 1, DateTimeOffset.UnixEpoch),
-        DateTimeOffset.UnixEpoch,
-        fromCluster: true,
-        id => _counters.TryGetValue(id, out var counter) ? counter : _counters[id] = new BackendCounter());
-
-    private static BackendSnapshot Backend(string id, int clusterInFlight = 0, BackendState state = BackendState.Active, int weight = 1, int maxInFlight = 0) =>
-        new(id, $"http://127.0.0.1/{id}", weight, state, clusterInFlight, EffectiveWeight: weight, MaxInFlight: maxInFlight, AcceptsNewSessions: state == BackendState.Active);
+    private readonly ViewFactory _views = new();
 
     [Fact]
     public void ChooseLeastLoaded_BackendAtItsLimit_IsSkippedAndAllFullIsNull()
     {
-        var view = View(Backend("b1", clusterInFlight: 3, maxInFlight: 3), Backend("b2", clusterInFlight: 2, maxInFlight: 3));
+        var view = _views.View(Backend("b1", inFlight: 3, maxInFlight: 3), Backend("b2", inFlight: 2, maxInFlight: 3));
         Assert.True(view.Find("b1")!.IsFull);
         Assert.Equal("b2", view.ChooseLeastLoaded(new Random(1))!.Id);
 
@@ -48,7 +41,7 @@ public sealed class PoolViewTests
     [Fact]
     public void ChooseLeastLoaded_DrainingBackends_AreNeverChosen()
     {
-        var view = View(Backend("b1", state: BackendState.Draining), Backend("b2", clusterInFlight: 50), Backend("b3", state: BackendState.Draining));
+        var view = _views.View(Backend("b1", state: BackendState.Draining), Backend("b2", inFlight: 50), Backend("b3", state: BackendState.Draining));
         var random = new Random(1);
         for (var i = 0; i < 500; i++)
         {
@@ -58,12 +51,12 @@ public sealed class PoolViewTests
 
     [Fact]
     public void ChooseLeastLoaded_NothingUsable_IsNull() =>
-        Assert.Null(View(Backend("b1", state: BackendState.Draining)).ChooseLeastLoaded(new Random(1)));
+        Assert.Null(_views.View(Backend("b1", state: BackendState.Draining)).ChooseLeastLoaded(new Random(1)));
 
     [Fact]
     public void ChooseLeastLoaded_BackendBusyAcrossTheCluster_IsAvoided()
     {
-        var view = View(Backend("b1"), Backend("b2", clusterInFlight: 30), Backend("b3", clusterInFlight: 1));
+        var view = _views.View(Backend("b1"), Backend("b2", inFlight: 30), Backend("b3", inFlight: 1));
         var random = new Random(5);
         Assert.DoesNotContain("b2", Enumerable.Range(0, 1_000).Select(_ => view.ChooseLeastLoaded(random)!.Id));
     }
@@ -71,7 +64,7 @@ public sealed class PoolViewTests
     [Fact]
     public void EstimatedInFlight_ReplacesThisGatewaysReportedShareWithItsLiveCount()
     {
-        var view = View(Backend("b1", clusterInFlight: 10));
+        var view = _views.View(Backend("b1", inFlight: 10));
         var entry = view.Find("b1")!;
         entry.Counter.Reported = 4;
         entry.Counter.Begin();
@@ -86,7 +79,7 @@ public sealed class PoolViewTests
     [Fact]
     public void ChooseLeastLoadedExcept_ExcludedBackend_IsNeverChosen()
     {
-        var view = View(Backend("b1"), Backend("b2", clusterInFlight: 100));
+        var view = _views.View(Backend("b1"), Backend("b2", inFlight: 100));
         var random = new Random(2);
         for (var i = 0; i < 200; i++)
         {
@@ -99,20 +92,20 @@ public sealed class PoolViewTests
     {
         // Order of backends and moderate load differences do not change where a session goes: any gateway, warm or
         // cold, computes the same placement (docs/chaos.md).
-        var first = View(Backend("b1"), Backend("b2"), Backend("b3", clusterInFlight: 3));
-        var second = View(Backend("b3"), Backend("b1", clusterInFlight: 4), Backend("b2"));
+        var first = _views.View(Backend("b1"), Backend("b2"), Backend("b3", inFlight: 3));
+        var second = _views.View(Backend("b3"), Backend("b1", inFlight: 4), Backend("b2"));
         for (var i = 0; i < 500; i++)
         {
             Assert.Equal(first.Place($"user-{i}", 2)!.Id, second.Place($"user-{i}", 2)!.Id);
         }
 
-        Assert.Null(View(Backend("b1", state: BackendState.Draining)).Place("user-1", 2));
+        Assert.Null(_views.View(Backend("b1", state: BackendState.Draining)).Place("user-1", 2));
     }
 
     [Fact]
     public void Place_ExcludedOrFullBackend_IsNeverChosen()
     {
-        var view = View(Backend("b1"), Backend("b2", clusterInFlight: 5, maxInFlight: 5), Backend("b3"));
+        var view = _views.View(Backend("b1"), Backend("b2", inFlight: 5, maxInFlight: 5), Backend("b3"));
         for (var i = 0; i < 300; i++)
         {
             var placed = view.Place($"user-{i}", 2, excludedId: "b1")!.Id;
@@ -124,7 +117,7 @@ public sealed class PoolViewTests
     public void Place_ThisGatewaysOwnInFlight_CountsAtOnce()
     {
         // Requests this gateway sent since its last report steer placement before the snapshot shows them.
-        var view = View(Backend("b1"), Backend("b2"), Backend("b3"));
+        var view = _views.View(Backend("b1"), Backend("b2"), Backend("b3"));
         var key = Enumerable.Range(0, 100).Select(i => $"user-{i}").First(k => view.Place(k, 2)!.Id == "b1");
         for (var i = 0; i < 20; i++)
         {
@@ -139,8 +132,8 @@ public sealed class PoolViewTests
     {
         // Two gateways whose load figures differ a lot (their own in-flight counts, a report apart): placement may
         // differ for a key whose first choice is busy, the guess never does.
-        var quiet = View(Backend("b1"), Backend("b2"), Backend("b3"));
-        var busy = View(Backend("b1", clusterInFlight: 40), Backend("b2"), Backend("b3"));
+        var quiet = _views.View(Backend("b1"), Backend("b2"), Backend("b3"));
+        var busy = _views.View(Backend("b1", inFlight: 40), Backend("b2"), Backend("b3"));
         var keys = Enumerable.Range(0, 300).Select(i => $"user-{i}").ToList();
 
         Assert.Contains(keys, k => quiet.Place(k, 2)!.Id != busy.Place(k, 2)!.Id);
@@ -156,8 +149,8 @@ public sealed class PoolViewTests
         // of it taking every session while its figures say idle.
         int Share(double factor)
         {
-            _counters.Clear();
-            var view = View(Backend("b1", clusterInFlight: 4), Backend("b2") with { EffectiveWeight = factor });
+            _views.ResetCounters();
+            var view = _views.View(Backend("b1", inFlight: 4), Backend("b2") with { EffectiveWeight = factor });
             var random = new Random(7);
             var onB2 = 0;
             for (var i = 0; i < 30; i++)
@@ -179,7 +172,7 @@ public sealed class PoolViewTests
     [Fact]
     public void PlacedSinceSnapshot_CountsUntilTheNextSnapshotArrives()
     {
-        var view = View(Backend("b1", clusterInFlight: 2));
+        var view = _views.View(Backend("b1", inFlight: 2));
         var entry = view.Find("b1")!;
         entry.Counter.Placed();
         entry.Counter.Placed();

@@ -71,16 +71,4 @@ public sealed class PassiveHealthTrackerTests
     [InlineData(10, 5)]
     public void MaxEjected_IsTheShareButAtLeastOne(int backends, int allowed) =>
         Assert.Equal(allowed, PassiveHealthTracker.MaxEjected(backends, Settings));
-
-    [Theory]
-    [InlineData(0, 0.1)]
-    [InlineData(5, 0.5)]
-    [InlineData(10, 1)]
-    [InlineData(60, 1)]
-    public void SlowStartFactor_RampsFromATenthToFull(int seconds, double factor) =>
-        Assert.Equal(factor, SlowStart.Factor(T0, T0.AddSeconds(seconds), TimeSpan.FromSeconds(10)), 3);
-
-    [Fact]
-    public void SlowStartFactor_Disabled_IsFull() =>
-        Assert.Equal(1, SlowStart.Factor(T0, T0, TimeSpan.Zero));
 }

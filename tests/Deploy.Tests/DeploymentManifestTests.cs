@@ -4,7 +4,7 @@ using Distributed.Topology;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
-namespace Distributed.Integration.Tests;
+namespace Distributed.Deploy.Tests;
 
 /// <summary>
 /// A schema check of the deployment files without a Docker engine or a Kubernetes cluster: they parse, and what they
