@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.AspNetCore.Http.Features;
+using Yarp.ReverseProxy.Model;
 
 namespace Distributed.Gateway.WebSockets;
 
@@ -37,17 +38,19 @@ internal sealed class WebSocketRegistry
 /// </summary>
 internal sealed class WebSocketTrackingMiddleware(RequestDelegate next, WebSocketRegistry registry)
 {
-    public async Task InvokeAsync(HttpContext context)
+    // Not async itself: every other request passes straight through, without a state machine of its own.
+    public Task InvokeAsync(HttpContext context)
     {
         var upgrade = context.Features.Get<IHttpUpgradeFeature>();
-        if (upgrade is not { IsUpgradableRequest: true }
+        return upgrade is not { IsUpgradableRequest: true }
             || !string.Equals(context.Request.Headers.Upgrade.ToString(), "websocket", StringComparison.OrdinalIgnoreCase)
-            || context.GetReverseProxyFeature().AvailableDestinations is not [var destination])
-        {
-            await next(context);
-            return;
-        }
+            || context.GetReverseProxyFeature().AvailableDestinations is not [var destination]
+            ? next(context)
+            : TrackAsync(context, upgrade, destination);
+    }
 
+    private async Task TrackAsync(HttpContext context, IHttpUpgradeFeature upgrade, DestinationState destination)
+    {
         var socket = new OpenWebSocket(context.GetReverseProxyFeature().Cluster.Config.ClusterId, destination.DestinationId, context);
         context.Features.Set<IHttpUpgradeFeature>(new ClosableUpgradeFeature(upgrade, socket));
         registry.Add(socket);
