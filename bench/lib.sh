@@ -38,3 +38,16 @@ metric() {
   local name=$1; shift
   for url in "$@"; do curl -fsS "$url/metrics"; done | awk -v name="$name" '$1 ~ "^"name"(\\{|$)" {sum += $2} END {printf "%.0f", sum}'
 }
+# start_echo_backends: the three demo backends every proxy benchmark forwards to (ids b1-b3). Sets backend_ports,
+# backends (their URLs, comma-separated) and pool_args: a gateway's pool "web" over them, keyed by X-Session-Id, with
+# no budget of new sessions per client (one load generator stands for many clients).
+start_echo_backends() {
+  backend_ports=($(free_port) $(free_port) $(free_port))
+  for i in 0 1 2; do
+    start "echo$i" "$(bin samples/EchoBackend)" dotnet Distributed.EchoBackend.dll --urls "http://127.0.0.1:${backend_ports[$i]}" --Echo:Id "b$((i + 1))"
+  done
+  for port in "${backend_ports[@]}"; do wait_http "http://127.0.0.1:$port/healthz"; done
+  backends=$(printf "http://127.0.0.1:%s," "${backend_ports[@]}"); backends=${backends%,}
+  pool_args=(--Balancer:Pools:web:SessionKey Header:X-Session-Id --Balancer:NewSessions:PerClientPerSecond 0)
+  for i in 0 1 2; do pool_args+=(--Balancer:Pools:web:Backends:b$((i + 1)):Address "http://127.0.0.1:${backend_ports[$i]}"); done
+}

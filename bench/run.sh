@@ -22,7 +22,7 @@ duration=10; rate_duration=8; warmup=10; rounds=3
 results=bench/results/latest.md
 if $smoke; then duration=1; rate_duration=1; warmup=1; rounds=1; results=bench/results/smoke.md; fi # smoke figures are not kept
 
-source bench/lib.sh # bin, install_missing, start/stop/cleanup of every process started, free_port, wait_http, rss_mb, metric
+source bench/lib.sh # bin, install_missing, start/stop/cleanup of every process started, free_port, wait_http, rss_mb, metric, start_echo_backends
 install_missing wrk haproxy nginx redis-server
 dotnet build bench/LoadGen -c Release -nologo -clp:ErrorsOnly >/dev/null
 dotnet build bench/PlainYarp -c Release -nologo -clp:ErrorsOnly >/dev/null
@@ -60,12 +60,7 @@ warm() { local script=$1; shift; for url in "$@"; do wrk -t1 -c64 -d"${warmup}s"
 latency() { dotnet "$(bin bench/LoadGen)/Distributed.Bench.LoadGen.dll" "$1" "$2" "$rate_duration" 64 10000; }
 
 declare -A rps lat mem calls
-backend_ports=($(free_port) $(free_port) $(free_port))
-for i in 0 1 2; do
-  start "echo$i" "$(bin samples/EchoBackend)" dotnet Distributed.EchoBackend.dll --urls "http://127.0.0.1:${backend_ports[$i]}" --Echo:Id "b$((i + 1))"
-done
-for port in "${backend_ports[@]}"; do wait_http "http://127.0.0.1:$port/healthz"; done
-backends=$(printf "http://127.0.0.1:%s," "${backend_ports[@]}"); backends=${backends%,}
+start_echo_backends
 
 # Each scenario: start it, warm it up, and queue it for the measured rounds. For Distributed also the gateways' admin
 # URLs and the silos' URLs (space-separated), for grain calls per proxied request: every grain call Orleans itself
@@ -142,10 +137,8 @@ start nginx "$work" nginx -c "$work/nginx.conf" -g "daemon off;"; procs[nginx]=$
 wait_http "http://127.0.0.1:$nginx_port/"
 add_target nginx "http://127.0.0.1:$nginx_port/"
 
-# Distributed, 1 gateway + 1 silo (localhost clustering, memory storage: the embedded default).
-# One load generator stands for many clients: no per-client budget of new sessions.
-pool_args=(--Balancer:Pools:web:SessionKey Header:X-Session-Id --Balancer:NewSessions:PerClientPerSecond 0)
-for i in 0 1 2; do pool_args+=(--Balancer:Pools:web:Backends:b$((i + 1)):Address "http://127.0.0.1:${backend_ports[$i]}"); done
+# Distributed, 1 gateway + 1 silo (localhost clustering, memory storage: the embedded default), pool_args from
+# start_echo_backends.
 silo_ports=($(free_port) $(free_port) $(free_port))
 start silo1 "$(bin src/Silo)" dotnet Distributed.Silo.dll --urls "http://127.0.0.1:${silo_ports[0]}" --Orleans:SiloPort "${silo_ports[1]}" --Orleans:GatewayPort "${silo_ports[2]}"; procs[silo1]=$started
 wait_http "http://127.0.0.1:${silo_ports[0]}/readyz"

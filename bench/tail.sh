@@ -27,18 +27,13 @@ done
 warmup=10; probe=10
 if $smoke; then warmup=1; probe=1; fi
 
-command -v wrk >/dev/null 2>&1 || { export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 export PATH="$PATH:$HOME/.dotnet/tools"
 command -v dotnet-counters >/dev/null 2>&1 || dotnet tool install -g dotnet-counters >/dev/null
 for project in bench/LoadGen bench/PlainYarp samples/EchoBackend src/Silo src/Gateway; do dotnet build "$project" -c Release -nologo -clp:ErrorsOnly >/dev/null; done
-source bench/lib.sh
+source bench/lib.sh # bin, install_missing, start/stop, free_port, wait_http, start_echo_backends
+install_missing wrk
 
-backend_ports=($(free_port) $(free_port) $(free_port))
-for i in 0 1 2; do
-  start "echo$i" "$(bin samples/EchoBackend)" dotnet Distributed.EchoBackend.dll --urls "http://127.0.0.1:${backend_ports[$i]}" --Echo:Id "b$((i + 1))"
-done
-for port in "${backend_ports[@]}"; do wait_http "http://127.0.0.1:$port/healthz"; done
-backends=$(printf "http://127.0.0.1:%s," "${backend_ports[@]}"); backends=${backends%,}
+start_echo_backends
 
 yarp_port=$(free_port)
 start yarp "$(bin bench/PlainYarp)" dotnet Distributed.Bench.PlainYarp.dll --urls "http://127.0.0.1:$yarp_port" --Destinations "$backends"; yarp_pid=$started
@@ -46,8 +41,6 @@ silo_ports=($(free_port) $(free_port) $(free_port))
 start silo "$(bin src/Silo)" dotnet Distributed.Silo.dll --urls "http://127.0.0.1:${silo_ports[0]}" --Orleans:SiloPort "${silo_ports[1]}" --Orleans:GatewayPort "${silo_ports[2]}"
 wait_http "http://127.0.0.1:${silo_ports[0]}/readyz"
 gw_port=$(free_port); gw_admin=$(free_port)
-pool_args=(--Balancer:Pools:web:SessionKey Header:X-Session-Id --Balancer:NewSessions:PerClientPerSecond 0)
-for i in 0 1 2; do pool_args+=(--Balancer:Pools:web:Backends:b$((i + 1)):Address "http://127.0.0.1:${backend_ports[$i]}"); done
 start gateway "$(bin src/Gateway)" dotnet Distributed.Gateway.dll --urls "http://127.0.0.1:$gw_port" --Balancer:Admin:Url "http://127.0.0.1:$gw_admin" --Orleans:GatewayPort "${silo_ports[2]}" "${pool_args[@]}"; gw_pid=$started
 wait_http "http://127.0.0.1:$gw_admin/readyz"; wait_http "http://127.0.0.1:$yarp_port/"
 

@@ -22,10 +22,13 @@ public static class HostingExtensions
 
     /// <summary>
     /// ASP.NET Core and HttpClient instruments updated on every proxied request (some twice) whose figures the
-    /// balancer's own metrics already give (<c>distributed.backend.inflight</c>, requests per backend) or that only
-    /// matter when diagnosing HttpClient's connection pool. A dropped instrument is never enabled, so it costs nothing;
-    /// together they took about a tenth of a gateway's CPU per request (docs/benchmarks.md). The request-duration
-    /// histograms of both sides (<c>http.server.request.duration</c>, <c>http.client.request.duration</c>) stay.
+    /// balancer's own metrics already give (<c>distributed.backend.inflight</c>, requests per backend, the request
+    /// count of <c>http.server.request.duration</c> per route) or that only matter when diagnosing HttpClient's
+    /// connection pool or Kestrel's buffer pool (<c>aspnetcore.memory_pool.rented</c> and <c>.pooled</c> change with
+    /// every buffer rented and returned, several per request; the pool's size is <c>allocated</c> minus <c>evicted</c>,
+    /// which stay). A dropped instrument is never enabled, so it costs nothing; together they took about a tenth of a
+    /// gateway's CPU per request (docs/benchmarks.md). The request-duration histograms of both sides
+    /// (<c>http.server.request.duration</c>, <c>http.client.request.duration</c>) stay.
     /// </summary>
     public static readonly string[] PerRequestInstrumentsDropped =
     [
@@ -33,6 +36,9 @@ public static class HostingExtensions
         "http.client.active_requests",
         "http.client.open_connections",
         "http.client.request.time_in_queue",
+        "aspnetcore.routing.match_attempts",
+        "aspnetcore.memory_pool.rented",
+        "aspnetcore.memory_pool.pooled",
     ];
 
     /// <summary>Orleans' activity sources: grain calls as client spans in the caller and server spans in the silo.</summary>

@@ -60,6 +60,25 @@ public sealed partial class MetricsTests(ObservabilityTopologyFixture fixture, I
     }
 
     [Fact]
+    public async Task MetricsEndpoint_AfterProxiedRequests_HasBothRequestDurationHistogramsAndNoDroppedPerRequestInstrument()
+    {
+        for (var i = 0; i < 5; i++)
+        {
+            await fixture.SendAsync($"instruments-{Guid.NewGuid():N}");
+        }
+
+        var text = await fixture.Http.GetStringAsync(new Uri(fixture.Gateway.AdminAddress, "/metrics"));
+        // What the dashboards and the status page's latency chart read stays.
+        Assert.Contains("\nhttp_server_request_duration_seconds_bucket{", text, StringComparison.Ordinal);
+        Assert.Contains("\nhttp_client_request_duration_seconds_bucket{", text, StringComparison.Ordinal);
+        foreach (var instrument in Distributed.ServiceDefaults.HostingExtensions.PerRequestInstrumentsDropped)
+        {
+            var name = instrument.Replace('.', '_');
+            Assert.DoesNotContain(text.Split('\n'), line => line.StartsWith(name, StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
     public async Task Prometheus_ScrapingTheGateway_ItsQueryReturnsTheRequestCounter()
     {
         var executable = new[] { "/usr/bin/prometheus", "/usr/local/bin/prometheus" }.FirstOrDefault(File.Exists)

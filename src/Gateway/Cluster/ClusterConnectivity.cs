@@ -15,11 +15,29 @@ internal sealed class ClusterConnectivity(TimeProvider time)
     internal const int FailedReportsForUnreachable = 2;
     private readonly ConcurrentDictionary<string, PoolReports> _pools = new(StringComparer.Ordinal);
 
+    // The same reports as an array, replaced whole when a pool is added: IsDegraded is read by every request that uses a
+    // cached pin, and ConcurrentDictionary.Values takes every lock of the dictionary and copies it into a new list.
+    private PoolReports[] _all = [];
+
     /// <summary>True while some pool's load reports fail.</summary>
-    public bool IsDegraded => _pools.Values.Any(p => p.Unreachable);
+    public bool IsDegraded
+    {
+        get
+        {
+            foreach (var reports in Volatile.Read(ref _all))
+            {
+                if (reports.Unreachable)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
 
     /// <summary>The reports to one pool's grain.</summary>
-    public PoolReports Reports(string pool) => _pools.GetOrAdd(pool, static _ => new PoolReports());
+    public PoolReports Reports(string pool) => _pools.TryGetValue(pool, out var reports) ? reports : Add(pool);
 
     /// <summary>A report to <paramref name="pool"/> succeeded; returns the failures in a row it ends and since when they ran.</summary>
     public (int Failures, DateTimeOffset Since) ReportSucceeded(string pool) => Reports(pool).Succeeded();
@@ -29,6 +47,21 @@ internal sealed class ClusterConnectivity(TimeProvider time)
 
     /// <summary>This gateway seeded <paramref name="pool"/> again because the cluster's store had lost its registry.</summary>
     public void Reseeded(string pool) => Reports(pool).CountReseed();
+
+    private PoolReports Add(string pool)
+    {
+        lock (_pools)
+        {
+            if (!_pools.TryGetValue(pool, out var reports))
+            {
+                reports = new PoolReports();
+                _pools[pool] = reports;
+                Volatile.Write(ref _all, [.. _all, reports]);
+            }
+
+            return reports;
+        }
+    }
 }
 
 /// <summary>One pool's load reports as this gateway sees them: failures in a row and since when, and reseeds.</summary>
