@@ -45,7 +45,7 @@ internal sealed class ClusterConnectivity(TimeProvider time)
     /// <summary>A report to <paramref name="pool"/> failed; returns how many have failed in a row now.</summary>
     public int ReportFailed(string pool) => Reports(pool).Failed(time.GetUtcNow());
 
-    /// <summary>This gateway seeded <paramref name="pool"/> again because the cluster's store had lost its registry.</summary>
+    /// <summary>This gateway seeded <paramref name="pool"/> again because the cluster's store had lost its backend catalog.</summary>
     public void Reseeded(string pool) => Reports(pool).CountReseed();
 
     private PoolReports Add(string pool)

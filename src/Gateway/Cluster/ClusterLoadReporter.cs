@@ -60,7 +60,7 @@ internal sealed partial class ClusterLoadReporter(
         }));
     }
 
-    // The registry is seeded from this gateway's configuration unless the cluster already has one for the pool.
+    // The backend catalog is seeded from this gateway's configuration unless the cluster already has one for the pool.
     private async Task SeedAsync(PoolRuntime pool, CancellationToken stoppingToken)
     {
         var delay = TimeSpan.FromMilliseconds(200);
@@ -123,9 +123,9 @@ internal sealed partial class ClusterLoadReporter(
         }
     }
 
-    // The cluster answers but has no registry for the pool: its store lost the data (Redis restarted empty). Seed it
+    // The cluster answers but has no backend catalog for the pool: its store lost the data (Redis restarted empty). Seed it
     // again with what this gateway last knew from the cluster (backends added or changed through the admin API stay),
-    // or its configuration if it never heard from the cluster. Never route from the empty registry.
+    // or its configuration if it never heard from the cluster. Never route from the empty catalog.
     private async Task<PoolSnapshot> ReseedAsync(IPoolGrain grain, PoolRuntime pool, CancellationToken cancellationToken)
     {
         var view = pool.View;
@@ -138,13 +138,13 @@ internal sealed partial class ClusterLoadReporter(
         return snapshot;
     }
 
-    [LoggerMessage(EventId = 2006, Level = LogLevel.Error, Message = "Pool {Pool}: the cluster had no registry for it: its store (Redis) lost its data. Seeded it again from {Source} ({Backends} backends). Session pins stored there are lost too: sessions keep their backends through gateway caches, session cookies and placement, and are pinned again as they return.")]
+    [LoggerMessage(EventId = 2006, Level = LogLevel.Error, Message = "Pool {Pool}: the cluster had no backend catalog for it: its store (Redis) lost its data. Seeded it again from {Source} ({Backends} backends). Session pins stored there are lost too: sessions keep their backends through gateway caches, session cookies and placement, and are pinned again as they return.")]
     private static partial void LogReseeded(ILogger logger, string pool, string source, int backends);
 
-    [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Pool {Pool}: registry has {Backends} backends (version {Version}).")]
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Pool {Pool}: backend catalog has {Backends} backends (version {Version}).")]
     private static partial void LogSeeded(ILogger logger, string pool, int backends, long version);
 
-    [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "Pool {Pool}: cluster not reachable to seed the registry; routing from configuration, retrying in {Delay}.")]
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "Pool {Pool}: cluster not reachable to seed the backend catalog; routing from configuration, retrying in {Delay}.")]
     private static partial void LogSeedFailed(ILogger logger, string pool, TimeSpan delay, Exception exception);
 
     [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "Pool {Pool}: load reports are failing; routing from the last snapshot until they succeed again.")]

@@ -44,7 +44,7 @@ internal sealed class PoolViewRefresher(IGrainFactory grains, TimeProvider time,
             var snapshot = await grains.GetGrain<IPoolGrain>(pool.Name).GetSnapshotAsync().WaitAsync(timeout.Token);
             if (snapshot.Unseeded)
             {
-                throw new InvalidOperationException($"Pool '{pool.Name}' has no registry in the cluster (being seeded again).");
+                throw new InvalidOperationException($"Pool '{pool.Name}' has no backend catalog in the cluster (being seeded again).");
             }
 
             pool.Apply(snapshot, [], time.GetUtcNow());

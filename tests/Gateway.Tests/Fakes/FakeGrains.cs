@@ -237,7 +237,7 @@ public sealed class FakePoolGrain(string name) : IPoolGrain
     /// <summary>Calls of <see cref="GetSnapshotAsync"/>.</summary>
     public int SnapshotCalls => Volatile.Read(ref _snapshotCalls);
 
-    /// <summary>From now on the pool has no registry (its store lost it) until seeded again.</summary>
+    /// <summary>From now on the pool has no backend catalog (its store lost it) until seeded again.</summary>
     public void LoseRegistry() => Snapshot = Snapshot with { Backends = [], Unseeded = true };
 
     public async Task<PoolSnapshot> InitializeAsync(ImmutableArray<BackendSpec> seed, PoolSettings settings, CancellationToken cancellationToken = default)
