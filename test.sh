@@ -4,9 +4,10 @@
 #   ./test.sh                               everything
 #   ./test.sh --filter Category=Unit        one tier (any `dotnet test` arguments are passed through)
 # A passing run prints one line per test project and the totals. Everything else goes to TestResults/ (emptied at the
-# start of a run): each project's `dotnet test` output (<project>.log) and the whole log of every process its tests
-# started (<project>/processes/). A failed test is printed with its message, its stack trace and what those processes
-# wrote while it ran.
+# start of a run): each project's `dotnet test` output (<project>.log), every test's own output, passed or failed
+# (<project>.trx: the chaos tier's figures), and the whole log of every process its tests started
+# (<project>/processes/). A failed test is printed with its message, its stack trace and what those processes wrote
+# while it ran.
 set -euo pipefail
 cd "$(dirname "$0")"
 source deploy/local/lib.sh # install_missing
@@ -50,8 +51,9 @@ for project in tests/*.Tests/*.csproj; do
   # Minimal verbosity: the summary, and each failed test with its message, stack trace and output. A ProcessTest's
   # output is what the real processes wrote during the test, so a red test shows its process logs and a green one
   # prints nothing.
+  # Every test's own output, passed or failed (the chaos tier's figures), goes to <project>.trx.
   DISTRIBUTED_PROCESS_LOGS="$PWD/$results/$name/processes" dotnet test "$project" -c "$configuration" --no-build -nologo \
-    --logger "console;verbosity=minimal" "$@" >"$log" 2>&1
+    --logger "console;verbosity=minimal" --logger "trx;LogFileName=$PWD/$results/$name.trx" "$@" >"$log" 2>&1
   rc=$?
   set -e
   # The runner's summary: "Passed!  - Failed:     0, Passed:   282, Skipped:     0, Total:   282, Duration: 52 s - ...".
