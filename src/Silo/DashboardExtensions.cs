@@ -78,6 +78,6 @@ internal static partial class DashboardExtensions
         Uri.TryCreate(url.Replace("*", "0.0.0.0", StringComparison.Ordinal).Replace("+", "0.0.0.0", StringComparison.Ordinal), UriKind.Absolute, out var uri)
         && (uri.IsLoopback || (IPAddress.TryParse(uri.Host.Trim('[', ']'), out var ip) && IPAddress.IsLoopback(ip)));
 
-    [LoggerMessage(EventId = 6001, Level = LogLevel.Warning, Message = "The Orleans dashboard is off: the silo listens beyond loopback and Orleans:Dashboard:Password is not set.")]
+    [LoggerMessage(EventId = 6002, Level = LogLevel.Warning, Message = "The Orleans dashboard is off: the silo listens beyond loopback and Orleans:Dashboard:Password is not set.")]
     private static partial void LogDashboardOff(ILogger logger);
 }

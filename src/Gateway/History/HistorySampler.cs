@@ -121,9 +121,9 @@ internal sealed partial class HistorySampler(
         }
     }
 
-    [LoggerMessage(EventId = 7001, Level = LogLevel.Warning, Message = "The history has no forwarding latency: the in-process Prometheus collection failed. Points go on without p99.")]
+    [LoggerMessage(EventId = 9001, Level = LogLevel.Warning, Message = "The history has no forwarding latency: the in-process Prometheus collection failed. Points go on without p99.")]
     private static partial void LogLatencyUnavailable(ILogger logger, Exception exception);
 
-    [LoggerMessage(EventId = 7002, Level = LogLevel.Debug, Message = "Pool {Pool}: could not count the sessions of backend {Backend} for the history.")]
+    [LoggerMessage(EventId = 9002, Level = LogLevel.Debug, Message = "Pool {Pool}: could not count the sessions of backend {Backend} for the history.")]
     private static partial void LogSessionCountFailed(ILogger logger, string pool, string backend, Exception exception);
 }
