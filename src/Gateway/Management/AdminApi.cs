@@ -22,7 +22,8 @@ internal static class AdminApi
     public static WebApplication MapAdminApi(this WebApplication app)
     {
         var management = app.Services.GetRequiredService<IOptions<ManagementOptions>>().Value;
-        var admin = app.MapGroup("/admin").RequireManagementListener().AddEndpointFilter(new AdminApiKeyFilter(management.ApiKey));
+        var admin = app.MapGroup("/admin").RequireManagementListener().AddEndpointFilter(new AdminApiKeyFilter(management.ApiKey))
+            .AddEndpointFilter<AdminClusterFailureFilter>(); // a grain call the cluster could not serve: 503, not 500
 
         admin.MapGet("/pools", async (PoolRegistry pools, IGrainFactory grains) =>
             Results.Ok(await Task.WhenAll(pools.All.Select(p => DescribeAsync(p, grains)))));
