@@ -26,9 +26,18 @@ public abstract class ProcessTest(ITestOutputHelper output) : IDisposable
     /// <summary>Writes the processes' output to the test's output; an override disposes its own resources, then calls this.</summary>
     protected virtual void Dispose(bool disposing)
     {
-        if (disposing && ProcessLogs.Since(_mark) is { Length: > 0 } logs)
+        if (!disposing)
+        {
+            return;
+        }
+
+        if (ProcessLogs.Since(_mark) is { Length: > 0 } logs)
         {
             Output.WriteLine($"Output of the processes while this test ran:\n{logs}");
+        }
+        else if (ProcessLogs.LastOfRunning() is { Length: > 0 } last)
+        {
+            Output.WriteLine($"The processes wrote nothing while this test ran; the last lines of those still running:\n{last}");
         }
     }
 }

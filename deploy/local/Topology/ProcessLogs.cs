@@ -47,6 +47,25 @@ public static class ProcessLogs
         return text.ToString();
     }
 
+    /// <summary>
+    /// The last <paramref name="linesPerProcess"/> lines of every process still running, whenever written: the state of a
+    /// topology that wrote nothing during a test (its processes log little at Information while all is well).
+    /// </summary>
+    public static string LastOfRunning(int linesPerProcess = 20)
+    {
+        var text = new StringBuilder();
+        foreach (var process in ManagedProcess.Started.Where(p => !p.HasExited))
+        {
+            var lines = process.OutputSince(0);
+            if (lines.Count > 0)
+            {
+                Append(text, process, lines, linesPerProcess);
+            }
+        }
+
+        return text.ToString();
+    }
+
     internal static long NextLine() => Interlocked.Increment(ref _lines);
 
     internal static string? NewFile(string name)
