@@ -66,7 +66,7 @@ public sealed class CompoundFailureTests(ITestOutputHelper output) : ProcessTest
         var flip = await run.PhaseAsync("b2 unhealthy and back while gateway2 is paused", async phase =>
         {
             phase.Disturbs("b2");
-            await run.Topology.PauseAsync("gateway2");
+            await run.PauseGatewayAsync(1);
             try
             {
                 await run.FailHealthAsync("b2", fail: true);
@@ -77,7 +77,7 @@ public sealed class CompoundFailureTests(ITestOutputHelper output) : ProcessTest
             }
             finally
             {
-                await run.Topology.ResumeAsync("gateway2");
+                await run.ResumeGatewayAsync(1);
             }
 
             await CompoundRun.HoldAsync(TimeSpan.FromSeconds(5));

@@ -21,6 +21,9 @@ public sealed class CompoundRun : IAsyncDisposable
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(90);
     private readonly ITestOutputHelper _output;
     private readonly List<Phase> _phases = [];
+
+    // Windows in which a gateway was stopped on purpose (SIGSTOP): a decision it was making then lasted the pause.
+    private readonly List<(int Gateway, TimeSpan From, TimeSpan To)> _pauses = [];
     private readonly HttpClient _admin = new() { Timeout = TimeSpan.FromSeconds(5) };
     private readonly string _run = Guid.NewGuid().ToString("N")[..6];
 
@@ -103,6 +106,21 @@ public sealed class CompoundRun : IAsyncDisposable
         phase.End = Load.Now;
         phase.ClientRetries = Load.Failovers + Load.Retries - phase.ClientRetries;
         return phase;
+    }
+
+    /// <summary>Stops gateway <paramref name="gateway"/> (0-based) with SIGSTOP, as a starved or frozen container is.</summary>
+    public async Task PauseGatewayAsync(int gateway)
+    {
+        _pauses.Add((gateway, Load.Now, TimeSpan.MaxValue)); // from before the signal: a request sent just before counts
+        await Topology.PauseAsync($"gateway{gateway + 1}");
+    }
+
+    /// <summary>Lets gateway <paramref name="gateway"/> run again (SIGCONT).</summary>
+    public async Task ResumeGatewayAsync(int gateway)
+    {
+        await Topology.ResumeAsync($"gateway{gateway + 1}");
+        var pause = _pauses.FindLastIndex(p => p.Gateway == gateway);
+        _pauses[pause] = _pauses[pause] with { To = Load.Now };
     }
 
     /// <summary>
@@ -196,6 +214,11 @@ public sealed class CompoundRun : IAsyncDisposable
         return mismatches;
     }
 
+    // Whether the gateway that served the sample was stopped on purpose while the request was under way: its decision
+    // time is the pause, not a wait for the cluster.
+    private bool SpansAPause(Sample sample) =>
+        _pauses.Any(p => p.Gateway == sample.Gateway && sample.At < p.To && sample.At + sample.Latency > p.From);
+
     /// <summary>Analyses every phase against the whole history and writes the report.</summary>
     public void Analyse()
     {
@@ -209,7 +232,7 @@ public sealed class CompoundRun : IAsyncDisposable
             var phase = _phases.FirstOrDefault(p => sample.At >= p.Start && sample.At < p.End);
             if (phase is not null)
             {
-                phase.Record(sample, last, movedAway, movedFrom, cookieSessions);
+                phase.Record(sample, last, movedAway, movedFrom, cookieSessions, SpansAPause(sample));
             }
 
             if (sample.Succeeded)
@@ -322,8 +345,17 @@ public sealed class Phase(string name, TimeSpan start, int clientRetriesBefore)
 
     // movedFrom: for sessions moved against the promise, the backend that served them before; coming back there ends
     // the move (a cold gateway's wrong guess is followed by the session's return to its pin) rather than being another.
-    internal void Record(Sample sample, Dictionary<string, string> last, HashSet<string> movedAway, Dictionary<string, string> movedFrom, HashSet<string> cookieSessions)
+    /// <summary>Requests under way while their gateway was stopped on purpose: their decision time is not counted.</summary>
+    public int DecisionsSpanningAPause { get; private set; }
+
+    internal void Record(Sample sample, Dictionary<string, string> last, HashSet<string> movedAway, Dictionary<string, string> movedFrom, HashSet<string> cookieSessions, bool spansAPause)
     {
+        if (spansAPause && sample.RouteMs is not null)
+        {
+            DecisionsSpanningAPause++;
+            sample = sample with { RouteMs = null };
+        }
+
         _samples.Add(sample);
         if (!sample.Succeeded || !last.TryGetValue(sample.Key, out var before))
         {
@@ -376,7 +408,7 @@ public sealed class Phase(string name, TimeSpan start, int clientRetriesBefore)
         var latencies = _samples.Where(s => s.Succeeded).Select(s => s.Latency.TotalMilliseconds).Order().ToList();
         text.AppendLine(CultureInfo.InvariantCulture, $"- {Name} ({(End - Start).TotalSeconds:F0} s from t={Start.TotalSeconds:F0}s): {_samples.Count} requests, {_samples.Count(s => !s.Succeeded)} failed, {ClientRetries} sent again by the client to the other gateway.");
         text.AppendLine(CultureInfo.InvariantCulture, $"  sessions moved against the promise: {_moves.Count}; moved once away from a failed backend: {AllowedMoves}; created during the outage with a guess the cluster later changed: {GuessedNewSessionsMoved} of {_guessable.Count}; back where they were before a move counted earlier: {ReturnedAfterAMove}.");
-        text.AppendLine(CultureInfo.InvariantCulture, $"  routing decisions: p99 {RouteMsP99:F1} ms, max {MaxRouteMs:F1} ms (budget {CompoundRun.Budget.TotalMilliseconds} ms), {_samples.Count(s => s.Route == "provisional")} routed by a guess; end-to-end p99 {Percentile(latencies, 0.99):F0} ms, p99.9 {Percentile(latencies, 0.999):F0} ms, max {latencies.DefaultIfEmpty().Max():F0} ms.");
+        text.AppendLine(CultureInfo.InvariantCulture, $"  routing decisions: p99 {RouteMsP99:F1} ms, max {MaxRouteMs:F1} ms (budget {CompoundRun.Budget.TotalMilliseconds} ms), {_samples.Count(s => s.Route == "provisional")} routed by a guess, {DecisionsSpanningAPause} not counted (their gateway was paused on purpose meanwhile); end-to-end p99 {Percentile(latencies, 0.99):F0} ms, p99.9 {Percentile(latencies, 0.999):F0} ms, max {latencies.DefaultIfEmpty().Max():F0} ms.");
         var slowest = _samples.Where(s => s.RouteMs > CompoundRun.Budget.TotalMilliseconds).OrderByDescending(s => s.RouteMs).Take(5).ToList();
         if (slowest.Count > 0)
         {

@@ -31,7 +31,7 @@ public abstract class ProcessTest(ITestOutputHelper output) : IDisposable
             return;
         }
 
-        if (ProcessLogs.Since(_mark) is { Length: > 0 } logs)
+        if (ProcessLogs.Since(_mark, linesPerProcess: 40) is { Length: > 0 } logs)
         {
             Output.WriteLine($"Output of the processes while this test ran:\n{logs}");
         }
