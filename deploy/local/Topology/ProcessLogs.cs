@@ -32,39 +32,14 @@ public static class ProcessLogs
     /// What every process started by this one wrote after <paramref name="mark"/>, process by process: at most the last
     /// <paramref name="linesPerProcess"/> lines of each, with the file holding the whole; empty when nothing was written.
     /// </summary>
-    public static string Since(long mark, int linesPerProcess = 200)
-    {
-        var text = new StringBuilder();
-        foreach (var process in ManagedProcess.Started)
-        {
-            var lines = process.OutputSince(mark);
-            if (lines.Count > 0)
-            {
-                Append(text, process, lines, linesPerProcess);
-            }
-        }
-
-        return text.ToString();
-    }
+    public static string Since(long mark, int linesPerProcess = 200) => Collect(ManagedProcess.Started, mark, linesPerProcess);
 
     /// <summary>
     /// The last <paramref name="linesPerProcess"/> lines of every process still running, whenever written: the state of a
     /// topology that wrote nothing during a test (its processes log little at Information while all is well).
     /// </summary>
-    public static string LastOfRunning(int linesPerProcess = 20)
-    {
-        var text = new StringBuilder();
-        foreach (var process in ManagedProcess.Started.Where(p => !p.HasExited))
-        {
-            var lines = process.OutputSince(0);
-            if (lines.Count > 0)
-            {
-                Append(text, process, lines, linesPerProcess);
-            }
-        }
-
-        return text.ToString();
-    }
+    public static string LastOfRunning(int linesPerProcess = 20) =>
+        Collect(ManagedProcess.Started.Where(p => !p.HasExited), mark: 0, linesPerProcess);
 
     internal static long NextLine() => Interlocked.Increment(ref _lines);
 
@@ -78,6 +53,21 @@ public static class ProcessLogs
         Directory.CreateDirectory(folder);
         var safe = string.Concat(name.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '-'));
         return Path.Combine(folder, $"{Interlocked.Increment(ref _files).ToString("D4", CultureInfo.InvariantCulture)}-{safe}.log");
+    }
+
+    private static string Collect(IEnumerable<ManagedProcess> processes, long mark, int linesPerProcess)
+    {
+        var text = new StringBuilder();
+        foreach (var process in processes)
+        {
+            var lines = process.OutputSince(mark);
+            if (lines.Count > 0)
+            {
+                Append(text, process, lines, linesPerProcess);
+            }
+        }
+
+        return text.ToString();
     }
 
     private static void Append(StringBuilder text, ManagedProcess process, IReadOnlyList<string> lines, int linesPerProcess)
