@@ -27,6 +27,12 @@ internal sealed partial class SessionRoutingMiddleware(
 {
     private readonly bool _serverTiming = options.Value.ServerTiming;
 
+    // A decision longer than the wait budget plus this is not the cluster's doing: the budget ends every wait on it.
+    private static readonly TimeSpan OverrunTolerance = TimeSpan.FromMilliseconds(50);
+    private readonly TimeSpan _overrunLimit = options.Value.ClusterWaitBudget + OverrunTolerance;
+    private long _overruns; // decisions past the limit, since the last message about them (at most one a second)
+    private long _overrunLoggedAt = long.MinValue;
+
     public async Task InvokeAsync(HttpContext context)
     {
         var proxy = context.GetReverseProxyFeature();
@@ -51,6 +57,7 @@ internal sealed partial class SessionRoutingMiddleware(
         var requestKey = pool.Policy.RequestKey(context);
         RoutingDecision decision;
         var started = time.GetTimestamp();
+        var pausedBefore = GC.GetTotalPauseDuration();
         using (var span = GatewayTelemetry.StartDecision(pool.Name))
         {
             var view = pool.View;
@@ -58,9 +65,18 @@ internal sealed partial class SessionRoutingMiddleware(
             GatewayTelemetry.Decided(span, decision, view, time);
         }
 
+        var took = time.GetElapsedTime(started);
+        if (took > _overrunLimit)
+        {
+            // The budget bounds every wait on the cluster, so what is left is this process: its thread pool's backlog
+            // (continuations, the budget's own timer among them, queued behind other work), a GC pause, or the CPU it
+            // did not get (a starved container or host). Say which, so an operator can tell.
+            ReportOverrun(pool.Name, took, GC.GetTotalPauseDuration() - pausedBefore);
+        }
+
         if (_serverTiming)
         {
-            context.Response.Headers.Append("Server-Timing", string.Create(CultureInfo.InvariantCulture, $"route;dur={time.GetElapsedTime(started).TotalMilliseconds:F1};desc=\"{GatewayTelemetry.Outcome(decision.Outcome)}\""));
+            context.Response.Headers.Append("Server-Timing", string.Create(CultureInfo.InvariantCulture, $"route;dur={took.TotalMilliseconds:F1};desc=\"{GatewayTelemetry.Outcome(decision.Outcome)}\""));
         }
 
         var backend = decision.Backend;
@@ -99,6 +115,19 @@ internal sealed partial class SessionRoutingMiddleware(
         {
             // YARP's 502 has no body; this one says what failed without the backend's details, which the log has.
             await WriteProblemAsync(context, StatusCodes.Status502BadGateway, "Bad gateway", "The gateway could not open a trusted TLS connection to the backend.");
+        }
+    }
+
+    // At most one message a second, so a starved process is not also flooded with its own warnings.
+    private void ReportOverrun(string pool, TimeSpan took, TimeSpan gcPause)
+    {
+        var overruns = Interlocked.Increment(ref _overruns);
+        var last = Interlocked.Read(ref _overrunLoggedAt);
+        var now = time.GetTimestamp();
+        if ((last == long.MinValue || time.GetElapsedTime(last, now) >= TimeSpan.FromSeconds(1)) && Interlocked.CompareExchange(ref _overrunLoggedAt, now, last) == last)
+        {
+            Interlocked.Add(ref _overruns, -overruns);
+            LogOverrun(logger, pool, took.TotalMilliseconds, (_overrunLimit - OverrunTolerance).TotalMilliseconds, gcPause.TotalMilliseconds, ThreadPool.PendingWorkItemCount, ThreadPool.ThreadCount, overruns);
         }
     }
 
@@ -166,6 +195,9 @@ internal sealed partial class SessionRoutingMiddleware(
 
     [LoggerMessage(EventId = 3003, Level = LogLevel.Warning, Message = "Pool {Pool}: TLS to backend {Backend} failed ({Reason}); its certificate must chain to an authority in {Trust} and name the host of the backend's address.")]
     private static partial void LogUntrustedBackend(ILogger logger, string pool, string backend, string reason, string trust);
+
+    [LoggerMessage(EventId = 3004, Level = LogLevel.Warning, Message = "Pool {Pool}: a routing decision took {Took:F0} ms, past its wait budget of {Budget:F0} ms; the cluster waits are bounded by it, so the rest was this process: GC paused it {GcPause:F0} ms meanwhile, {Queued} work items wait for its thread pool of {Threads} threads, and any remainder is CPU it was not given (a starved host or container). {Overruns} decision(s) overran since the last such message.")]
+    private static partial void LogOverrun(ILogger logger, string pool, double took, double budget, double gcPause, long queued, int threads, long overruns);
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Pool {Pool}: no usable backend (decided {Backend}); answered 503.")]
     private static partial void LogNoBackend(ILogger logger, string pool, string? backend);

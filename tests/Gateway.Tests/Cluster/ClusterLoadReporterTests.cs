@@ -3,7 +3,6 @@ using Distributed.Gateway.Cluster;
 using Distributed.Gateway.Configuration;
 using Distributed.Gateway.Tests.Fakes;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Microsoft.Extensions.Logging;
 using static Distributed.Gateway.Tests.Fakes.GatewayHarness;
 
 namespace Distributed.Gateway.Tests.Cluster;
@@ -20,7 +19,7 @@ public sealed class ClusterLoadReporterTests : IAsyncLifetime, IDisposable
         o.ClusterCallTimeout = TimeSpan.FromSeconds(30);
     });
 
-    private readonly EventLog _log = new();
+    private readonly EventLog<ClusterLoadReporter> _log = new();
     private readonly TimerWatch _time;
     private ClusterLoadReporter? _reporter;
 
@@ -185,19 +184,5 @@ public sealed class ClusterLoadReporterTests : IAsyncLifetime, IDisposable
             _periods.Enqueue(period);
             return timer;
         }
-    }
-
-    private sealed class EventLog : ILogger<ClusterLoadReporter>
-    {
-        private readonly ConcurrentQueue<int> _ids = new();
-
-        public IReadOnlyCollection<int> Ids => _ids;
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) => _ids.Enqueue(eventId.Id);
     }
 }

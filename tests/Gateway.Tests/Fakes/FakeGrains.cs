@@ -126,9 +126,13 @@ public sealed class FakeSessionGrain(TimeProvider time) : ISessionGrain
     /// <summary>Calls to fail (with <see cref="TimeoutException"/>, as a dead silo's) before answering again.</summary>
     public int FailNext { get; set; }
 
+    /// <summary>Runs as a get-or-pin call arrives (e.g. moves the clock, as a process that was not scheduled).</summary>
+    public Action? OnGetOrPin { get; set; }
+
     public async Task<PinResult> GetOrPinAsync(BackendRef proposed, TimeSpan ttl, PinFallback? fallback = null, CancellationToken cancellationToken = default)
     {
         Calls.Enqueue($"get_or_pin {proposed.Id}@{proposed.Generation}{Describe(fallback)}");
+        OnGetOrPin?.Invoke();
         await GateAsync(cancellationToken);
         lock (_gate)
         {

@@ -6,6 +6,7 @@ using Distributed.Gateway.Tests.Fakes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Forwarder;
@@ -25,6 +26,9 @@ public sealed class SessionRoutingMiddlewareTests : IDisposable
     private readonly ServiceProvider _services = new ServiceCollection().AddLogging().AddProblemDetails().BuildServiceProvider();
     private readonly List<(string Backend, int InFlight)> _forwarded = [];
     private GatewayHarness _gateway = new();
+
+    // One per test, as ASP.NET Core keeps one per pipeline (made by the first request, with its logger).
+    private SessionRoutingMiddleware? _middleware;
 
     /// <summary>What the forwarder does with each request, by attempt: a status code, or a transport error.</summary>
     private Func<int, (int Status, ForwarderError? Error)> _backend = _ => (200, null);
@@ -47,6 +51,32 @@ public sealed class SessionRoutingMiddlewareTests : IDisposable
         Assert.Equal([("b2", 1)], _forwarded);
         Assert.Equal(0, _gateway.Pool.View.Find("b2")!.Counter.InFlight);
         Assert.Equal((1L, 0L), _gateway.Pool.View.Find("b2")!.Counter.TakeOutcomes());
+    }
+
+    [Fact]
+    public async Task InvokeAsync_DecisionPastTheBudgetByMoreThan50Ms_IsLoggedOnceASecondWithTheCountSince()
+    {
+        // The clock jumps while the grain is asked, as it does for a process that is not scheduled meanwhile.
+        var log = new EventLog<SessionRoutingMiddleware>();
+        Task<DefaultHttpContext> SlowAsync(int i, TimeSpan late)
+        {
+            var key = _gateway.KeyPlacedOn("b1", $"slow-{i}");
+            _gateway.Session(key).OnGetOrPin = () => _gateway.Time.Advance(late);
+            return SendAsync(Request(key), log);
+        }
+
+        await SlowAsync(0, TimeSpan.FromMilliseconds(300)); // budget + 50 ms: not an overrun
+        Assert.Empty(log.Events);
+        var context = await SlowAsync(1, TimeSpan.FromMilliseconds(301));
+        await SlowAsync(2, TimeSpan.FromMilliseconds(400)); // within the same second: counted, not logged
+        _gateway.Time.Advance(TimeSpan.FromSeconds(1));
+        await SlowAsync(3, TimeSpan.FromMilliseconds(350));
+
+        Assert.Equal(200, context.Response.StatusCode); // routed all the same
+        Assert.Equal([3004, 3004], log.Events.Select(e => e.Id));
+        Assert.Contains("took 301 ms, past its wait budget of 250 ms", log.Events.First().Message, StringComparison.Ordinal);
+        Assert.EndsWith("1 decision(s) overran since the last such message.", log.Events.First().Message, StringComparison.Ordinal);
+        Assert.EndsWith("2 decision(s) overran since the last such message.", log.Events.Last().Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -208,7 +238,7 @@ public sealed class SessionRoutingMiddlewareTests : IDisposable
         return context;
     }
 
-    private async Task<DefaultHttpContext> SendAsync(DefaultHttpContext context)
+    private async Task<DefaultHttpContext> SendAsync(DefaultHttpContext context, ILogger<SessionRoutingMiddleware>? logger = null)
     {
         context.RequestServices = _services;
         var route = new RouteModel(new RouteConfig { RouteId = "all", ClusterId = PoolName }, cluster: null, HttpTransformer.Default);
@@ -220,13 +250,14 @@ public sealed class SessionRoutingMiddlewareTests : IDisposable
             AvailableDestinations = Destinations,
         };
         context.Features.Set<IReverseProxyFeature>(proxy);
-        var attempt = 0;
-        var middleware = new SessionRoutingMiddleware(
+        _middleware ??= new SessionRoutingMiddleware(
             ctx =>
             {
-                var destination = Assert.Single(proxy.AvailableDestinations);
+                var destination = Assert.Single(ctx.GetReverseProxyFeature().AvailableDestinations);
                 _forwarded.Add((destination.DestinationId, _gateway.Pool.View.Find(destination.DestinationId)!.Counter.InFlight));
-                var (status, error) = _backend(attempt++);
+                var attempt = ctx.Items["attempt"] is int tried ? tried : 0;
+                ctx.Items["attempt"] = attempt + 1;
+                var (status, error) = _backend(attempt);
                 ctx.Response.StatusCode = status;
                 ctx.Features.Set<IForwarderErrorFeature>(error is { } e ? new ForwarderErrorFeature(e) : null);
                 return Task.CompletedTask;
@@ -236,8 +267,8 @@ public sealed class SessionRoutingMiddlewareTests : IDisposable
             _gateway.Telemetry,
             _gateway.Time,
             Microsoft.Extensions.Options.Options.Create(_gateway.Options),
-            NullLogger<SessionRoutingMiddleware>.Instance);
-        await middleware.InvokeAsync(context);
+            logger ?? NullLogger<SessionRoutingMiddleware>.Instance);
+        await _middleware.InvokeAsync(context);
         return context;
     }
 
