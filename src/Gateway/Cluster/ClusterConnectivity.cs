@@ -15,6 +15,9 @@ internal sealed class ClusterConnectivity(TimeProvider time)
     internal const int FailedReportsForUnreachable = 2;
     private readonly ConcurrentDictionary<string, PoolReports> _pools = new(StringComparer.Ordinal);
 
+    // Silos this gateway's Orleans client holds a connection to; -1 until the client first says (unknown: assume some).
+    private int _connectedSilos = -1;
+
     // The same reports as an array, replaced whole when a pool is added: IsDegraded is read by every request that uses a
     // cached pin, and ConcurrentDictionary.Values takes every lock of the dictionary and copies it into a new list.
     private PoolReports[] _all = [];
@@ -35,6 +38,16 @@ internal sealed class ClusterConnectivity(TimeProvider time)
             return false;
         }
     }
+
+    /// <summary>
+    /// True while the Orleans client holds no connection to any silo (every silo it knew is gone, or none is up yet): a
+    /// grain call cannot be answered until one is back, so a request routes by its guess at once instead of spending
+    /// its wait budget on a call that cannot succeed in it. A fact about the whole cluster, not one slow grain.
+    /// </summary>
+    public bool NoSiloConnected => Volatile.Read(ref _connectedSilos) == 0;
+
+    /// <summary>The Orleans client now holds <paramref name="silos"/> silo connections; returns the count before.</summary>
+    public int SiloConnectionsChanged(int silos) => Interlocked.Exchange(ref _connectedSilos, Math.Max(silos, 0));
 
     /// <summary>The reports to one pool's grain.</summary>
     public PoolReports Reports(string pool) => _pools.TryGetValue(pool, out var reports) ? reports : Add(pool);

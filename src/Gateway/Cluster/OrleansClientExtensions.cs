@@ -23,6 +23,9 @@ internal static class OrleansClientExtensions
             // new home instead of failing a request or falling back to a guessed pin.
             client.AddOutgoingGrainCallFilter<RejectedCallRetryFilter>();
 
+            // With no silo to call, a request does not spend its wait budget on a call that cannot be answered.
+            client.AddClusterConnectionStatusObserver<SiloConnectionObserver>();
+
             client.Configure<ClusterOptions>(o =>
             {
                 o.ClusterId = cluster.ClusterId;

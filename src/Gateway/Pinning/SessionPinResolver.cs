@@ -69,6 +69,9 @@ internal sealed partial class SessionPinResolver(
     private readonly TimeSpan _callTimeout = options.Value.ClusterCallTimeout;
     private readonly TimeSpan _viewLease = options.Value.EffectiveReportLease;
 
+    // Asking the cluster cannot help: its pool grains do not answer reports, or no silo is connected at all.
+    private bool ClusterAway => connectivity.IsDegraded || connectivity.NoSiloConnected;
+
     /// <summary>The randomness behind the policies' random and least-loaded choices (injected, so tests can seed it).</summary>
     public Random Random => random;
 
@@ -88,7 +91,7 @@ internal sealed partial class SessionPinResolver(
         }
 
         var now = time.GetUtcNow();
-        if (view.FromCluster && now - view.ReceivedAt > _viewLease && !connectivity.IsDegraded)
+        if (view.FromCluster && now - view.ReceivedAt > _viewLease && !ClusterAway)
         {
             // Older than a report lease although reports do not fail: this process was paused (a long GC, a starved
             // or stopped container) and the view may predate moves other gateways made meanwhile. Catch up first.
@@ -126,7 +129,7 @@ internal sealed partial class SessionPinResolver(
         // session's grain is still under way. Otherwise it is what the grain is asked to pin, not a pin.
         var cached = pool.Pins.Get(sessionKey);
         if (cached is not null
-            && (!cached.IsProvisional || connectivity.IsDegraded || pool.Pins.IsConfirming(sessionKey))
+            && (!cached.IsProvisional || ClusterAway || pool.Pins.IsConfirming(sessionKey))
             && Usable(pool, view, cached, now) is { } hit)
         {
             pool.Pins.CountHit();
@@ -187,7 +190,7 @@ internal sealed partial class SessionPinResolver(
 
     private BackendEntry? Usable(PoolRuntime pool, PoolView view, CachedPin pin, DateTimeOffset now) =>
         view.Find(pin.BackendId) is { } backend
-        && PinValidity.IsUsable(pin, backend.Backend, now, pool.Options.SessionTtl, connectivity.IsDegraded)
+        && PinValidity.IsUsable(pin, backend.Backend, now, pool.Options.SessionTtl, ClusterAway)
             ? backend
             : null;
 
@@ -213,7 +216,13 @@ internal sealed partial class SessionPinResolver(
     private async ValueTask<RoutingDecision> ResolveWithGrainAsync(PoolRuntime pool, PoolView view, string sessionKey, string? requestKey, BackendEntry proposal, BackendEntry? guess, long started)
     {
         var mayCreate = guess is not null;
-        var remaining = Max(_budget - time.GetElapsedTime(started), TimeSpan.Zero);
+
+        // While the cluster is away (its pool grains miss reports, or no silo is connected) a wait could only use up the
+        // budget: the request goes to the guess at once and the grain is asked in the background all the same, so a
+        // session whose grain does answer is reconciled (moved once if its pin differs; a new one is pinned where its
+        // first request went).
+        var waitBudget = ClusterAway ? TimeSpan.Zero : _budget;
+        var remaining = Max(waitBudget - time.GetElapsedTime(started), TimeSpan.Zero);
 
         // Past the budget the request goes to the guess, so a pin the grain makes that late must be the guess too, or
         // the session's first request and its pin disagree (the guess ignores load; the proposal does not). The grain
@@ -235,7 +244,7 @@ internal sealed partial class SessionPinResolver(
         {
             // Failed fast (an ETag conflict after which the grain re-read its state, a store that lost its data, a silo
             // that just went away): one more try if the budget allows.
-            var left = _budget - time.GetElapsedTime(started);
+            var left = waitBudget - time.GetElapsedTime(started);
             if (left > TimeSpan.Zero)
             {
                 work = PinWithGrainAsync(pool, view, sessionKey, requestKey, proposal, fallback, mayCreate);
@@ -259,7 +268,6 @@ internal sealed partial class SessionPinResolver(
         {
             return OverBudget(pool, view, requestKey);
         }
-
 
         // The guess: served now; the grain's answer, when it comes, replaces it in the cache (a real pin's epoch is
         // always above a guess's), so a different answer moves the session once.
@@ -348,9 +356,10 @@ internal sealed partial class SessionPinResolver(
     // a new session's pin or turns a guess into a real pin (or adopts the pin another gateway made meanwhile), records
     // the generation this gateway saw the backend keep sessions at, and picks up a pin that moved elsewhere. At most
     // one confirmation per key runs at a time; its answer never replaces a newer one.
+    // Not while no silo is connected: the call could not be answered; a later request confirms the pin once one is.
     private void ConfirmInBackground(PoolRuntime pool, string sessionKey, CachedPin cached)
     {
-        if (pool.Pins.TryBeginConfirm(sessionKey))
+        if (!connectivity.NoSiloConnected && pool.Pins.TryBeginConfirm(sessionKey))
         {
             _ = ConfirmAsync(pool, sessionKey, cached);
         }

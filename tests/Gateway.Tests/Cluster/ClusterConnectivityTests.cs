@@ -1,4 +1,5 @@
 using Distributed.Gateway.Cluster;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Distributed.Gateway.Tests.Cluster;
@@ -37,5 +38,24 @@ public sealed class ClusterConnectivityTests
             _connectivity.ReportSucceeded(pool);
             Assert.False(_connectivity.IsDegraded);
         }
+    }
+
+    [Fact]
+    public void NoSiloConnected_FollowsWhatTheOrleansClientReports_AndIsFalseUntilItReportsAnything()
+    {
+        var observer = new SiloConnectionObserver(_connectivity, NullLogger<SiloConnectionObserver>.Instance);
+        Assert.False(_connectivity.NoSiloConnected); // not known yet: requests keep asking within their budget
+
+        observer.NotifyGatewayCountChanged(3, 0, connectionRecovered: false);
+        observer.NotifyGatewayCountChanged(1, 3, connectionRecovered: false);
+        Assert.False(_connectivity.NoSiloConnected);
+        observer.NotifyGatewayCountChanged(0, 1, connectionRecovered: false);
+        Assert.True(_connectivity.NoSiloConnected);
+        Assert.False(_connectivity.IsDegraded); // the pools' reports have not failed yet: a different fact
+
+        observer.NotifyGatewayCountChanged(1, 0, connectionRecovered: true);
+        Assert.False(_connectivity.NoSiloConnected);
+        observer.NotifyClusterConnectionLost();
+        Assert.True(_connectivity.NoSiloConnected);
     }
 }

@@ -357,6 +357,58 @@ public sealed class SessionPinResolverTests : IDisposable
     }
 
     [Fact]
+    public async Task ResolveAsync_NoSiloConnected_RoutesByTheGuessAtOnceAndTakesTheGrainsAnswerWhenItComes()
+    {
+        // Every silo is gone and the client says so, before any load report has failed: waiting could only use up the
+        // budget. The session lives on b3, past its first choice b1; its grain cannot answer yet.
+        var key = _gateway.KeyPlacedOn("b1");
+        var grain = _gateway.Session(key);
+        grain.Pin("b3", epoch: 2, generation: Generation);
+        grain.Hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _gateway.Connectivity.SiloConnectionsChanged(0);
+
+        var pending = Resolve(key);
+        Assert.True(pending.IsCompletedSuccessfully); // no wait, not even for the budget's timer
+        var guessed = await pending;
+        Assert.Equal((RoutingOutcome.Provisional, "b1"), (guessed.Outcome, guessed.Backend!.Id));
+        var again = await Resolve(key); // the cached guess, while there is still no silo to ask
+        Assert.Equal((RoutingOutcome.Pinned, "b1"), (again.Outcome, again.Backend!.Id));
+        Assert.Equal(1, _gateway.Pool.Pins.Guesses);
+
+        // The grain was asked all the same; its answer, once a silo is back, moves the session to its pin, once.
+        _gateway.Connectivity.SiloConnectionsChanged(1);
+        grain.Hold.SetResult();
+        await EventuallyAsync(() => _gateway.Pool.Pins.Get(key)?.BackendId == "b3", "the grain's answer to reach the cache");
+        Assert.Equal("b3", (await Resolve(key)).Backend!.Id);
+        Assert.Single(grain.Calls);
+    }
+
+    [Fact]
+    public async Task ResolveAsync_ClusterAway_NewSessionIsPinnedWhereItsFirstRequestWent()
+    {
+        // b1 is busy, so load-aware placement would put the session elsewhere; with the cluster away its first request
+        // goes to the guess, b1, at once, and the grain, reached later, pins what was served.
+        var key = _gateway.KeyPlacedOn("b1");
+        _gateway.Adopt(Backend("b1", inFlight: 60), Backend("b2"), Backend("b3"));
+        Assert.NotEqual("b1", _gateway.Placed(key));
+        var grain = _gateway.Session(key);
+        grain.Hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _gateway.Connectivity.ReportFailed(PoolName);
+        _gateway.Connectivity.ReportFailed(PoolName);
+
+        var pending = Resolve(key);
+        Assert.True(pending.IsCompletedSuccessfully);
+        Assert.Equal("b1", (await pending).Backend!.Id);
+
+        grain.Hold.SetResult();
+        await EventuallyAsync(() => _gateway.Pool.Pins.Get(key) is { Epoch: > 0 }, "the grain's answer to reach the cache");
+        Assert.Equal("b1", grain.Current!.BackendId);
+        _gateway.Connectivity.ReportSucceeded(PoolName);
+        var pinned = await Resolve(key);
+        Assert.Equal((RoutingOutcome.Pinned, "b1"), (pinned.Outcome, pinned.Backend!.Id));
+    }
+
+    [Fact]
     public async Task ResolveAsync_ViewOlderThanALeaseAfterAPause_CatchesUpBeforeUsingACachedPin()
     {
         // This gateway was paused (SIGSTOP, a long GC) while b2 flapped and another gateway moved the session to b3.
