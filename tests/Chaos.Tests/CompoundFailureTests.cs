@@ -84,9 +84,9 @@ public sealed class CompoundFailureTests(ITestOutputHelper output) : ProcessTest
         });
 
         await run.Load.StopAsync();
-        var mismatches = await run.VerifyThroughRestartedGatewaysAsync();
         run.Analyse();
-        Output.WriteLine($"After the run, through restarted gateways: {mismatches.Count} sessions answered by another backend than the one that served them last.");
+        var mismatches = await run.VerifyThroughRestartedGatewaysAsync();
+        Output.WriteLine($"After the run, through restarted gateways: {mismatches.Count} sessions answered by another backend than the one that served them last; {run.ReturnedAfterTheRun} answered from their pin again after a move counted above.");
         foreach (var line in mismatches.Take(20))
         {
             Output.WriteLine($"  {line}");
@@ -130,8 +130,8 @@ public sealed class CompoundFailureTests(ITestOutputHelper output) : ProcessTest
 
         await run.Load.StopAsync();
         var reseeds = await run.ReseedsAsync();
-        var mismatches = await run.VerifyThroughRestartedGatewaysAsync();
         run.Analyse();
+        var mismatches = await run.VerifyThroughRestartedGatewaysAsync();
         Output.WriteLine($"Pools seeded again by the gateways: {reseeds}; after the run, through restarted gateways, {mismatches.Count} sessions answered by another backend than the one that served them last.");
         foreach (var line in mismatches.Take(20))
         {
