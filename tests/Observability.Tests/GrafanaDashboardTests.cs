@@ -88,6 +88,9 @@ public sealed class GrafanaDashboardTests(ObservabilityTopologyFixture fixture, 
             [$"--config.file={Path.Combine(dir, "prometheus.yml")}", $"--storage.tsdb.path={Path.Combine(dir, "data")}", $"--web.listen-address=127.0.0.1:{port}"]);
         try
         {
+            // Prometheus answers 503 until its storage has started, a few milliseconds after it listens (seen in CI).
+            await Wait.ForHttpOkAsync(fixture.Http, new Uri($"http://127.0.0.1:{port}/-/ready"), TimeSpan.FromSeconds(60), prometheus);
+
             // The variables as Grafana would set them: every pool, and the jobs found from gateway- and silo-only metrics.
             var variables = new Dictionary<string, string>
             {
