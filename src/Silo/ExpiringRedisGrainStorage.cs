@@ -1,4 +1,5 @@
 using Distributed.Grains;
+using Distributed.Grains.Abstractions;
 using Orleans.Persistence;
 using Orleans.Storage;
 using StackExchange.Redis;
@@ -34,16 +35,16 @@ internal sealed partial class ExpiringRedisGrainStorage(
     public void Participate(ISiloLifecycle lifecycle) => (inner as ILifecycleParticipant<ISiloLifecycle>)?.Participate(lifecycle);
 
     /// <inheritdoc />
-    public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => inner.ReadStateAsync(stateName, grainId, grainState);
+    public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => Translated(inner.ReadStateAsync(stateName, grainId, grainState), "read", grainId);
 
     /// <inheritdoc />
-    public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => inner.ClearStateAsync(stateName, grainId, grainState);
+    public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => Translated(inner.ClearStateAsync(stateName, grainId, grainState), "clear", grainId);
 
     /// <inheritdoc />
     public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
         ArgumentNullException.ThrowIfNull(grainState);
-        await inner.WriteStateAsync(stateName, grainId, grainState);
+        await Translated(inner.WriteStateAsync(stateName, grainId, grainState), "write", grainId);
         if (grainState.State is not IExpiringState { KeepUntil: { } until } || connection.Database is not { } database)
         {
             return;
@@ -56,6 +57,20 @@ internal sealed partial class ExpiringRedisGrainStorage(
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
             LogExpiryNotSet(logger, grainId.ToString(), ex);
+        }
+    }
+
+    // The provider's failures (RedisStorageException, of an assembly gateways do not load) become an exception every
+    // caller can deserialize; the original stays on the silo, logged by Orleans. An ETag conflict is the grain's to handle.
+    private static async Task Translated(Task operation, string what, GrainId grainId)
+    {
+        try
+        {
+            await operation;
+        }
+        catch (Exception ex) when (ex is not (InconsistentStateException or OperationCanceledException or StoreUnavailableException))
+        {
+            throw new StoreUnavailableException($"The store could not {what} the state of {grainId}: {ex.GetBaseException().Message}");
         }
     }
 

@@ -83,6 +83,7 @@ public static class SiloHostingExtensions
         silo.AddRedisGrainStorage(StorageNames.Sessions, (RedisStorageOptions o) =>
         {
             o.ConfigurationOptions = ConfigurationOptions.Parse(cluster.Redis!);
+            o.ConfigurationOptions.BacklogPolicy = BacklogPolicy.FailFast;
             o.DeleteStateOnClear = true;
             o.EntryExpiry = ExpiringRedisGrainStorage.Backstop;
             o.GetStorageKey = (stateName, grainId) => ExpiringRedisGrainStorage.Key(cluster.ServiceId, stateName, grainId);
