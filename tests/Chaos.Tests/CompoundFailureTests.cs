@@ -6,16 +6,15 @@ namespace Distributed.Chaos.Tests;
 /// each under steady sticky load through both gateways with a client that retries once on the other gateway. Every
 /// sequence must fail no request and move no session, except sessions whose backend died (once), guesses for sessions
 /// created while the whole cluster was down (counted), and at most 1% of header sessions a cold gateway meets during a
-/// total outage (none of the cookie sessions). 99 % of routing decisions may wait at most the budget plus 50 ms, and
-/// none more than the budget plus 250 ms.
+/// total outage (none of the cookie sessions). No routing decision may take longer than the budget plus 50 ms.
 /// </summary>
 [Trait("Category", "Chaos")]
 public sealed class CompoundFailureTests(ITestOutputHelper output) : ProcessTest(output)
 {
-    // The bound the gateway keeps (budget + 50 ms) for 99 decisions in 100; the slowest may overrun it by the time the
-    // machine does not run the gateway at all (2 cores starting three silos at once), never by a second cluster wait.
+    // Every decision (p100), as issue 11 asks: the budget ends every wait on the cluster, and while the cluster is away
+    // nothing waits at all. A decision that still overruns is the gateway process (GC, thread pool, CPU it was not
+    // given), and the gateway's own log says which (event 3004, printed with a failed test's process output).
     private static readonly double DecisionLimitMs = CompoundRun.Budget.TotalMilliseconds + 50;
-    private static readonly double SlowestDecisionLimitMs = CompoundRun.Budget.TotalMilliseconds + 250;
 
     [Fact]
     public async Task FourCompoundSequences_NoRequestFailsNoSessionSplitsAndNoDecisionOutwaitsTheBudget()
@@ -102,7 +101,7 @@ public sealed class CompoundFailureTests(ITestOutputHelper output) : ProcessTest
         Assert.Empty(failed);
         Assert.Empty(unreadable);
         Assert.Empty(mismatches);
-        Assert.All(run.Phases, p => Assert.True(p.RouteMsP99 <= DecisionLimitMs && p.MaxRouteMs <= SlowestDecisionLimitMs, $"{p.Name}: routing decisions p99 {p.RouteMsP99:F1} ms, max {p.MaxRouteMs:F1} ms."));
+        Assert.All(run.Phases, p => Assert.True(p.MaxRouteMs <= DecisionLimitMs, $"{p.Name}: routing decisions p99 {p.RouteMsP99:F1} ms, max {p.MaxRouteMs:F1} ms (limit {DecisionLimitMs} ms)."));
         Assert.Empty(twoSilos.Moves);
         Assert.Empty(redis.Moves);
         Assert.Empty(flip.Moves);
@@ -158,6 +157,6 @@ public sealed class CompoundFailureTests(ITestOutputHelper output) : ProcessTest
         var replaced = mismatches.GroupBy(m => m[..m.IndexOf(':', StringComparison.Ordinal)], StringComparer.Ordinal).ToList();
         Assert.All(replaced, g => Assert.Contains(g, m => m.Contains("decided by new", StringComparison.Ordinal)));
         Assert.True(replaced.Count <= run.Sessions.Count / 200, $"{replaced.Count} sessions answered elsewhere after the run.");
-        Assert.True(lost.RouteMsP99 <= DecisionLimitMs && lost.MaxRouteMs <= SlowestDecisionLimitMs, $"Routing decisions p99 {lost.RouteMsP99:F1} ms, max {lost.MaxRouteMs:F1} ms.");
+        Assert.True(lost.MaxRouteMs <= DecisionLimitMs, $"Routing decisions p99 {lost.RouteMsP99:F1} ms, max {lost.MaxRouteMs:F1} ms (limit {DecisionLimitMs} ms).");
     }
 }
