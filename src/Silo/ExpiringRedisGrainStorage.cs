@@ -68,7 +68,7 @@ internal sealed partial class ExpiringRedisGrainStorage(
         {
             await operation;
         }
-        catch (Exception ex) when (ex is not (InconsistentStateException or OperationCanceledException or StoreUnavailableException))
+        catch (Exception ex) when (ex is not (InconsistentStateException or OperationCanceledException))
         {
             throw new StoreUnavailableException($"The store could not {what} the state of {grainId}: {ex.GetBaseException().Message}");
         }

@@ -83,6 +83,10 @@ public static class SiloHostingExtensions
         silo.AddRedisGrainStorage(StorageNames.Sessions, (RedisStorageOptions o) =>
         {
             o.ConfigurationOptions = ConfigurationOptions.Parse(cluster.Redis!);
+
+            // While Redis is unreachable a pin can be neither read nor stored: the call fails at once (the gateway routes
+            // by its guess and reconciles later) instead of the command queueing until its timeout and holding every
+            // uncached request for the gateway's whole wait budget.
             o.ConfigurationOptions.BacklogPolicy = BacklogPolicy.FailFast;
             o.DeleteStateOnClear = true;
             o.EntryExpiry = ExpiringRedisGrainStorage.Backstop;

@@ -238,7 +238,7 @@ internal sealed partial class SessionPinResolver(
         catch (TimeoutException) when (!work.IsCompleted)
         {
             // The budget ran out (a grain call's own TimeoutException, e.g. Orleans', completes the work: handled below).
-            LogSlowGrain(logger, pool.Name, _budget.TotalMilliseconds, guess?.Id ?? "(keyless)");
+            LogSlowGrain(logger, pool.Name, waitBudget.TotalMilliseconds, guess?.Id ?? "(keyless)");
         }
         catch (Exception ex) when (ex is not ArgumentException)
         {
