@@ -16,18 +16,23 @@ public sealed class HealthAndOperationsTests(OperationsTopologyFixture fixture, 
 {
     private static readonly TimeSpan ReportInterval = TimeSpan.FromMilliseconds(200);
 
-    private async Task<HashSet<string>> NewSessionBackendsAsync(int gateway, int count)
+    // The backends that served count requests through a gateway: each a new session, or keyless.
+    private async Task<HashSet<string>> BackendsServingAsync(int gateway, int count, bool newSessions)
     {
         var seen = new HashSet<string>();
         for (var i = 0; i < count; i++)
         {
-            var (status, backend) = await fixture.SendAsync(gateway, "/", $"probe-{Guid.NewGuid():N}");
+            var (status, backend) = await fixture.SendAsync(gateway, "/", newSessions ? $"probe-{Guid.NewGuid():N}" : null);
             Assert.Equal(200, status);
             seen.Add(backend!);
         }
 
         return seen;
     }
+
+    private Task<HashSet<string>> NewSessionBackendsAsync(int gateway, int count) => BackendsServingAsync(gateway, count, newSessions: true);
+
+    private Task<HashSet<string>> KeylessBackendsAsync(int gateway, int count) => BackendsServingAsync(gateway, count, newSessions: false);
 
     private Task<TimeSpan> WaitAllHealthyAsync(string pool) => Wait.UntilAsync(
         async () => (await fixture.BackendsAsync(pool)).All(b => b.Health == "Healthy" && b.State == "Active"),
@@ -136,24 +141,18 @@ public sealed class HealthAndOperationsTests(OperationsTopologyFixture fixture, 
         var drainedAt = Stopwatch.StartNew();
         try
         {
-            // Keyless requests take the same least-loaded path as new sessions without creating any.
-            await Wait.UntilAsync(
-                async () =>
-                {
-                    for (var i = 0; i < 30; i++)
-                    {
-                        if ((await fixture.SendAsync(i % 2, "/")).Backend == "b1")
-                        {
-                            return false;
-                        }
-                    }
-
-                    return true;
-                },
-                ReportInterval * 2 + TimeSpan.FromSeconds(1),
-                "both gateways to stop sending new work to the drained b1");
+            // The gateway that took the call routes by the drain as soon as it answers: new sessions and keyless requests
+            // (which take the same least-loaded path without creating a session) avoid b1 at once.
             Assert.DoesNotContain("b1", await NewSessionBackendsAsync(0, 15));
+            Assert.DoesNotContain("b1", await KeylessBackendsAsync(0, 15));
+
+            // The other gateway learns it from its next snapshots.
+            await Wait.UntilAsync(
+                async () => !(await NewSessionBackendsAsync(1, 15)).Contains("b1") && !(await KeylessBackendsAsync(1, 15)).Contains("b1"),
+                ReportInterval * 2 + TimeSpan.FromSeconds(1),
+                "the other gateway to stop sending new work to the drained b1");
             Assert.DoesNotContain("b1", await NewSessionBackendsAsync(1, 15));
+            Assert.DoesNotContain("b1", await NewSessionBackendsAsync(0, 15));
 
             // Before the deadline the existing sessions stay, through either gateway, and the progress counts them.
             foreach (var key in onB1)

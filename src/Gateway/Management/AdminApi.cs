@@ -13,7 +13,7 @@ namespace Distributed.Gateway.Management;
 /// The admin API on the management listener: pools and backends with their cluster-wide state, add / update / remove /
 /// drain backends, look up and unpin sessions, list a backend's sessions, and a pool's history and events. Every call needs
 /// <c>Authorization: Bearer {Balancer:Admin:ApiKey}</c>. Changes go to the pool grain, so they persist and reach every
-/// gateway within one snapshot interval.
+/// gateway within one snapshot interval; the gateway that made one routes by it before it answers.
 /// </summary>
 internal static class AdminApi
 {
@@ -61,7 +61,7 @@ internal static class AdminApi
                 e.Id, e.At, e.Kind.ToString(), e.Backend, e.By, e.Detail, e.Until, e.Ejections, e.Healthy, e.Backends, e.SessionsPinned))]));
         });
 
-        onePool.MapPost("/backends", async (string pool, HttpRequest request, PoolRegistry pools, IGrainFactory grains) =>
+        onePool.MapPost("/backends", async (string pool, HttpRequest request, PoolRegistry pools, IGrainFactory grains, TimeProvider time) =>
         {
             var (body, error) = await ReadAsync<BackendRequest>(request);
             if (error is not null)
@@ -72,11 +72,11 @@ internal static class AdminApi
             // The pool grain validates (naming each field at fault), checks for a conflict, stores and applies, in one call.
             var result = await grains.GetGrain<IPoolGrain>(pool).AddBackendAsync(new BackendSpec(body!.Id!, body.Address!, body.Weight ?? 1, body.MaxInFlight ?? 0), Actor(request.HttpContext, pools));
             return result.Succeeded
-                ? Results.Created($"/admin/pools/{pool}/backends/{body.Id}", await FindBackendAsync(AdminPoolFilter.Pool(request.HttpContext), grains, body.Id!))
+                ? Results.Created($"/admin/pools/{pool}/backends/{body.Id}", await AdoptAndFindAsync(AdminPoolFilter.Pool(request.HttpContext), grains, time, body.Id!))
                 : Refused(pool, body.Id!, result);
         });
 
-        onePool.MapPut("/backends/{id}", async (string pool, string id, HttpRequest request, PoolRegistry pools, IGrainFactory grains) =>
+        onePool.MapPut("/backends/{id}", async (string pool, string id, HttpRequest request, PoolRegistry pools, IGrainFactory grains, TimeProvider time) =>
         {
             var (body, error) = await ReadAsync<BackendRequest>(request);
             if (error is not null)
@@ -90,14 +90,21 @@ internal static class AdminApi
             }
 
             var result = await grains.GetGrain<IPoolGrain>(pool).UpdateBackendAsync(id, new BackendPatch(body.Address, body.Weight, body.MaxInFlight), Actor(request.HttpContext, pools));
-            return result.Succeeded ? Results.Ok(await FindBackendAsync(AdminPoolFilter.Pool(request.HttpContext), grains, id)) : Refused(pool, id, result);
+            return result.Succeeded ? Results.Ok(await AdoptAndFindAsync(AdminPoolFilter.Pool(request.HttpContext), grains, time, id)) : Refused(pool, id, result);
         });
 
-        onePool.MapDelete("/backends/{id}", async (string pool, string id, HttpContext context, PoolRegistry pools, IGrainFactory grains) =>
-            await grains.GetGrain<IPoolGrain>(pool).RemoveBackendAsync(id, Actor(context, pools)) is { Succeeded: false } refused ? Refused(pool, id, refused)
-            : Results.NoContent());
+        onePool.MapDelete("/backends/{id}", async (string pool, string id, HttpContext context, PoolRegistry pools, IGrainFactory grains, TimeProvider time) =>
+        {
+            if (await grains.GetGrain<IPoolGrain>(pool).RemoveBackendAsync(id, Actor(context, pools)) is { Succeeded: false } refused)
+            {
+                return Refused(pool, id, refused);
+            }
 
-        onePool.MapPost("/backends/{id}/drain", async (string pool, string id, HttpRequest request, PoolRegistry pools, IGrainFactory grains) =>
+            await AdoptAsync(AdminPoolFilter.Pool(context), grains, time);
+            return Results.NoContent();
+        });
+
+        onePool.MapPost("/backends/{id}/drain", async (string pool, string id, HttpRequest request, PoolRegistry pools, IGrainFactory grains, TimeProvider time) =>
         {
             DrainRequest? body = null;
             if (request.ContentLength is > 0 || request.Headers.ContainsKey("Transfer-Encoding"))
@@ -112,12 +119,12 @@ internal static class AdminApi
             }
 
             var result = await grains.GetGrain<IPoolGrain>(pool).DrainBackendAsync(id, body?.Timeout, Actor(request.HttpContext, pools));
-            return result.Succeeded ? Results.Ok(await FindBackendAsync(AdminPoolFilter.Pool(request.HttpContext), grains, id)) : Refused(pool, id, result);
+            return result.Succeeded ? Results.Ok(await AdoptAndFindAsync(AdminPoolFilter.Pool(request.HttpContext), grains, time, id)) : Refused(pool, id, result);
         });
 
-        onePool.MapDelete("/backends/{id}/drain", async (string pool, string id, HttpContext context, PoolRegistry pools, IGrainFactory grains) =>
+        onePool.MapDelete("/backends/{id}/drain", async (string pool, string id, HttpContext context, PoolRegistry pools, IGrainFactory grains, TimeProvider time) =>
             await grains.GetGrain<IPoolGrain>(pool).CancelDrainAsync(id, Actor(context, pools)) is { Succeeded: false } refused ? Refused(pool, id, refused)
-            : Results.Ok(await FindBackendAsync(AdminPoolFilter.Pool(context), grains, id)));
+            : Results.Ok(await AdoptAndFindAsync(AdminPoolFilter.Pool(context), grains, time, id)));
 
         onePool.MapGet("/backends/{id}/sessions", async (string pool, string id, string? after, int? limit, IGrainFactory grains) =>
         {
@@ -161,9 +168,11 @@ internal static class AdminApi
         return app;
     }
 
-    private static async Task<PoolDescription> DescribeAsync(PoolRuntime pool, IGrainFactory grains)
+    private static async Task<PoolDescription> DescribeAsync(PoolRuntime pool, IGrainFactory grains) =>
+        await DescribeAsync(pool, grains, await grains.GetGrain<IPoolGrain>(pool.Name).GetSnapshotAsync());
+
+    private static async Task<PoolDescription> DescribeAsync(PoolRuntime pool, IGrainFactory grains, PoolSnapshot snapshot)
     {
-        var snapshot = await grains.GetGrain<IPoolGrain>(pool.Name).GetSnapshotAsync();
         var backends = await Task.WhenAll(snapshot.Backends.Select(async b =>
         {
             var sessions = await GrainBackendSessionCounter.Index(grains, pool.Name, b.Id).ListAsync(null, 1);
@@ -189,8 +198,18 @@ internal static class AdminApi
         return new PoolDescription(pool.Name, pool.Options.SessionKey, snapshot.Panic, snapshot.LiveGateways, backends, snapshot.Gateways.IsDefault ? [] : snapshot.Gateways);
     }
 
-    private static async Task<BackendDescription?> FindBackendAsync(PoolRuntime pool, IGrainFactory grains, string id) =>
-        (await DescribeAsync(pool, grains)).Backends.FirstOrDefault(b => b.Id == id);
+    // After a change: the gateway that made it routes by it before it answers (the others adopt it from their next
+    // snapshot, within one report interval), so a caller who drains a backend and then sends a new session through the
+    // same gateway never sees that session placed on the drained backend.
+    private static async Task<PoolSnapshot> AdoptAsync(PoolRuntime pool, IGrainFactory grains, TimeProvider time)
+    {
+        var snapshot = await grains.GetGrain<IPoolGrain>(pool.Name).GetSnapshotAsync();
+        pool.Apply(snapshot, [], time.GetUtcNow());
+        return snapshot;
+    }
+
+    private static async Task<BackendDescription?> AdoptAndFindAsync(PoolRuntime pool, IGrainFactory grains, TimeProvider time, string id) =>
+        (await DescribeAsync(pool, grains, await AdoptAsync(pool, grains, time))).Backends.FirstOrDefault(b => b.Id == id);
 
     private static async Task<(T? Body, IResult? Error)> ReadAsync<T>(HttpRequest request)
         where T : class

@@ -106,12 +106,13 @@ internal sealed class PoolRuntime
 
     /// <summary>
     /// Adopts the tracker's answer to <paramref name="reported"/>. A snapshot of a pool without registry (its store lost
-    /// the data) is not adopted: routing stays on the last view until the pool is seeded again.
+    /// the data) is not adopted: routing stays on the last view until the pool is seeded again. Neither is one overtaken
+    /// by the view's own (older catalog, made earlier).
     /// </summary>
     public void Apply(PoolSnapshot snapshot, ImmutableArray<BackendLoad> reported, DateTimeOffset receivedAt)
     {
         ArgumentNullException.ThrowIfNull(snapshot);
-        if (snapshot.Unseeded)
+        if (snapshot.Unseeded || IsOvertaken(snapshot))
         {
             return;
         }
@@ -142,5 +143,16 @@ internal sealed class PoolRuntime
         }
 
         _firstSnapshot.TrySetResult();
+    }
+
+    // An answer made before the view's own and of an older catalog: a report in flight while this gateway adopted a
+    // change out of turn (an admin call, a refresh). Both tests, because a pool seeded again after its store lost the
+    // data starts its catalog's version afresh, later.
+    private bool IsOvertaken(PoolSnapshot snapshot)
+    {
+        var current = View;
+        return current.FromCluster
+            && snapshot.RegistryVersion < current.Snapshot.RegistryVersion
+            && snapshot.GeneratedAt < current.Snapshot.GeneratedAt;
     }
 }
