@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Shell helpers shared by the bench/*.sh scripts: `source bench/lib.sh` (bash, after set -euo pipefail).
-# Sets root (the repository), work (a scratch directory removed on exit) and pids (every process started, stopped on
+# Sets root (the repository), work (a scratch directory removed on exit unless BENCH_KEEP names a copy) and pids (every process started, stopped on
 # exit newest first); bin, install_missing and stop come from deploy/local/lib.sh.
 source "$(dirname "${BASH_SOURCE[0]}")/../deploy/local/lib.sh"
 install_missing python3 curl # free_port, wait_http, metric
@@ -13,7 +13,12 @@ stop_all() {
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do stop "${pids[$i]}"; done
   pids=()
 }
-cleanup() { stop_all; rm -rf "$work"; }
+# BENCH_KEEP=DIR keeps the scratch directory's raw records (per-second timelines, counters, process logs) in DIR.
+cleanup() {
+  stop_all
+  if [[ -n ${BENCH_KEEP:-} ]]; then mkdir -p "$BENCH_KEEP" && cp -r "$work"/. "$BENCH_KEEP"/; fi
+  rm -rf "$work"
+}
 trap cleanup EXIT
 
 # A free loopback port not handed out before in this run: the kernel may offer a just-released port again, and two

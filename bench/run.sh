@@ -219,13 +219,24 @@ done
 target_rate=$(( ${rps[yarp]} / 2 ))
 echo "latency at ${target_rate} req/s (50% of plain YARP's median maximum; $rounds interleaved rounds of ${rate_duration}s):" >&2
 # bench/LoadGen sends header keys only: the cookie workload is measured for throughput and CPU, not latency.
+# Each round is also listed on its own, for Distributed with what the cluster did meanwhile (session-grain calls, silo
+# CPU), so a round with a stall shows whether the gateways' background work (confirmations) coincided with it.
 declare -A rounds_p50 rounds_p99 rounds_p999 errors
+declare -A silo_pids=([distributed-1]="${procs[silo1]}" [distributed-2]="${procs[siloa]} ${procs[silob]}")
+latency_rounds=()
 for ((round = 1; round <= rounds; round++)); do
   for name in "${targets[@]}"; do
     [[ "${scripts[$name]}" == bench/keys.lua ]] || continue
+    if [[ -n "${gateways[$name]:-}" ]]; then read -r _ _ session0 <<<"$(grain_counts "$name")"; silo0=$(cpu_ticks ${silo_pids[$name]}); fi
     line=$(latency "${urls[$name]}" "$target_rate")
     rounds_p50[$name]+="$(field "$line" p50) "; rounds_p99[$name]+="$(field "$line" p99) "; rounds_p999[$name]+="$(field "$line" p999) "
     errors[$name]=$(( ${errors[$name]:-0} + $(field "$line" errors) ))
+    during="- | -"
+    if [[ -n "${gateways[$name]:-}" ]]; then
+      read -r _ _ session1 <<<"$(grain_counts "$name")"
+      during="$(( session1 - session0 )) | $(( ($(cpu_ticks ${silo_pids[$name]}) - silo0) * 1000 / clock_ticks ))"
+    fi
+    latency_rounds+=("| $round | $name | $(field "$line" p99) | $(field "$line" p999) | $(field "$line" max) | $(field "$line" slow) | $during |")
     echo "  round $round $name: $line" >&2
   done
 done
@@ -257,6 +268,12 @@ ratio() { if [[ "$1" == - || "$2" == - || -z "$1" || -z "$2" ]]; then echo -; el
     l=${lat[$name]}
     echo "| $name | ${rps[$name]} | $(echo ${rounds_rps[$name]} | tr ' ' '/') | $(ratio "${rps[$name]}" "${rps[yarp]}") | $(field "$l" p50) | $(field "$l" p99) | $(field "$l" p999) | $(ratio "$(field "$l" p99)" "$(field "${lat[yarp]}" p99)") | $(field "$l" errors) | ${cpu[$name]:--} | $(ratio "${cpu[$name]:--}" "${cpu[yarp]:--}") | $(ratio "${cpu[$name]:--}" "${cpu[haproxy]:--}") | ${calls[$name]:--} | ${session_calls[$name]:--} | ${mem[$name]:--} |"
   done
+  echo
+  echo "Latency rounds one by one, in the order they ran (slow: requests over 100 ms; for Distributed, the session-grain calls its gateways made during the round, mostly background confirmations, and its silos' CPU time meanwhile):"
+  echo
+  echo "| round | target | p99 ms | p99.9 ms | max ms | slow | session-grain calls | silo CPU ms |"
+  echo "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+  printf '%s\n' "${latency_rounds[@]}"
 } > "$results"
 cat "$results"
 
