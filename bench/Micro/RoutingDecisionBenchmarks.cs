@@ -47,7 +47,7 @@ public class RoutingDecisionBenchmarks : IDisposable
 
         var connectivity = new ClusterConnectivity(time);
         // The cached path never calls a grain, so no grain factory is needed.
-        _resolver = new SessionPinResolver(null!, _random, time, connectivity, new PoolViewRefresher(null!, time, Options.Create(options)), new NewSessionBudget(Options.Create(options)), Options.Create(options), NullLogger<SessionPinResolver>.Instance);
+        _resolver = new SessionPinResolver(null!, _random, time, connectivity, new PoolViewRefresher(null!, time, Options.Create(options)), new NewSessionBudget(Options.Create(options)), new ConfirmationPacer(Options.Create(options)), Options.Create(options), NullLogger<SessionPinResolver>.Instance);
         _context.Request.Headers["X-Session-Id"] = "user-4242";
     }
 

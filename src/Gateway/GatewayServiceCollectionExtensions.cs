@@ -25,6 +25,7 @@ internal static class GatewayServiceCollectionExtensions
         services.AddSingleton<ClusterConnectivity>();
         services.AddSingleton<PoolViewRefresher>();
         services.AddSingleton<NewSessionBudget>();
+        services.AddSingleton<ConfirmationPacer>();
         services.AddSingleton<SessionPinResolver>();
         services.AddSingleton<GatewayTelemetry>();
         services.AddHostedService<ClusterLoadReporter>();

@@ -80,6 +80,13 @@ internal sealed class BalancerOptionsValidator(IOptions<ClaimAuthenticationOptio
         {
             errors.Add($"{Section}:PinCache:ConfirmInterval must be positive (was {options.PinCache.ConfirmInterval}).");
         }
+        else if (options.PinCache.MaxEntries >= 1 && options.PinCache.MaxConfirmationsPerSecond != 0
+            && options.PinCache.MaxConfirmationsPerSecond < options.PinCache.ConfirmationsNeeded(options.Pools.Count))
+        {
+            errors.Add($"{Section}:PinCache:MaxConfirmationsPerSecond ({options.PinCache.MaxConfirmationsPerSecond}) is below the {options.PinCache.ConfirmationsNeeded(options.Pools.Count)} a second that "
+                + $"{Math.Max(1, options.Pools.Count)} pool cache(s) of {options.PinCache.MaxEntries} pins need at a {options.PinCache.ConfirmInterval} interval, so sessions in use could lapse; "
+                + "raise it, lower MaxEntries, lengthen ConfirmInterval, or set 0 for the default (twice the need).");
+        }
 
         if (options.History.Retention < TimeSpan.FromMinutes(1) || options.History.Retention > TimeSpan.FromHours(1))
         {

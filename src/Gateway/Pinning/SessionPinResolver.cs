@@ -56,6 +56,7 @@ internal sealed partial class SessionPinResolver(
     ClusterConnectivity connectivity,
     PoolViewRefresher refresher,
     NewSessionBudget budget,
+    ConfirmationPacer pacer,
     IOptions<BalancerOptions> options,
     ILogger<SessionPinResolver> logger)
 {
@@ -133,9 +134,9 @@ internal sealed partial class SessionPinResolver(
             && Usable(pool, view, cached, now) is { } hit)
         {
             pool.Pins.CountHit();
-            if (cached.IsProvisional || pool.Pins.IsDue(cached, now))
+            if (cached.IsProvisional || pool.Pins.IsDue(sessionKey, cached, now))
             {
-                ConfirmInBackground(pool, sessionKey, cached);
+                ConfirmInBackground(pool, sessionKey, cached, paced: !cached.IsProvisional);
             }
 
             return ValueTask.FromResult(new RoutingDecision(hit, RoutingOutcome.Pinned, cached.IsProvisional ? null : Hint(cached)));
@@ -149,9 +150,9 @@ internal sealed partial class SessionPinResolver(
             {
                 pool.Pins.Set(sessionKey, fromCookie);
                 pool.Pins.CountHit();
-                if (pool.Pins.IsDue(fromCookie, now))
+                if (pool.Pins.IsDue(sessionKey, fromCookie, now))
                 {
-                    ConfirmInBackground(pool, sessionKey, fromCookie);
+                    ConfirmInBackground(pool, sessionKey, fromCookie, paced: true);
                 }
 
                 return ValueTask.FromResult(new RoutingDecision(hinted, RoutingOutcome.Pinned, carried));
@@ -357,9 +358,22 @@ internal sealed partial class SessionPinResolver(
     // the generation this gateway saw the backend keep sessions at, and picks up a pin that moved elsewhere. At most
     // one confirmation per key runs at a time; its answer never replaces a newer one.
     // Not while no silo is connected: the call could not be answered; a later request confirms the pin once one is.
-    private void ConfirmInBackground(PoolRuntime pool, string sessionKey, CachedPin cached)
+    // paced: a routine confirmation of a pin that came due, which waits for the session's next request when the pace is
+    // spent; a guess to reconcile, a new session's pin to write and a generation to record go at once.
+    private void ConfirmInBackground(PoolRuntime pool, string sessionKey, CachedPin cached, bool paced = false)
     {
-        if (!connectivity.NoSiloConnected && pool.Pins.TryBeginConfirm(sessionKey))
+        if (connectivity.NoSiloConnected || pool.Pins.IsConfirming(sessionKey))
+        {
+            return;
+        }
+
+        if (paced && !pacer.TryTake())
+        {
+            pool.Pins.CountConfirmationDeferred();
+            return;
+        }
+
+        if (pool.Pins.TryBeginConfirm(sessionKey))
         {
             _ = ConfirmAsync(pool, sessionKey, cached);
         }

@@ -52,6 +52,7 @@ internal sealed class PinCache
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _confirming = new(StringComparer.Ordinal);
     private readonly int _capacity;
+    private readonly TimeSpan _earliestDue;
     private readonly long[] _grainCalls = new long[Enum.GetValues<SessionGrainCall>().Length];
     private int _count;
     private int _sweeping;
@@ -59,15 +60,17 @@ internal sealed class PinCache
     private long _misses;
     private long _guesses;
     private long _overBudget;
+    private long _confirmationsDeferred;
 
     public PinCache(int maxEntries, TimeSpan confirmInterval)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxEntries, 1);
         _capacity = maxEntries;
         ConfirmInterval = confirmInterval;
+        _earliestDue = confirmInterval * 3 / 4;
     }
 
-    /// <summary>How long a pin is used before it is confirmed with its grain again.</summary>
+    /// <summary>The longest a pin is used before it is confirmed with its grain again (see <see cref="IsDue"/>).</summary>
     public TimeSpan ConfirmInterval { get; }
 
     public int Count => Volatile.Read(ref _count);
@@ -95,6 +98,12 @@ internal sealed class PinCache
 
     /// <summary>Counts a new session refused by its client's budget.</summary>
     public void CountOverBudget() => Interlocked.Increment(ref _overBudget);
+
+    /// <summary>Confirmations of due pins left to the session's next request because the gateway's pace was spent.</summary>
+    public long ConfirmationsDeferred => Interlocked.Read(ref _confirmationsDeferred);
+
+    /// <summary>Counts a confirmation left to the session's next request.</summary>
+    public void CountConfirmationDeferred() => Interlocked.Increment(ref _confirmationsDeferred);
 
     /// <summary>Session grain calls of <paramref name="call"/>'s kind made for this pool's pins, since the gateway started.</summary>
     public long GrainCalls(SessionGrainCall call) => Interlocked.Read(ref _grainCalls[(int)call]);
@@ -139,8 +148,23 @@ internal sealed class PinCache
         }
     }
 
-    /// <summary>Whether <paramref name="pin"/> is due for confirmation at <paramref name="now"/>.</summary>
-    public bool IsDue(CachedPin pin, DateTimeOffset now) => now - pin.ConfirmedAt >= ConfirmInterval;
+    /// <summary>
+    /// Whether <paramref name="pin"/> of <paramref name="sessionKey"/> is due for confirmation at <paramref name="now"/>:
+    /// at an age between three quarters of the confirmation interval and the whole of it, the point fixed by the key.
+    /// Pins confirmed at one moment (every session of a warm-up or a burst) so come due over a quarter of an interval
+    /// (75 s by default), not in one wave of grain calls, storage reads and writes that takes the cores from the
+    /// requests (the 0.5–1 s stalls of the benchmark's latency rounds, docs/benchmarks.md).
+    /// </summary>
+    public bool IsDue(string sessionKey, CachedPin pin, DateTimeOffset now)
+    {
+        var age = now - pin.ConfirmedAt;
+        return age >= ConfirmInterval || (age >= _earliestDue && age - _earliestDue >= SpreadOf(sessionKey));
+    }
+
+    // Where in the last quarter of the interval the key comes due: its hash's share of that quarter (the hash differs
+    // between processes, so gateways confirm one session at different moments too).
+    private TimeSpan SpreadOf(string sessionKey) =>
+        TimeSpan.FromTicks((long)((uint)StringComparer.Ordinal.GetHashCode(sessionKey) / (double)uint.MaxValue * (ConfirmInterval - _earliestDue).Ticks));
 
     /// <summary>Claims the background confirmation of a key; false when one is already running.</summary>
     public bool TryBeginConfirm(string sessionKey) => _confirming.TryAdd(sessionKey, 0);

@@ -33,6 +33,7 @@ internal sealed class GatewayTelemetry
         meter.CreateObservableCounter("distributed.gateway.pin.cache.misses", () => Pools(pools, p => p.Pins.Misses), "{request}", "Requests whose session pin needed the session grain.");
         meter.CreateObservableCounter("distributed.gateway.sessions.over_budget", () => Pools(pools, p => p.Pins.OverBudget), "{session}", "New sessions refused because their client's budget of new sessions was spent; routed keyless instead.");
         meter.CreateObservableCounter("distributed.gateway.pin.guesses", () => Pools(pools, p => p.Pins.Guesses), "{request}", "Requests routed by a guess because the session grain did not answer within the wait budget.");
+        meter.CreateObservableCounter("distributed.gateway.pin.confirmations.deferred", () => Pools(pools, p => p.Pins.ConfirmationsDeferred), "{confirmation}", "Confirmations of due pins left to the session's next request because the gateway's pace (Balancer:PinCache:MaxConfirmationsPerSecond) was spent.");
         meter.CreateObservableCounter("distributed.gateway.grain.calls", () => GrainCalls(pools), "{call}", "Session grain calls, by operation.");
         _retries = meter.CreateCounter<long>("distributed.gateway.retries", "{request}", "Idempotent requests retried on another backend after a transport failure.");
         meter.CreateObservableCounter("distributed.gateway.pool.reseeds", () => Pools(pools, p => connectivity.Reports(p.Name).Reseeds), "{seed}", "Pools this gateway seeded again because the cluster's store had lost their registry.");

@@ -59,6 +59,8 @@ public sealed class BalancerOptionsValidatorTests
         { "Balancer:Pools:web:SessionKey", o => o.Pools["web"].SessionKey = "Query:id" },
         { "Balancer:Pools:web:SessionTtl", o => o.Pools["web"].SessionTtl = TimeSpan.Zero },
         { "Balancer:PinCache:ConfirmInterval", o => o.PinCache.ConfirmInterval = TimeSpan.FromHours(1) },
+        { "Balancer:PinCache:MaxConfirmationsPerSecond (100) is below the 445 a second", o => o.PinCache.MaxConfirmationsPerSecond = 100 },
+        { "Balancer:PinCache:MaxConfirmationsPerSecond (-1)", o => o.PinCache.MaxConfirmationsPerSecond = -1 },
         { "Balancer:ReportInterval", o => o.ReportInterval = TimeSpan.Zero },
         { "Balancer:ClusterCallTimeout", o => o.ClusterCallTimeout = TimeSpan.FromMinutes(5) },
         { "Balancer:Cookies:SigningKey", o => o.Cookies.SigningKey = "too-short" },

@@ -39,8 +39,9 @@ internal sealed class GatewayHarness : IDisposable
         Telemetry = new GatewayTelemetry(_services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), Registry, Connectivity, Time);
         Refresher = new PoolViewRefresher(Grains.Factory, Time, options);
         Budget = new NewSessionBudget(options);
+        Pacer = new ConfirmationPacer(options);
         Warmup = new PinHintWarmup(Registry, Grains.Factory, options, Time, NullLogger<PinHintWarmup>.Instance);
-        Resolver = new SessionPinResolver(Grains.Factory, new Random(7), Time, Connectivity, Refresher, Budget, options, NullLogger<SessionPinResolver>.Instance);
+        Resolver = new SessionPinResolver(Grains.Factory, new Random(7), Time, Connectivity, Refresher, Budget, Pacer, options, NullLogger<SessionPinResolver>.Instance);
         Adopt(Backend("b1"), Backend("b2"), Backend("b3"));
     }
 
@@ -61,6 +62,8 @@ internal sealed class GatewayHarness : IDisposable
     public PoolViewRefresher Refresher { get; }
 
     public NewSessionBudget Budget { get; }
+
+    public ConfirmationPacer Pacer { get; }
 
     public SessionPinResolver Resolver { get; }
 
@@ -92,6 +95,7 @@ internal sealed class GatewayHarness : IDisposable
     public void Dispose()
     {
         Budget.Dispose();
+        Pacer.Dispose();
         Warmup.Dispose();
         _services.Dispose();
     }

@@ -315,6 +315,46 @@ public sealed class SessionPinResolverTests : IDisposable
     }
 
     [Fact]
+    public async Task ResolveAsync_ManyPinsDueAtOnce_ConfirmsNoFasterThanThePaceAndServesEveryRequestFromTheCache()
+    {
+        // A gateway idle while its pins came due meets them all with its first requests: at most a tenth of a second's
+        // pace is confirmed at once, the rest wait for their sessions' next requests, and no request waits for either.
+        using var gateway = new GatewayHarness(configure: o => (o.PinCache.MaxEntries, o.PinCache.MaxConfirmationsPerSecond) = (1_000, 100));
+        var due = gateway.Time.GetUtcNow() - gateway.Pool.Pins.ConfirmInterval;
+        var keys = Enumerable.Range(0, 300).Select(i => $"idle-{i}").ToList();
+        foreach (var key in keys)
+        {
+            gateway.Pool.Pins.Set(key, new CachedPin("b2", 3, Generation, due));
+        }
+
+        foreach (var key in keys)
+        {
+            var pending = gateway.Resolver.ResolveAsync(gateway.Pool, SessionKeyResult.Existing(key));
+            Assert.True(pending.IsCompletedSuccessfully);
+            var decision = await pending;
+            Assert.Equal((RoutingOutcome.Pinned, "b2"), (decision.Outcome, decision.Backend!.Id));
+        }
+
+        // 10 a tenth of a second; a slow machine may cross one refill while it resolves the 300.
+        var confirmed = gateway.Pool.Pins.GrainCalls(SessionGrainCall.Confirm);
+        Assert.InRange(confirmed, 10, 20);
+        Assert.Equal(300 - confirmed, gateway.Pool.Pins.ConfirmationsDeferred);
+
+        // A guess to reconcile is not a routine confirmation: served while the cluster is away, it is confirmed at once,
+        // pace spent or not.
+        var guessed = keys[^1];
+        gateway.Pool.Pins.Set(guessed, new CachedPin("b2", Epoch: -1, Generation, DateTimeOffset.MinValue));
+        gateway.Connectivity.ReportFailed(PoolName);
+        gateway.Connectivity.ReportFailed(PoolName);
+        while (gateway.Pacer.TryTake())
+        {
+        }
+
+        Assert.Equal(RoutingOutcome.Pinned, (await gateway.Resolver.ResolveAsync(gateway.Pool, SessionKeyResult.Existing(guessed))).Outcome);
+        Assert.Equal(confirmed + 1, gateway.Pool.Pins.GrainCalls(SessionGrainCall.Confirm));
+    }
+
+    [Fact]
     public async Task ResolveAsync_ProvisionalPin_IsUsedAndReconciledWithoutAnotherWait()
     {
         var key = _gateway.KeyPlacedOn("b2");

@@ -26,6 +26,46 @@ public sealed class PinCacheTests
     }
 
     [Fact]
+    public void IsDue_EveryPinBetweenThreeQuartersOfTheIntervalAndAllOfIt()
+    {
+        var cache = new PinCache(100, TimeSpan.FromMinutes(4));
+        var keys = Enumerable.Range(0, 1_000).Select(i => $"user-{i}").ToList();
+
+        Assert.DoesNotContain(keys, k => cache.IsDue(k, Pin(), Now.AddMinutes(3) - TimeSpan.FromTicks(1)));
+        Assert.All(keys, k => Assert.True(cache.IsDue(k, Pin(), Now.AddMinutes(4))));
+        Assert.All(keys, k => Assert.True(cache.IsDue(k, Pin(), Now.AddHours(1))));
+
+        // Once due, a pin stays due until it is confirmed again.
+        var key = keys.First(k => !cache.IsDue(k, Pin(), Now.AddMinutes(3.5)));
+        var dueAt = Now.AddMinutes(3.5);
+        while (!cache.IsDue(key, Pin(), dueAt))
+        {
+            dueAt = dueAt.AddSeconds(1);
+        }
+
+        Assert.All(Enumerable.Range(0, 30), s => Assert.True(cache.IsDue(key, Pin(), dueAt.AddSeconds(s))));
+    }
+
+    [Fact]
+    public void IsDue_PinsConfirmedAtOneMoment_ComeDueSpreadOverTheLastQuarterOfTheInterval()
+    {
+        // A warm-up or a burst caches many pins at one instant: their confirmations must not all fall due in the same
+        // second (a wave of grain calls and storage writes that stalls requests), but spread over 60 s here.
+        var cache = new PinCache(100, TimeSpan.FromMinutes(4));
+        var keys = Enumerable.Range(0, 10_000).Select(i => $"user-{i}").ToList();
+        var dueBySecond = new int[61];
+        foreach (var key in keys)
+        {
+            var second = Enumerable.Range(0, 61).First(s => cache.IsDue(key, Pin(), Now.AddMinutes(3).AddSeconds(s)));
+            dueBySecond[second]++;
+        }
+
+        // Uniform over 60 s: about 167 a second. Binomial spread over 10,000 keys keeps every second well under 3x that.
+        Assert.True(dueBySecond.Max() < 500, $"The busiest second had {dueBySecond.Max()} of 10,000 pins due.");
+        Assert.InRange(dueBySecond.Take(30).Sum(), 4_000, 6_000);
+    }
+
+    [Fact]
     public void Remove_WithAPin_OnlyRemovesThatPin()
     {
         var cache = new PinCache(100, TimeSpan.FromMinutes(5));
